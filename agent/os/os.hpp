@@ -1,0 +1,83 @@
+// The OS-facing layer of numa-agent. Everything that talks to the kernel or to a system library
+// (hwloc, libnuma) lives under agent/os/, and nothing else includes <sys/*>, <sched.h>, <numa.h>,
+// <hwloc.h> or <linux/perf_event.h>. The core (policy, options, pools, analyzer model) sees only
+// the functions below and can therefore be driven by tests with a fake machine.
+//
+// Contract, for every function in agent/os/:
+//  * Thin and stateless: one kernel interface per function, no caching, no global state.
+//  * Never logs and never throws. Failures come back as a negative errno (int results) or as an
+//    OsError{errno, what} (value results); the caller decides what to say.
+//  * Functions marked [malloc-safe] make no heap allocation, take no lock and touch no stdio or
+//    locale: they may be called from the allocator's slow path and from thread start-up before
+//    the pools exist. The others may allocate and are for start-up, exit and the analyzer.
+//  * Paths are never followed through a final symlink when writing (O_NOFOLLOW).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "../cpu_set.hpp"
+#include "../topology.hpp"
+
+namespace numa_agent::os {
+
+struct OsError {
+  int error = 0;          // errno value
+  std::string what;       // which call failed, on what ("hwloc_topology_load", "/proc/12/stat")
+};
+
+template <typename T>
+using Result = std::variant<T, OsError>;
+
+// ---- topology (os/topology_hwloc.cpp) -------------------------------------------------------
+// Where a topology comes from: this machine, an hwloc XML file, or an hwloc synthetic
+// description such as "pack:2 numa:1 core:4 pu:2". `distances` (row-major SLIT values,
+// node_count^2 entries) overrides what the source says; empty keeps the source's own.
+struct TopologySource {
+  enum class Kind { ThisMachine, XmlFile, Synthetic } kind = Kind::ThisMachine;
+  std::string text;                       // path or synthetic description
+  std::vector<std::uint32_t> distances;   // optional override
+};
+Result<Topology> load_topology(const TopologySource& source);
+
+// ---- affinity and identity (os/affinity.cpp) ------------------------------------------------
+CpuSet process_allowed_cpus();                  // [malloc-safe] sched_getaffinity(0)
+int set_current_thread_affinity(const CpuSet&); // [malloc-safe] 0 or -errno
+Result<CpuSet> thread_affinity(int tid);        // [malloc-safe except on error]
+int current_cpu();                              // [malloc-safe] sched_getcpu(), -1 on failure
+int current_tid();                              // [malloc-safe] gettid()
+int current_pid();                              // [malloc-safe]
+std::uint64_t monotonic_ns();                   // [malloc-safe] CLOCK_MONOTONIC
+std::uint64_t realtime_ns();                    // [malloc-safe] CLOCK_REALTIME
+
+// ---- memory (os/memory.cpp) -----------------------------------------------------------------
+void* reserve_address_space(std::size_t bytes, std::size_t alignment);  // [malloc-safe] PROT_NONE; nullptr on failure
+int commit(void* addr, std::size_t bytes);                     // [malloc-safe] make read/write; 0 or -errno
+int decommit(void* addr, std::size_t bytes);                   // [malloc-safe] give pages back (MADV_DONTNEED)
+int bind_preferred(void* addr, std::size_t bytes, int os_node);// [malloc-safe] mbind MPOL_PREFERRED; 0 or -errno
+void* map_anonymous(std::size_t bytes);                        // [malloc-safe] read/write, nullptr on failure
+int unmap(void* addr, std::size_t bytes);                      // [malloc-safe]
+// Node of each page (move_pages query mode) of process `pid` (0 = self). out[i] is the OS node or
+// -errno (-ENOENT: not yet touched). Returns 0 or -errno for the whole call.
+int page_nodes(int pid, const void* const* pages, std::size_t count, int* out);  // [malloc-safe]
+std::size_t page_size();                                       // [malloc-safe]
+
+// ---- environment and process (os/process.cpp) -----------------------------------------------
+// The process environment as glibc's `environ` sees it; safe from a constructor of a preloaded
+// library (environ is set before any constructor runs). Returns nullptr when absent.
+const char* environment_value(std::string_view name);           // [malloc-safe]
+bool secure_execution();             // [malloc-safe] AT_SECURE: setuid/setgid/capabilities
+std::vector<std::string> command_line();   // /proc/self/cmdline, split
+std::string thread_name(int tid);          // /proc/self/task/TID/comm, "" if gone
+// Writes `data` to `path` atomically: a temporary file beside it (O_EXCL|O_NOFOLLOW), then rename.
+// A symlink at `path` is replaced, never followed. 0 or -errno.
+int write_file_atomically(const std::string& path, std::string_view data);
+Result<std::string> read_file(const std::string& path);
+// Diagnostics straight to fd 2 (no FILE, no allocation): the only output allowed inside malloc.
+void write_stderr(std::string_view text);  // [malloc-safe]
+
+}  // namespace numa_agent::os

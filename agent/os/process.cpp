@@ -1,0 +1,95 @@
+// Environment, process identity, files and raw stderr.
+#include <fcntl.h>
+#include <sys/auxv.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "os.hpp"
+
+extern char** environ;
+
+namespace numa_agent::os {
+
+const char* environment_value(std::string_view name) {
+  if (!environ) return nullptr;
+  for (char** e = environ; *e; ++e) {
+    const char* s = *e;
+    if (std::strncmp(s, name.data(), name.size()) == 0 && s[name.size()] == '=') return s + name.size() + 1;
+  }
+  return nullptr;
+}
+
+bool secure_execution() { return getauxval(AT_SECURE) != 0; }
+
+std::vector<std::string> command_line() {
+  std::vector<std::string> args;
+  std::ifstream in("/proc/self/cmdline", std::ios::binary);
+  std::string arg;
+  while (std::getline(in, arg, '\0')) args.push_back(arg);
+  return args;
+}
+
+std::string thread_name(int tid) {
+  std::ifstream in("/proc/self/task/" + std::to_string(tid) + "/comm");
+  std::string name;
+  std::getline(in, name);
+  return name;
+}
+
+namespace {
+int write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return 0;
+}
+}  // namespace
+
+int write_file_atomically(const std::string& path, std::string_view data) {
+  std::string tmp = path + ".tmp." + std::to_string(getpid());
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) return -errno;
+  int rc = write_all(fd, data);
+  if (rc == 0 && fsync(fd) != 0) rc = -errno;
+  if (close(fd) != 0 && rc == 0) rc = -errno;
+  if (rc == 0) {
+    // A directory at `path` must not be replaced by rename's directory semantics silently.
+    struct stat st{};
+    if (lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) rc = -EISDIR;
+    else if (rename(tmp.c_str(), path.c_str()) != 0) rc = -errno;
+  }
+  if (rc != 0) unlink(tmp.c_str());
+  return rc;
+}
+
+Result<std::string> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return OsError{errno ? errno : ENOENT, path};
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return OsError{EIO, path};
+  return ss.str();
+}
+
+void write_stderr(std::string_view text) {
+  while (!text.empty()) {
+    ssize_t n = ::write(2, text.data(), text.size());
+    if (n <= 0) {
+      if (n < 0 && errno == EINTR) continue;
+      return;
+    }
+    text.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+}  // namespace numa_agent::os

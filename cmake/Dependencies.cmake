@@ -1,0 +1,37 @@
+# Finds every dependency once. A missing one stops configuration with the Debian package to install;
+# scripts/install-deps installs them all.
+find_package(PkgConfig)
+if(NOT PkgConfig_FOUND)
+  message(FATAL_ERROR "pkg-config not found: apt-get install pkg-config (or run scripts/install-deps)")
+endif()
+
+function(numa_agent_require_pkg var module debian_pkg)
+  pkg_check_modules(${var} IMPORTED_TARGET ${module})
+  if(NOT ${var}_FOUND)
+    message(FATAL_ERROR "${module} not found: apt-get install ${debian_pkg} (or run scripts/install-deps)")
+  endif()
+endfunction()
+
+function(numa_agent_require_config name debian_pkg)
+  find_package(${name} CONFIG QUIET)
+  if(NOT ${name}_FOUND)
+    message(FATAL_ERROR "${name} not found: apt-get install ${debian_pkg} (or run scripts/install-deps)")
+  endif()
+endfunction()
+
+numa_agent_require_pkg(HWLOC hwloc libhwloc-dev)
+numa_agent_require_pkg(NUMA numa libnuma-dev)
+numa_agent_require_pkg(UNWIND libunwind libunwind-dev)
+numa_agent_require_config(spdlog libspdlog-dev)
+numa_agent_require_config(nlohmann_json nlohmann-json3-dev)
+numa_agent_require_config(CLI11 libcli11-dev)
+numa_agent_require_config(Catch2 catch2)
+
+include(CheckIncludeFileCXX)
+check_include_file_cxx(linux/perf_event.h HAVE_PERF_EVENT_H)
+if(NOT HAVE_PERF_EVENT_H)
+  message(FATAL_ERROR "linux/perf_event.h not found: apt-get install linux-libc-dev (or run scripts/install-deps)")
+endif()
+
+find_package(Threads REQUIRED)
+find_package(OpenMP)   # optional: only the OpenMP integration test needs it
