@@ -1,0 +1,272 @@
+"""Turns a bench/run results object into the targets list, a markdown report and an SVG plot."""
+from __future__ import annotations
+
+import html
+
+ALLOCATORS = ["glibc", "jemalloc", "tcmalloc", "mimalloc", "agent", "agent-nopools"]
+COLUMN_TITLES = {"agent-nopools": "agent, pools=0"}
+COLORS = {"glibc": "#4e79a7", "jemalloc": "#f28e2b", "tcmalloc": "#59a14f", "mimalloc": "#b07aa1",
+          "agent": "#e15759", "agent-nopools": "#ff9d9a"}
+
+# (workload, metric, label) shown in the main table and the plot, in this order.
+HEADLINE = [
+    ("pair_latency", "pair_ns_geomean", "malloc+free pair, 1 thread (geomean 16..1024 B)"),
+    ("pool_figure", "acquire_ns", "pool figure: acquire (64 B, batch 256)"),
+    ("pool_figure", "release_ns", "pool figure: release (64 B, batch 256)"),
+    ("pool_figure", "ops_per_s", "pool figure: acquire+release ops/s"),
+    ("cross_free", "cross_free_ns", "producer/consumer cross-thread free"),
+    ("larson", "larson_mops_per_s", "larson-style server churn"),
+    ("rss", "peak_rss_kib", "peak RSS, fixed live set"),
+    ("larson", "larson_peak_rss_kib", "peak RSS, larson"),
+    ("thread_create", "thread_create_join_ns", "pthread_create + join"),
+]
+
+
+def _rows(results: dict, workload: str) -> dict:
+    return results.get("workloads", {}).get(workload, {}).get("rows", {})
+
+
+def _metric(results: dict, workload: str, allocator: str, metric: str) -> dict | None:
+    row = _rows(results, workload).get(allocator)
+    if not row or row.get("status") != "ok":
+        return None
+    return row["metrics"].get(metric)
+
+
+def _target(what, value, goal, met, note=""):
+    return {"what": what, "measured": value, "goal": goal, "met": met, "note": note}
+
+
+def evaluate_targets(results: dict) -> list[dict]:
+    """Every ratio the issue sets a target for, for the agent with pools."""
+    targets = []
+
+    def ratio_target(what, workload, metric, ref, limit):
+        m = _metric(results, workload, "agent", metric)
+        if m is None or ref not in m.get("ratio_vs", {}):
+            targets.append(_target(what, None, f"<= {limit:.2f}x {ref.replace('_', ' ')}", None, "not measured"))
+            return
+        r = m["ratio_vs"][ref]
+        anchor = results["workloads"][workload]["fastest_anchor"].get(metric, {}).get("anchor", "")
+        note = f"fastest anchor: {anchor}" if ref == "fastest_anchor" else ""
+        targets.append(_target(what, round(r, 3), f"<= {limit:.2f}x {ref.replace('_', ' ')}", r <= limit, note))
+
+    ratio_target("single-thread pair latency (geomean of size classes)", "pair_latency", "pair_ns_geomean",
+                 "fastest_anchor", 1.0)
+    sizes = sorted({m for row in _rows(results, "pair_latency").values() if row.get("status") == "ok"
+                    for m in row["metrics"] if m.startswith("pair_ns@")}, key=lambda m: int(m.split("@")[1]))
+    for m in sizes:
+        ratio_target(f"single-thread pair latency, {m.split('@')[1]} B", "pair_latency", m, "fastest_anchor", 1.0)
+    ratio_target("cross-thread free", "cross_free", "cross_free_ns", "mimalloc", 1.0)
+    ratio_target("peak RSS, fixed live set", "rss", "peak_rss_kib", "glibc", 1.15)
+    ratio_target("peak RSS, larson", "larson", "larson_peak_rss_kib", "glibc", 1.15)
+    for pname, prog in results.get("real_programs", {}).items():
+        if not isinstance(prog, dict) or "rows" not in prog:
+            continue
+        if "overhead_percent" in prog:
+            o = prog["overhead_percent"]
+            targets.append(_target(f"real program: {pname} ({prog['metric']})", round(o, 2), "<= 2 % overhead", o <= 2.0))
+        else:
+            targets.append(_target(f"real program: {pname}", None, "<= 2 % overhead", None, "a run failed"))
+    seed = results.get("seed", {})
+    for metric, better in (("acquire_ns", "lower"), ("release_ns", "lower"), ("ops_per_s", "higher")):
+        m = _metric(results, "pool_figure", "agent", metric)
+        goal = seed[metric]
+        shown = f"{goal / 1e6:.0f} M" if metric == "ops_per_s" else f"{goal} ns"
+        if m is None:
+            targets.append(_target(f"seed figure: {metric}", None, f"{'<=' if better == 'lower' else '>='} {shown} (seed)",
+                                   None, "not measured"))
+            continue
+        v = m["median"]
+        met = v <= goal if better == "lower" else v >= goal
+        targets.append(_target(f"seed figure: {metric}", round(v, 3), f"{'<=' if better == 'lower' else '>='} {shown} (seed)", met))
+    return targets
+
+
+# ---------------------------------------------------------------------------------------------
+def _fmt(value: float, unit: str) -> str:
+    if unit == "ops/s":
+        return f"{value / 1e6:.1f} M"
+    if unit == "KiB":
+        return f"{value / 1024:.1f} MiB"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    return f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}"
+
+
+def _cell(results, workload, allocator, metric, unit) -> str:
+    row = _rows(results, workload).get(allocator)
+    if row is None:
+        return "–"
+    if row.get("status") != "ok":
+        return row.get("status", "?")
+    m = row["metrics"].get(metric)
+    return _fmt(m["median"], unit) if m else "–"
+
+
+def _unit(results, workload, metric) -> str:
+    return results["workloads"].get(workload, {}).get("fastest_anchor", {}).get(metric, {}).get("unit", "")
+
+
+def _ratio(results, workload, allocator, metric) -> str:
+    m = _metric(results, workload, allocator, metric)
+    if not m or "ratio_vs" not in m:
+        return "–"
+    return f"{m['ratio_vs']['fastest_anchor']:.2f}x"
+
+
+def markdown(results: dict) -> str:
+    mach = results["machine"]
+    out = [f"# numa-agent benchmarks ({results['mode']} run)", ""]
+    out.append(f"`{results['command']}` on {results['date_utc']}, {results['repetitions']} repetitions per "
+               f"allocator, interleaved; medians shown (min/median/max in results.json).")
+    out.append("")
+    out.append(f"Machine: {mach['cpu_model']}, {mach['cpus']} CPUs, {mach['numa_nodes']} NUMA node(s), "
+               f"{mach['memory_gib']} GiB, {mach['kernel']}, {mach['os']}"
+               f"{', ' + mach['virtualization'] + ' guest' if mach.get('virtualization') and mach['virtualization'] != 'none' else ''}"
+               f"; numa-agent {mach['git_commit']}{' (uncommitted agent changes)' if mach.get('git_dirty') else ''}.")
+    out.append("")
+    # Targets
+    out += ["## Targets (agent with pools)", "", "| What | Measured | Goal | Met |", "|---|---|---|---|"]
+    for t in results.get("targets", []):
+        met = {True: "yes", False: "**no**", None: "not measured"}[t["met"]]
+        measured = "–" if t["measured"] is None else (f"{t['measured']:+.2f} %" if "overhead" in t["goal"] else
+                                                       f"{t['measured']:.3g}" + ("x" if "x " in t["goal"] else ""))
+        note = f" ({t['note']})" if t.get("note") else ""
+        out.append(f"| {t['what']}{note} | {measured} | {t['goal']} | {met} |")
+    out.append("")
+    # Main table
+    header = ["What", "unit"] + [COLUMN_TITLES.get(a, a) for a in ALLOCATORS] + ["agent ÷ fastest anchor"]
+    out += ["## Allocator workloads", "",
+            "Cost ratios: above 1.0 is slower (or bigger) than the fastest of glibc, jemalloc, tcmalloc and mimalloc.",
+            "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+
+    def table_row(workload, metric, label):
+        unit = _unit(results, workload, metric) or ""
+        cells = [_cell(results, workload, a, metric, unit) for a in ALLOCATORS]
+        shown_unit = {"KiB": "MiB", "ops/s": "ops/s"}.get(unit, unit)
+        out.append(f"| {label} | {shown_unit} | " + " | ".join(cells) + f" | {_ratio(results, workload, 'agent', metric)} |")
+
+    for workload, metric, label in HEADLINE:
+        table_row(workload, metric, label)
+    scaling = sorted({m for r in _rows(results, "scaling").values() if r.get("status") == "ok" for m in r["metrics"]},
+                     key=lambda m: int(m.split("@")[1]))
+    for m in scaling:
+        table_row("scaling", m, f"{m.split('@')[1]}-thread scaling, aggregate")
+    for m in _callgrind_metrics(results):
+        kind, size = m.split("@")
+        table_row("fastpath_callgrind", m, f"callgrind: {kind.split('_')[0]}({size}) instructions, fast path")
+    for m in sorted({m for r in _rows(results, "pair_latency").values() if r.get("status") == "ok"
+                     for m in r["metrics"] if "@" in m}, key=lambda m: int(m.split("@")[1])):
+        table_row("pair_latency", m, f"pair latency {m.split('@')[1]} B")
+    out.append("")
+    if results.get("fastpath_callgrind_skipped"):
+        out += [f"callgrind: skipped ({results['fastpath_callgrind_skipped']})", ""]
+    # Real programs
+    out += ["## Real programs, with and without the agent", ""]
+    progs = results.get("real_programs", {})
+    if "skipped" in progs:
+        out += [f"Skipped: {progs['skipped']}.", ""]
+    else:
+        out += ["| Program | metric | glibc (min / median / max) | agent (min / median / max) | agent overhead |",
+                "|---|---|---|---|---|"]
+        for pname, p in progs.items():
+            if "rows" not in p:
+                out.append(f"| {pname} | | skipped: {p.get('skipped', '')} | | |")
+                continue
+            cells = []
+            for a in ("glibc", "agent"):
+                row = p["rows"][a]
+                if row["status"] != "ok":
+                    cells.append(f"failed: {row['reason']}")
+                    continue
+                s = row["metrics"][p["metric"]]
+                f = (lambda v: f"{v / 1000:.1f} k") if p["metric"] == "requests_per_s" else (lambda v: f"{v:.3f}")
+                cells.append(f"{f(s['min'])} / **{f(s['median'])}** / {f(s['max'])}")
+            over = f"{p['overhead_percent']:+.2f} %" if "overhead_percent" in p else "–"
+            out.append(f"| {pname}: {p['what']} | {p['metric'].replace('_', ' ')} | {cells[0]} | {cells[1]} | {over} |")
+        out.append("")
+    # Locality
+    out += ["## Locality in a 2-node guest", ""]
+    loc = results.get("locality", {})
+    if "skipped" in loc:
+        out += [f"Skipped: {loc['skipped']}.", ""]
+    else:
+        out += [f"Scenario: {loc['scenario']}.", "",
+                "| Run | pages on the thread's node | hint faults | local hint faults | local share |", "|---|---|---|---|---|"]
+        for name, row in loc["rows"].items():
+            if row["status"] != "ok":
+                out.append(f"| {name} | failed: {row['reason']} | | | |")
+                continue
+            frac = "–" if row["local_page_fraction"] is None else f"{row['local_page_fraction'] * 100:.1f} %"
+            share = "–" if row["hint_fault_local_share"] is None else f"{row['hint_fault_local_share'] * 100:.1f} %"
+            out.append(f"| {'with the agent' if name == 'agent' else 'without (glibc)'} | {frac} | {row['hint_faults']:.0f} | "
+                       f"{row['hint_faults_local']:.0f} | {share} |")
+        out.append("")
+    unavailable = [a for a in results["allocators"] if not a["available"]]
+    if unavailable:
+        out += ["Not measured: " + "; ".join(f"{a['name']} ({a['reason']})" for a in unavailable) + ".", ""]
+    failed = [(w, a, r["reason"]) for w, wl in results["workloads"].items() for a, r in wl["rows"].items()
+              if r.get("status") == "failed"]
+    if failed:
+        out += ["Failed runs:", ""] + [f"- {w} under {a}: {reason}" for w, a, reason in failed] + [""]
+    out.append(f"Total time: {results.get('elapsed_s', 0):.0f} s.")
+    return "\n".join(out) + "\n"
+
+
+def _callgrind_metrics(results):
+    ms = {m for r in _rows(results, "fastpath_callgrind").values() if r.get("status") == "ok"
+          for m in r["metrics"] if not m.startswith("loop_")}
+    return sorted(ms, key=lambda m: (int(m.split("@")[1]), m))
+
+
+# ---------------------------------------------------------------------------------------------
+def svg(results: dict) -> str:
+    """Grouped horizontal bars: each allocator's cost ratio against the fastest anchor, per metric."""
+    groups = [(w, m, label) for w, m, label in HEADLINE if w in results["workloads"]]
+    groups += [("scaling", m, f"{m.split('@')[1]}-thread scaling")
+               for m in sorted({m for r in _rows(results, "scaling").values() if r.get("status") == "ok"
+                                for m in r["metrics"]}, key=lambda m: int(m.split("@")[1]))]
+    groups += [("fastpath_callgrind", m, f"callgrind {m.split('_')[0]}({m.split('@')[1]} B)")
+               for m in _callgrind_metrics(results) if m.endswith("@64")]
+    bar_h, gap, left, right, top = 9, 14, 330, 40, 70
+    max_ratio = 3.0
+    plot_w = 520
+    height = top + len(groups) * (len(ALLOCATORS) * bar_h + gap) + 40
+    width = left + plot_w + right + 150
+    mach = results["machine"]
+    x_of = lambda r: left + plot_w * min(r, max_ratio) / max_ratio  # noqa: E731
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'font-family="DejaVu Sans, Arial, sans-serif" font-size="11">',
+             f'<rect width="{width}" height="{height}" fill="white"/>',
+             f'<text x="10" y="20" font-size="14" font-weight="bold">numa-agent vs glibc, jemalloc, tcmalloc, mimalloc: '
+             f'cost ratio vs the fastest anchor (lower is better)</text>',
+             f'<text x="10" y="38">{html.escape(mach["cpu_model"])}, {mach["cpus"]} CPUs, {mach["numa_nodes"]} NUMA node(s), '
+             f'{html.escape(mach["kernel"])}; {results["mode"]} run, median of {results["repetitions"]}, {results["date_utc"]}</text>']
+    for tick in (0.5, 1.0, 1.5, 2.0, 2.5, 3.0):
+        x = x_of(tick)
+        parts.append(f'<line x1="{x:.1f}" y1="{top - 8}" x2="{x:.1f}" y2="{height - 35}" '
+                     f'stroke="{"#333" if tick == 1.0 else "#ddd"}" stroke-width="{1.5 if tick == 1.0 else 1}"/>')
+        parts.append(f'<text x="{x:.1f}" y="{top - 12}" text-anchor="middle">{tick:.1f}x</text>')
+    y = top
+    for workload, metric, label in groups:
+        parts.append(f'<text x="{left - 8}" y="{y + len(ALLOCATORS) * bar_h / 2 + 4:.1f}" text-anchor="end">{html.escape(label)}</text>')
+        for a in ALLOCATORS:
+            m = _metric(results, workload, a, metric)
+            if m and "ratio_vs" in m:
+                r = m["ratio_vs"]["fastest_anchor"]
+                parts.append(f'<rect x="{left}" y="{y}" width="{x_of(r) - left:.1f}" height="{bar_h - 1}" fill="{COLORS[a]}">'
+                             f'<title>{a}: {r:.2f}x</title></rect>')
+                if r > max_ratio:
+                    parts.append(f'<text x="{x_of(r) + 3:.1f}" y="{y + bar_h - 1}" font-size="9">{r:.1f}x</text>')
+            y += bar_h
+        y += gap
+    lx = left + plot_w + 20
+    for i, a in enumerate(ALLOCATORS):
+        ly = top + i * 18
+        parts.append(f'<rect x="{lx}" y="{ly}" width="12" height="12" fill="{COLORS[a]}"/>')
+        parts.append(f'<text x="{lx + 18}" y="{ly + 10}">{html.escape(COLUMN_TITLES.get(a, a))}</text>')
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
