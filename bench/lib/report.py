@@ -195,14 +195,16 @@ def markdown(results: dict) -> str:
         out += [f"Skipped: {loc['skipped']}.", ""]
     else:
         out += [f"Scenario: {loc['scenario']}.", "",
-                "| Run | pages on the thread's node | hint faults | local hint faults | local share |", "|---|---|---|---|---|"]
+                "| Run | pages on the thread's node after allocation | after the work phase | hint faults | local hint faults | local share |",
+                "|---|---|---|---|---|---|"]
         for name, row in loc["rows"].items():
             if row["status"] != "ok":
-                out.append(f"| {name} | failed: {row['reason']} | | | |")
+                out.append(f"| {name} | failed: {row['reason']} | | | | |")
                 continue
-            frac = "–" if row["local_page_fraction"] is None else f"{row['local_page_fraction'] * 100:.1f} %"
-            share = "–" if row["hint_fault_local_share"] is None else f"{row['hint_fault_local_share'] * 100:.1f} %"
-            out.append(f"| {'with the agent' if name == 'agent' else 'without (glibc)'} | {frac} | {row['hint_faults']:.0f} | "
+            pct = lambda v: "–" if v is None else f"{v * 100:.1f} %"  # noqa: E731
+            frac, end = pct(row["local_page_fraction"]), pct(row["local_page_fraction_after_work"])
+            share = pct(row["hint_fault_local_share"])
+            out.append(f"| {'with the agent' if name == 'agent' else 'without (glibc)'} | {frac} | {end} | {row['hint_faults']:.0f} | "
                        f"{row['hint_faults_local']:.0f} | {share} |")
         out.append("")
     unavailable = [a for a in results["allocators"] if not a["available"]]
