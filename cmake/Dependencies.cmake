@@ -26,6 +26,7 @@ numa_agent_require_config(spdlog libspdlog-dev)
 numa_agent_require_config(nlohmann_json nlohmann-json3-dev)
 numa_agent_require_config(CLI11 libcli11-dev)
 numa_agent_require_config(Catch2 catch2)
+list(APPEND CMAKE_MODULE_PATH ${Catch2_DIR})   # Catch.cmake (catch_discover_tests)
 
 include(CheckIncludeFileCXX)
 check_include_file_cxx(linux/perf_event.h HAVE_PERF_EVENT_H)

@@ -1,4 +1,5 @@
 // Affinity, identity and clocks.
+#include <pthread.h>
 #include <sched.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -39,6 +40,18 @@ Result<CpuSet> thread_affinity(int tid) {
   if (sched_getaffinity(tid, sizeof k, &k) != 0)
     return OsError{errno, "sched_getaffinity(" + std::to_string(tid) + ")"};
   return from_kernel(k);
+}
+
+bool thread_attr_sets_affinity(const pthread_attr_t* attr) {
+  if (!attr) return false;
+  cpu_set_t k;
+  // glibc reports an all-ones set for an attribute without affinity.
+  if (pthread_attr_getaffinity_np(attr, sizeof k, &k) != 0) return false;
+  return CPU_COUNT(&k) != CPU_SETSIZE;
+}
+
+int register_fork_handlers(void (*prepare)(), void (*parent)(), void (*child)()) {
+  return -pthread_atfork(prepare, parent, child);
 }
 
 int current_cpu() { return sched_getcpu(); }

@@ -12,6 +12,8 @@
 //    the pools exist. The others may allocate and are for start-up, exit and the analyzer.
 //  * Paths are never followed through a final symlink when writing (O_NOFOLLOW).
 #pragma once
+#include <pthread.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -48,11 +50,16 @@ Result<Topology> load_topology(const TopologySource& source);
 CpuSet process_allowed_cpus();                  // [malloc-safe] sched_getaffinity(0)
 int set_current_thread_affinity(const CpuSet&); // [malloc-safe] 0 or -errno
 Result<CpuSet> thread_affinity(int tid);        // [malloc-safe except on error]
+// True when a pthread attribute object carries a CPU affinity (pthread_attr_setaffinity_np).
+bool thread_attr_sets_affinity(const pthread_attr_t* attr);  // [malloc-safe]
 int current_cpu();                              // [malloc-safe] sched_getcpu(), -1 on failure
 int current_tid();                              // [malloc-safe] gettid()
 int current_pid();                              // [malloc-safe]
 std::uint64_t monotonic_ns();                   // [malloc-safe] CLOCK_MONOTONIC
 std::uint64_t realtime_ns();                    // [malloc-safe] CLOCK_REALTIME
+
+// pthread_atfork, for the shim's fork handling.
+int register_fork_handlers(void (*prepare)(), void (*parent)(), void (*child)());
 
 // ---- memory (os/memory.cpp) -----------------------------------------------------------------
 void* reserve_address_space(std::size_t bytes, std::size_t alignment);  // [malloc-safe] PROT_NONE; nullptr on failure
@@ -70,9 +77,11 @@ std::size_t page_size();                                       // [malloc-safe]
 // The process environment as glibc's `environ` sees it; safe from a constructor of a preloaded
 // library (environ is set before any constructor runs). Returns nullptr when absent.
 const char* environment_value(std::string_view name);           // [malloc-safe]
+std::vector<std::string> environment_names_with_prefix(std::string_view prefix);
 bool secure_execution();             // [malloc-safe] AT_SECURE: setuid/setgid/capabilities
 std::vector<std::string> command_line();   // /proc/self/cmdline, split
 std::string thread_name(int tid);          // /proc/self/task/TID/comm, "" if gone
+int thread_last_cpu(int tid);              // field 39 of /proc/self/task/TID/stat, -1 if gone
 // Writes `data` to `path` atomically: a temporary file beside it (O_EXCL|O_NOFOLLOW), then rename.
 // A symlink at `path` is replaced, never followed. 0 or -errno.
 int write_file_atomically(const std::string& path, std::string_view data);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -24,6 +25,18 @@ const char* environment_value(std::string_view name) {
   return nullptr;
 }
 
+std::vector<std::string> environment_names_with_prefix(std::string_view prefix) {
+  std::vector<std::string> names;
+  if (!environ) return names;
+  for (char** e = environ; *e; ++e) {
+    std::string_view entry(*e);
+    if (entry.substr(0, prefix.size()) != prefix) continue;
+    auto eq = entry.find('=');
+    names.emplace_back(entry.substr(0, eq));
+  }
+  return names;
+}
+
 bool secure_execution() { return getauxval(AT_SECURE) != 0; }
 
 std::vector<std::string> command_line() {
@@ -39,6 +52,20 @@ std::string thread_name(int tid) {
   std::string name;
   std::getline(in, name);
   return name;
+}
+
+int thread_last_cpu(int tid) {
+  std::ifstream in("/proc/self/task/" + std::to_string(tid) + "/stat");
+  std::string line;
+  if (!std::getline(in, line)) return -1;
+  // comm (field 2) may hold spaces and parentheses: count fields after the last ')'.
+  auto close = line.rfind(')');
+  if (close == std::string::npos) return -1;
+  std::istringstream rest(line.substr(close + 1));
+  std::string field;
+  for (int i = 3; rest >> field; ++i)
+    if (i == 39) return std::atoi(field.c_str());
+  return -1;
 }
 
 namespace {
@@ -82,6 +109,7 @@ Result<std::string> read_file(const std::string& path) {
 }
 
 void write_stderr(std::string_view text) {
+  const int saved = errno;   // callers include free(), which must preserve errno
   while (!text.empty()) {
     ssize_t n = ::write(2, text.data(), text.size());
     if (n <= 0) {
@@ -90,6 +118,7 @@ void write_stderr(std::string_view text) {
     }
     text.remove_prefix(static_cast<std::size_t>(n));
   }
+  errno = saved;
 }
 
 }  // namespace numa_agent::os

@@ -1,0 +1,81 @@
+// Options: every NUMA_AGENT_* setting, declared once in kOptionTable (options.cpp). The table drives
+// parsing, the NUMA_AGENT_LOG=info listing, `numa-analyze`'s help and the README table, so the
+// documented default is, by construction, the default that is used.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace numa_agent {
+
+enum class LogLevel { Off, Error, Warn, Info, Debug };
+enum class BindScope { Cpu, Core, Node };   // how wide a pinned thread's affinity mask is
+
+struct Options {
+  std::string pin;                 // spread | compact | none | CPU expression (cpu_list.hpp)
+  std::uint64_t skip_mask = 0;     // bit k-1 set: the k-th created thread is not pinned
+  BindScope bind = BindScope::Cpu;
+  bool pin_main = true;
+  bool honor_openmp = true;
+  LogLevel log = LogLevel::Warn;
+  std::string profile;             // empty: no profile
+  bool pools = true;
+  std::size_t small_max = 0;
+  std::size_t arena_size = 0;
+  std::uint64_t sample = 0;
+};
+
+struct OptionSpec {
+  std::string_view name;         // short name, as in the profile's "options" and the README
+  std::string_view variable;     // NUMA_AGENT_*
+  std::string_view type;         // what the value looks like
+  std::string_view default_text; // parsed with `apply` like any user value
+  std::string_view unit;
+  std::string_view help;
+  // Stores `text` into `out`; returns "" on success, else why the text is not valid.
+  std::string (*apply)(Options& out, std::string_view text);
+  // The effective value, in the same syntax users write.
+  std::string (*show)(const Options& in);
+};
+
+std::span<const OptionSpec> option_table();
+
+struct OptionWarning {
+  std::string variable;
+  std::string value;
+  std::string reason;
+  std::string default_text;   // empty for unknown variables
+  // One line, e.g. "NUMA_AGENT_SKIP='zz' is not a hex mask; using default '0x0'".
+  std::string line() const;
+};
+
+struct ParsedOptions {
+  Options options;
+  std::vector<OptionWarning> warnings;
+};
+
+// `env` holds the NUMA_AGENT_* variables of the process (name → value). In secure execution
+// (setuid/setgid) the environment is ignored entirely, as glibc ignores LD_LIBRARY_PATH there.
+ParsedOptions parse_options(const std::map<std::string, std::string, std::less<>>& env, bool secure);
+
+// Defaults only (what parse_options gives for an empty environment).
+Options default_options();
+
+// "NUMA_AGENT_PIN=spread  (policy)  ..." one option per line, effective values.
+std::string describe_options(const Options& o);
+// The README's option table (markdown), generated from kOptionTable.
+std::string options_markdown();
+
+// Value parsers shared with other parsers of user text. Each returns false on invalid input.
+bool parse_size(std::string_view text, std::size_t& out);      // "1024", "64k", "16G", "2MiB"
+bool parse_bool(std::string_view text, bool& out);             // 1/0/true/false/yes/no/on/off
+bool parse_hex_mask(std::string_view text, std::uint64_t& out);// "0x1f" or "1f"
+
+std::string_view to_string(LogLevel l);
+std::string_view to_string(BindScope b);
+
+}  // namespace numa_agent

@@ -1,0 +1,98 @@
+#include "placement_policy.hpp"
+
+#include <bit>
+
+#include "cpu_list.hpp"
+
+namespace numa_agent {
+
+std::string_view to_string(PlacementReason r) {
+  switch (r) {
+    case PlacementReason::Policy: return "policy";
+    case PlacementReason::SkipMask: return "skip-mask";
+    case PlacementReason::CallerAffinity: return "caller-affinity";
+    case PlacementReason::OpenMpEnv: return "openmp-env";
+    case PlacementReason::PolicyNone: return "none";
+    case PlacementReason::PinFailed: return "pin-failed";
+  }
+  return "none";
+}
+
+PlacementPolicy PlacementPolicy::build(const Options& options, const Topology& topology,
+                                       bool openmp_env_present, std::string& warning) {
+  PlacementPolicy p;
+  p.topology_ = &topology;
+  p.pin_text_ = options.pin;
+  p.skip_mask_ = options.skip_mask;
+  p.bind_ = options.bind;
+  p.pin_main_ = options.pin_main;
+
+  PinSpec spec;
+  std::string error;
+  if (!parse_pin_spec(options.pin, spec, error)) {   // options validated it; be safe anyway
+    warning = "NUMA_AGENT_PIN='" + options.pin + "' " + error + "; using default 'spread'";
+    spec = PinSpec{};
+    p.pin_text_ = "spread";
+  }
+  switch (spec.kind) {
+    case PinSpec::Kind::None:
+      p.stepped_aside_ = "policy none";
+      return p;
+    case PinSpec::Kind::Spread: p.slots_ = spread_order(topology); break;
+    case PinSpec::Kind::Compact: p.slots_ = compact_order(topology); break;
+    case PinSpec::Kind::Explicit:
+      if (!resolve_pin_spec(spec, topology, p.slots_, error)) {
+        warning = "NUMA_AGENT_PIN='" + options.pin + "' cannot be used here: " + error +
+                  "; using default 'spread'";
+        p.pin_text_ = "spread";
+        p.slots_ = spread_order(topology);
+      }
+      break;
+  }
+  if (options.honor_openmp && openmp_env_present) {
+    p.stepped_aside_ = "an OpenMP affinity variable (OMP_PLACES, OMP_PROC_BIND, GOMP_CPU_AFFINITY or KMP_AFFINITY) is set";
+    p.aside_reason_ = PlacementReason::OpenMpEnv;
+    p.slots_.clear();
+  } else if (p.slots_.empty()) {
+    p.stepped_aside_ = "no allowed CPU is known to the topology";
+  }
+  return p;
+}
+
+PlacementDecision PlacementPolicy::decide(std::uint64_t ordinal) const {
+  PlacementDecision d;
+  if (!stepped_aside_.empty()) {
+    d.reason = aside_reason_;
+    return d;
+  }
+  if (ordinal == 0 && !pin_main_) {
+    d.reason = PlacementReason::PolicyNone;
+    return d;
+  }
+  std::uint64_t slot = ordinal;
+  if (ordinal >= 1) {
+    const std::uint64_t bit = ordinal - 1;   // bit k-1 ↔ the k-th created thread
+    if (bit < 64 && (skip_mask_ >> bit) & 1u) {
+      d.reason = PlacementReason::SkipMask;
+      return d;
+    }
+    const std::uint64_t below = bit >= 64 ? skip_mask_ : skip_mask_ & ((std::uint64_t{1} << bit) - 1);
+    slot = ordinal - static_cast<std::uint64_t>(std::popcount(below)) - (pin_main_ ? 0 : 1);
+  }
+  const int cpu = slots_[static_cast<std::size_t>(slot % slots_.size())];
+  d.pin = true;
+  d.slot_cpu = cpu;
+  d.node = topology_->node_of_cpu(cpu);
+  d.reason = PlacementReason::Policy;
+  switch (bind_) {
+    case BindScope::Cpu: d.cpus.add(cpu); break;
+    case BindScope::Core: d.cpus = topology_->core_siblings(cpu); break;
+    case BindScope::Node:
+      d.cpus = d.node >= 0 ? topology_->nodes()[static_cast<std::size_t>(d.node)].cpus : CpuSet::of({cpu});
+      break;
+  }
+  if (d.cpus.empty()) d.cpus.add(cpu);
+  return d;
+}
+
+}  // namespace numa_agent

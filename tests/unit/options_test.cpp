@@ -1,0 +1,123 @@
+#include <catch2/catch.hpp>
+
+#include "agent/options.hpp"
+
+using namespace numa_agent;
+using Env = std::map<std::string, std::string, std::less<>>;
+
+TEST_CASE("defaults come from the table") {
+  Options o = default_options();
+  CHECK(o.pin == "spread");
+  CHECK(o.skip_mask == 0);
+  CHECK(o.bind == BindScope::Cpu);
+  CHECK(o.log == LogLevel::Warn);
+  CHECK(o.profile.empty());
+  CHECK(o.pools);
+  CHECK(o.small_max == 1024);
+  CHECK(o.arena_size == (std::size_t{16} << 30));
+  CHECK(o.sample == 0);
+  for (const auto& spec : option_table()) {
+    INFO(spec.variable);
+    CHECK(spec.variable.substr(0, 11) == "NUMA_AGENT_");
+    // The effective value, written back in the user's syntax, parses to the same value.
+    Options round_trip = default_options();
+    CHECK(spec.apply(round_trip, spec.show(o)).empty());
+    CHECK(spec.show(round_trip) == spec.show(o));
+  }
+}
+
+TEST_CASE("valid values are applied") {
+  auto r = parse_options(Env{{"NUMA_AGENT_PIN", "N:0-7"}, {"NUMA_AGENT_SKIP", "0x3"},
+                             {"NUMA_AGENT_BIND", "Node"}, {"NUMA_AGENT_LOG", "info"},
+                             {"NUMA_AGENT_PROFILE", "/tmp/p-%p.json"}, {"NUMA_AGENT_POOLS", "off"},
+                             {"NUMA_AGENT_SMALL_MAX", "4k"}, {"NUMA_AGENT_ARENA_SIZE", "1G"},
+                             {"NUMA_AGENT_SAMPLE", "512k"}},
+                         false);
+  CHECK(r.warnings.empty());
+  CHECK(r.options.pin == "N:0-7");
+  CHECK(r.options.skip_mask == 3);
+  CHECK(r.options.bind == BindScope::Node);
+  CHECK(r.options.log == LogLevel::Info);
+  CHECK(r.options.profile == "/tmp/p-%p.json");
+  CHECK_FALSE(r.options.pools);
+  CHECK(r.options.small_max == 4096);
+  CHECK(r.options.arena_size == (std::size_t{1} << 30));
+  CHECK(r.options.sample == 512 * 1024);
+}
+
+TEST_CASE("each bad value gives one warning naming the variable, the value and the default") {
+  struct Case { const char* var; const char* value; const char* reason; const char* def; };
+  const Case cases[] = {
+      {"NUMA_AGENT_PIN", "banana", "not a policy or CPU expression", "spread"},
+      {"NUMA_AGENT_PIN", "", "is empty", "spread"},
+      {"NUMA_AGENT_SKIP", "zz", "not a hex mask", "0x0"},
+      {"NUMA_AGENT_SKIP", "-1", "not a hex mask", "0x0"},
+      {"NUMA_AGENT_SKIP", "0x1ffffffffffffffffff", "not a hex mask", "0x0"},
+      {"NUMA_AGENT_BIND", "socket", "not one of cpu, core, node", "cpu"},
+      {"NUMA_AGENT_PIN_MAIN", "maybe", "not a boolean", "1"},
+      {"NUMA_AGENT_LOG", "loud", "not one of off", "warn"},
+      {"NUMA_AGENT_POOLS", "", "not a boolean", "1"},
+      {"NUMA_AGENT_SMALL_MAX", "8", "outside 16..32k", "1024"},
+      {"NUMA_AGENT_SMALL_MAX", "1M", "outside", "1024"},
+      {"NUMA_AGENT_SMALL_MAX", "-5", "not a size", "1024"},
+      {"NUMA_AGENT_SMALL_MAX", "12q", "not a size", "1024"},
+      {"NUMA_AGENT_ARENA_SIZE", "99999999999999999999", "not a size", "16G"},
+      {"NUMA_AGENT_ARENA_SIZE", "20000000T", "not a size", "16G"},
+      {"NUMA_AGENT_SAMPLE", "often", "not a size", "0"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.var << "=" << c.value);
+    auto r = parse_options(Env{{c.var, c.value}}, false);
+    REQUIRE(r.warnings.size() == 1);
+    const std::string line = r.warnings[0].line();
+    CHECK(line.find(c.var) == 0);
+    CHECK(line.find(std::string("'") + c.value + "'") != std::string::npos);
+    CHECK(line.find(c.reason) != std::string::npos);
+    CHECK(line.find(std::string("using default '") + c.def + "'") != std::string::npos);
+    CHECK(line.find('\n') == std::string::npos);
+    // The option is back at its default, everything else untouched.
+    const Options d = default_options();
+    for (const auto& spec : option_table()) CHECK(spec.show(r.options) == spec.show(d));
+  }
+}
+
+TEST_CASE("an unknown NUMA_AGENT_ variable is reported, not silently ignored") {
+  auto r = parse_options(Env{{"NUMA_AGENT_PINN", "compact"}}, false);
+  REQUIRE(r.warnings.size() == 1);
+  CHECK(r.warnings[0].line().find("NUMA_AGENT_PINN='compact' is not a numa-agent option") == 0);
+  CHECK(r.options.pin == "spread");
+}
+
+TEST_CASE("secure execution ignores the environment entirely") {
+  auto r = parse_options(Env{{"NUMA_AGENT_PIN", "compact"}, {"NUMA_AGENT_PROFILE", "/etc/evil"}}, true);
+  CHECK(r.warnings.empty());
+  CHECK(r.options.pin == "spread");
+  CHECK(r.options.profile.empty());
+}
+
+TEST_CASE("value parsers") {
+  std::size_t s = 0;
+  CHECK((parse_size("64k", s) && s == 65536));
+  CHECK((parse_size("2MiB", s) && s == (2u << 20)));
+  CHECK((parse_size(" 7 ", s) && s == 7));
+  CHECK_FALSE(parse_size("k", s));
+  CHECK_FALSE(parse_size("1.5G", s));
+  bool b = false;
+  CHECK((parse_bool("Yes", b) && b));
+  CHECK((parse_bool("OFF", b) && !b));
+  std::uint64_t m = 0;
+  CHECK((parse_hex_mask("0X1f", m) && m == 31));
+  CHECK((parse_hex_mask("ff", m) && m == 255));
+  CHECK_FALSE(parse_hex_mask("0x", m));
+}
+
+TEST_CASE("the README table lists every option with its default") {
+  std::string md = options_markdown();
+  for (const auto& spec : option_table()) {
+    INFO(spec.variable);
+    CHECK(md.find("`" + std::string(spec.variable) + "`") != std::string::npos);
+  }
+  CHECK(md.find("| `NUMA_AGENT_PIN` | policy \\| CPU expression | `spread` |") != std::string::npos);
+  std::string desc = describe_options(default_options());
+  CHECK(desc.find("NUMA_AGENT_SMALL_MAX=1k") != std::string::npos);
+}
