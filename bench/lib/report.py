@@ -126,6 +126,7 @@ def markdown(results: dict) -> str:
     out.append(f"Machine: {mach['cpu_model']}, {mach['cpus']} CPUs, {mach['numa_nodes']} NUMA node(s), "
                f"{mach['memory_gib']} GiB, {mach['kernel']}, {mach['os']}"
                f"{', ' + mach['virtualization'] + ' guest' if mach.get('virtualization') and mach['virtualization'] != 'none' else ''}"
+               f"; load average {mach.get('loadavg_start', '?')} at the start, {mach.get('loadavg_end', '?')} at the end"
                f"; numa-agent {mach['git_commit']}{' (uncommitted agent changes)' if mach.get('git_dirty') else ''}.")
     out.append("")
     # Targets
@@ -170,11 +171,11 @@ def markdown(results: dict) -> str:
     if "skipped" in progs:
         out += [f"Skipped: {progs['skipped']}.", ""]
     else:
-        out += ["| Program | metric | glibc (min / median / max) | agent (min / median / max) | agent overhead |",
-                "|---|---|---|---|---|"]
+        out += ["| Program | metric | glibc (min / median / max) | agent (min / median / max) | agent overhead (medians) "
+                "| overhead (best runs) |", "|---|---|---|---|---|---|"]
         for pname, p in progs.items():
             if "rows" not in p:
-                out.append(f"| {pname} | | skipped: {p.get('skipped', '')} | | |")
+                out.append(f"| {pname} | | skipped: {p.get('skipped', '')} | | | |")
                 continue
             cells = []
             for a in ("glibc", "agent"):
@@ -186,7 +187,8 @@ def markdown(results: dict) -> str:
                 f = (lambda v: f"{v / 1000:.1f} k") if p["metric"] == "requests_per_s" else (lambda v: f"{v:.3f}")
                 cells.append(f"{f(s['min'])} / **{f(s['median'])}** / {f(s['max'])}")
             over = f"{p['overhead_percent']:+.2f} %" if "overhead_percent" in p else "–"
-            out.append(f"| {pname}: {p['what']} | {p['metric'].replace('_', ' ')} | {cells[0]} | {cells[1]} | {over} |")
+            best = f"{p['overhead_percent_best_runs']:+.2f} %" if "overhead_percent_best_runs" in p else "–"
+            out.append(f"| {pname}: {p['what']} | {p['metric'].replace('_', ' ')} | {cells[0]} | {cells[1]} | {over} | {best} |")
         out.append("")
     # Locality
     out += ["## Locality in a 2-node guest", ""]
@@ -214,7 +216,8 @@ def markdown(results: dict) -> str:
               if r.get("status") == "failed"]
     if failed:
         out += ["Failed runs:", ""] + [f"- {w} under {a}: {reason}" for w, a, reason in failed] + [""]
-    out.append(f"Total time: {results.get('elapsed_s', 0):.0f} s.")
+    sections = ", ".join(f"{k.replace('_', ' ')} {v:.0f} s" for k, v in results.get("section_seconds", {}).items())
+    out.append(f"Total time: {results.get('elapsed_s', 0):.0f} s ({sections}).")
     return "\n".join(out) + "\n"
 
 
