@@ -1,0 +1,524 @@
+// The pools' slow paths: arenas and chunks, span life cycle, heap attach/abandon/adopt, remote-free
+// collection, sampling and fork. Nothing here logs or allocates from the heap; the only locks are
+// the per-node mutexes (span and heap bookkeeping) and the sample table's mutex.
+#include "pool_allocator.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <new>
+
+namespace numa_agent::pool {
+
+namespace {
+constexpr int kSampleDepth = 24;
+constexpr std::size_t kSampleCapacity = 1024;   // distinct call paths (open addressing)
+constexpr std::size_t kPageBytes = 4096;
+
+// Restores errno on scope exit: free() must preserve it and malloc must not leak the errno of a
+// failed mbind into a successful allocation.
+struct ErrnoGuard {
+  int saved = errno;
+  ~ErrnoGuard() { errno = saved; }
+};
+}  // namespace
+
+struct SampleSite {
+  std::uint64_t hash;       // 0: free slot
+  int depth;
+  void* frames[kSampleDepth];
+  std::uint64_t count;
+  std::uint64_t bytes;      // sum of the sampled blocks' sizes
+  std::uint64_t per_node[kMaxNodes];
+};
+
+HeapCounters& HeapCounters::operator+=(const HeapCounters& o) {
+  pool_allocs += o.pool_allocs;
+  slow_allocs += o.slow_allocs;
+  remote_frees_sent += o.remote_frees_sent;
+  remote_frees_collected += o.remote_frees_collected;
+  real_frees += o.real_frees;
+  for (unsigned i = 0; i < static_cast<unsigned>(FallReason::kCount); ++i) fallthrough[i] += o.fallthrough[i];
+  spans_acquired += o.spans_acquired;
+  spans_released += o.spans_released;
+  samples += o.samples;
+  return *this;
+}
+
+// ---- start / release ------------------------------------------------------------------------
+
+const char* PoolAllocator::start(const PoolConfig& config, const Topology& topology, const PoolOs& os,
+                                 ThreadHooks hooks) {
+  if (started()) return "pools already started";
+  if (!config.enabled) return "disabled by NUMA_AGENT_POOLS=0";
+  const int nodes = topology.node_count();
+  if (nodes < 1) return "topology has no NUMA node";
+  if (nodes > kMaxNodes) return "more NUMA nodes than the pools support (64)";
+  if (!os.reserve || !os.commit || !os.bind || !os.current_cpu || !hooks.slot) return "incomplete OS interface";
+
+  std::size_t arena = std::max(config.arena_bytes_per_node, kChunkBytes);
+  arena = (arena + kChunkBytes - 1) & ~(kChunkBytes - 1);
+  if (arena > (std::size_t{1} << 46) / static_cast<std::size_t>(nodes)) return "arena size too large for the address space";
+  const std::size_t total = arena * static_cast<std::size_t>(nodes);
+  void* base = os.reserve(total, kChunkBytes);
+  if (!base) return "reserving the pool address space failed";
+
+  os_ = os;
+  hooks_ = hooks;
+  arena_bytes_ = arena;
+  node_count_ = nodes;
+  small_max_ = std::clamp<std::size_t>(config.small_max, kMinBlock, kMaxClassBytes);
+  max_class_ = class_of(small_max_);
+  for (int i = 0; i < nodes; ++i) {
+    NodeArena& a = nodes_[i];
+    a.os_index = topology.nodes()[static_cast<std::size_t>(i)].os_index;
+    a.begin = static_cast<char*>(base) + arena * static_cast<std::size_t>(i);
+    a.end = a.begin + arena;
+    a.next_chunk = a.begin;
+    a.usable = true;
+  }
+
+  // CPU → node. A CPU of a node without memory uses the nearest node that has memory (binding
+  // to a memoryless node would fail). Unknown CPUs use node 0.
+  bool any_memory = false;
+  for (const auto& n : topology.nodes()) any_memory |= n.memory_bytes > 0;
+  auto memory_node_for = [&](int node) {
+    if (!any_memory || topology.nodes()[static_cast<std::size_t>(node)].memory_bytes > 0) return node;
+    int best = node;
+    std::uint32_t best_distance = UINT32_MAX;
+    for (int j = 0; j < nodes; ++j) {
+      if (topology.nodes()[static_cast<std::size_t>(j)].memory_bytes == 0) continue;
+      std::uint32_t d = topology.distances().size() == nodes ? topology.distances().at(node, j) : (j == node ? 10 : 20);
+      if (d < best_distance) best = j, best_distance = d;
+    }
+    return best;
+  };
+  std::fill(std::begin(cpu_node_), std::end(cpu_node_), std::int8_t{0});
+  for (const auto& pu : topology.pus())
+    if (pu.os_index >= 0 && pu.os_index < CpuSet::kMaxCpus && pu.node >= 0 && pu.node < nodes)
+      cpu_node_[pu.os_index] = static_cast<std::int8_t>(memory_node_for(pu.node));
+
+  sample_bytes_ = 0;
+  if (config.sample_bytes > 0 && os.backtrace && os.map) {
+    const std::size_t bytes = (kSampleCapacity * sizeof(SampleSite) + kPageBytes - 1) & ~(kPageBytes - 1);
+    if (void* table = os.map(bytes)) {
+      samples_ = static_cast<SampleSite*>(table);   // zero pages: every slot free
+      sample_capacity_ = kSampleCapacity;
+      sample_bytes_ = config.sample_bytes;
+    }
+  }
+
+  base_ = reinterpret_cast<std::uintptr_t>(base);
+  size_ = total;   // last: from here on owns() can be true
+  return nullptr;
+}
+
+void PoolAllocator::release_for_tests() {
+  if (!started()) return;
+  if (os_.release) {
+    os_.release(reinterpret_cast<void*>(base_), size_);
+    if (samples_)
+      os_.release(samples_, (sample_capacity_ * sizeof(SampleSite) + kPageBytes - 1) & ~(kPageBytes - 1));
+  }
+  base_ = 0;
+  size_ = 0;
+  samples_ = nullptr;
+  sample_capacity_ = 0;
+  for (auto& n : nodes_) {
+    n.~NodeArena();
+    new (&n) NodeArena();
+  }
+}
+
+int PoolAllocator::node_of(const void* p) const {
+  if (!owns(p)) return -1;
+  return static_cast<int>((reinterpret_cast<std::uintptr_t>(p) - base_) / arena_bytes_);
+}
+
+int PoolAllocator::node_for_cpu(int cpu) const {
+  if (cpu < 0 || cpu >= CpuSet::kMaxCpus) return 0;
+  return cpu_node_[cpu];
+}
+
+char* PoolAllocator::span_base(const Span* s) {
+  auto a = reinterpret_cast<std::uintptr_t>(s);
+  auto chunk = a & ~(kChunkBytes - 1);
+  auto index = (a - chunk) / sizeof(Span);
+  return reinterpret_cast<char*>(chunk + index * kSpanBytes);
+}
+
+// ---- node arenas ----------------------------------------------------------------------------
+
+bool PoolAllocator::grow_node_locked(NodeArena& a) {
+  if (!a.usable || a.next_chunk + kChunkBytes > a.end) return false;
+  ErrnoGuard keep_errno;
+  char* chunk = a.next_chunk;
+  // Commit, then bind, then touch: the header write below is the chunk's first touch, so its
+  // page (and every later page) is placed by the node policy.
+  int rc = os_.commit(chunk, kChunkBytes);
+  if (rc == 0) rc = os_.bind(chunk, kChunkBytes, a.os_index);
+  if (rc != 0) {
+    a.usable = false;
+    a.last_error = -rc;
+    return false;
+  }
+  a.next_chunk += kChunkBytes;
+  auto* header = new (chunk) ChunkHeader();
+  header->spans[0].kind = SpanKind::ChunkHeader;
+  a.span_cursor = chunk + kSpanBytes;
+  a.span_limit = chunk + kChunkBytes;
+  ++a.chunks_committed;
+  return true;
+}
+
+Span* PoolAllocator::take_span_locked(NodeArena& a) {
+  Span* s = a.free_spans;
+  if (s) {
+    a.free_spans = s->next;
+    --a.free_span_count;
+  } else {
+    if (a.span_cursor == a.span_limit && !grow_node_locked(a)) return nullptr;
+    s = span_of(a.span_cursor);
+    a.span_cursor += kSpanBytes;
+  }
+  s->next = s->prev = nullptr;
+  s->decommitted = 0;
+  ++a.spans_in_use;
+  return s;
+}
+
+Span* PoolAllocator::acquire_span(int node) {
+  NodeArena& a = nodes_[node];
+  std::lock_guard g(a.lock);
+  return take_span_locked(a);
+}
+
+void PoolAllocator::release_span(Heap* h, Span* s) {
+  NodeArena& a = nodes_[h->node];
+  s->owner.store(nullptr, std::memory_order_relaxed);
+  s->kind = SpanKind::Unused;
+  s->free = nullptr;
+  s->used = 0;
+  s->full = 0;
+  s->prev = nullptr;
+  ++h->counters.spans_released;
+  std::unique_lock g(a.lock);
+  --a.spans_in_use;
+  if (a.free_span_count >= kHotFreeSpans && os_.decommit) {
+    // Enough empty spans stay ready; give this one's pages back (outside the lock).
+    g.unlock();
+    {
+      ErrnoGuard keep_errno;
+      if (os_.decommit(span_base(s), kSpanBytes) == 0) s->decommitted = 1;
+    }
+    g.lock();
+    if (s->decommitted) ++a.spans_decommitted;
+  }
+  s->next = a.free_spans;
+  a.free_spans = s;
+  ++a.free_span_count;
+}
+
+// ---- heaps ----------------------------------------------------------------------------------
+
+Heap* PoolAllocator::new_heap(NodeArena& a, int node) {
+  constexpr std::size_t kHeapBytes = (sizeof(Heap) + 63) & ~std::size_t{63};
+  if (static_cast<std::size_t>(a.heap_limit - a.heap_cursor) < kHeapBytes) {
+    Span* s = take_span_locked(a);
+    if (!s) return nullptr;
+    s->kind = SpanKind::HeapStore;
+    a.heap_cursor = span_base(s);
+    a.heap_limit = a.heap_cursor + kSpanBytes;
+  }
+  Heap* h = new (a.heap_cursor) Heap();
+  a.heap_cursor += kHeapBytes;
+  h->node = node;
+  h->next_in_node = a.heaps;
+  a.heaps = h;
+  ++a.heaps_created;
+  return h;
+}
+
+Heap* PoolAllocator::attach_heap() {
+  const int node = node_for_cpu(os_.current_cpu());
+  NodeArena& a = nodes_[node];
+  Heap* h = nullptr;
+  {
+    std::lock_guard g(a.lock);
+    if (a.abandoned) {
+      h = a.abandoned;
+      a.abandoned = h->next_abandoned;
+      h->next_abandoned = nullptr;
+      ++a.heaps_adopted;
+    } else {
+      h = new_heap(a, node);
+    }
+    if (h) h->state = HeapState::Active;
+  }
+  if (!h) return nullptr;
+  h->tid = os_.current_tid ? os_.current_tid() : 0;
+  ++h->attaches;
+  *hooks_.slot() = h;
+  if (hooks_.attached) hooks_.attached(h);
+  return h;
+}
+
+void PoolAllocator::abandon(Heap* h) {
+  collect_remote(h);
+  for (unsigned cls = 0; cls < kClassCount; ++cls) {
+    Span* s = h->current[cls];
+    if (s == &g_empty_span) continue;
+    h->current[cls] = &g_empty_span;
+    if (--s->used == 0) release_span(h, s);
+    else if (s->free || s->carved < s->carve_limit) make_available(h, s);
+    else s->full = 1;
+  }
+  NodeArena& a = nodes_[h->node];
+  std::lock_guard g(a.lock);
+  h->state = HeapState::Abandoned;
+  h->next_abandoned = a.abandoned;
+  a.abandoned = h;
+  ++a.heaps_abandoned;
+}
+
+void PoolAllocator::thread_exit(Heap** slot) {
+  Heap* h = *slot;
+  *slot = &g_exited_heap;
+  if (h == &g_detached_heap || h == &g_exited_heap || !started()) return;
+  ErrnoGuard keep_errno;
+  abandon(h);
+}
+
+// ---- spans of a heap ------------------------------------------------------------------------
+
+void PoolAllocator::make_available(Heap* h, Span* s) {
+  Span*& head = h->available[s->cls];
+  s->prev = nullptr;
+  s->next = head;
+  if (head) head->prev = s;
+  head = s;
+}
+
+void PoolAllocator::unlink_available(Heap* h, Span* s) {
+  if (s->prev) s->prev->next = s->next;
+  else h->available[s->cls] = s->next;
+  if (s->next) s->next->prev = s->prev;
+  s->prev = s->next = nullptr;
+}
+
+// The owner just pushed a block onto s and either s became empty or s was full.
+void PoolAllocator::span_gained_free(Heap* h, Span* s) {
+  if (s->full) {
+    s->full = 0;
+    if (s->used == 0) release_span(h, s);
+    else make_available(h, s);
+    return;
+  }
+  // Empty and not current (a current span holds one extra count): it is on the available list.
+  unlink_available(h, s);
+  ErrnoGuard keep_errno;
+  release_span(h, s);
+}
+
+void PoolAllocator::local_free_slow(Heap* h, Span* s, Block* b) {
+  b->next = s->free;
+  s->free = b;
+  if ((--s->used == 0) | s->full) span_gained_free(h, s);
+}
+
+void PoolAllocator::free_remote(Heap* h, Span* s, void* p) {
+  Heap* owner = s->owner.load(std::memory_order_acquire);
+  if (NUMA_AGENT_UNLIKELY(owner == nullptr)) return;   // not a live block (double free): keep it out
+  auto* b = static_cast<Block*>(p);
+  Block* head = owner->remote_free.load(std::memory_order_relaxed);
+  do {
+    b->next = head;
+  } while (!owner->remote_free.compare_exchange_weak(head, b, std::memory_order_release,
+                                                     std::memory_order_relaxed));
+  if (h != &g_detached_heap && h != &g_exited_heap) ++h->counters.remote_frees_sent;
+}
+
+void PoolAllocator::collect_remote(Heap* h) {
+  if (h->remote_free.load(std::memory_order_relaxed) == nullptr) return;
+  Block* b = h->remote_free.exchange(nullptr, std::memory_order_acquire);
+  while (b) {
+    Block* next = b->next;
+    ++h->counters.remote_frees_collected;
+    local_free_slow(h, span_of(b), b);
+    b = next;
+  }
+}
+
+// Cuts up to one page of fresh blocks (fewer when sampling needs a finer grain) from the span's
+// never-used tail, so a new span costs one page of RSS, not 64 KiB.
+void PoolAllocator::carve(Heap* h, Span* s) {
+  const std::size_t bs = s->block_bytes;
+  const std::size_t left = (s->carve_limit - s->carved) / bs;
+  std::size_t batch = std::max<std::size_t>(1, kPageBytes / bs);
+  if (sample_bytes_) batch = std::min<std::size_t>(batch, std::max<std::uint64_t>(1, sample_bytes_ / bs));
+  batch = std::min(batch, left);
+  char* first = span_base(s) + s->carved;
+  char* p = first;
+  for (std::size_t i = 1; i < batch; ++i, p += bs) reinterpret_cast<Block*>(p)->next = reinterpret_cast<Block*>(p + bs);
+  reinterpret_cast<Block*>(p)->next = s->free;
+  s->free = reinterpret_cast<Block*>(first);
+  s->carved += static_cast<std::uint32_t>(batch * bs);
+  if (sample_bytes_) {
+    h->sample_credit += batch * bs;
+    if (h->sample_credit >= sample_bytes_) {
+      h->sample_credit -= sample_bytes_;
+      record_sample(h, bs);
+    }
+  }
+}
+
+void* PoolAllocator::refill(Heap* h, unsigned cls) {
+  Span* s = h->current[cls];
+  if (s != &g_empty_span) {
+    if (!s->free && s->carved < s->carve_limit) carve(h, s);
+    if (!s->free) {
+      // Exhausted: it leaves the current slot full (every block is out).
+      h->current[cls] = &g_empty_span;
+      --s->used;
+      s->full = 1;
+      s = nullptr;
+    }
+  } else {
+    s = nullptr;
+  }
+  if (!s) {
+    s = h->available[cls];
+    if (s) {
+      unlink_available(h, s);
+    } else {
+      s = acquire_span(h->node);
+      if (!s) return nullptr;
+      ++h->counters.spans_acquired;
+      s->kind = SpanKind::Small;
+      s->cls = static_cast<std::uint16_t>(cls);
+      s->block_bytes = static_cast<std::uint32_t>(class_bytes(cls));
+      s->carved = 0;
+      s->carve_limit = static_cast<std::uint32_t>(kSpanBytes / class_bytes(cls) * class_bytes(cls));
+      s->free = nullptr;
+      s->used = 0;
+      s->full = 0;
+      s->owner.store(h, std::memory_order_relaxed);
+    }
+    ++s->used;   // the current span's extra count: it never looks empty while current
+    h->current[cls] = s;
+    if (!s->free) carve(h, s);
+  }
+  Block* b = s->free;
+  s->free = b->next;
+  ++s->used;
+  ++h->counters.pool_allocs;
+  return b;
+}
+
+void* PoolAllocator::alloc_slow(Heap* h, std::size_t n) {
+  if (!started() || h == &g_exited_heap) return nullptr;
+  if (h == &g_detached_heap) {
+    h = attach_heap();
+    if (!h) return nullptr;
+  }
+  ++h->counters.slow_allocs;
+  if (n > small_max_) {
+    ++h->counters.fallthrough[static_cast<unsigned>(FallReason::TooLarge)];
+    return nullptr;
+  }
+  collect_remote(h);
+  void* p = refill(h, class_of(n));
+  if (!p) {
+    FallReason why = nodes_[h->node].usable ? FallReason::ArenaFull : FallReason::OsError;
+    ++h->counters.fallthrough[static_cast<unsigned>(why)];
+  }
+  return p;
+}
+
+void* PoolAllocator::alloc_aligned(Heap* h, std::size_t alignment, std::size_t n) {
+  // The smallest class that holds n and whose block size is a multiple of the alignment: its
+  // blocks sit at multiples of their size from a 64 KiB-aligned span start.
+  unsigned cls = class_of(n);
+  while (cls < kClassCount && class_bytes(cls) % alignment != 0) ++cls;
+  if (cls > max_class_ || n > small_max_) {
+    if (started() && h != &g_detached_heap && h != &g_exited_heap)
+      ++h->counters.fallthrough[static_cast<unsigned>(FallReason::Alignment)];
+    return nullptr;
+  }
+  const std::size_t bytes = class_bytes(cls);
+  void* p = try_alloc(h, bytes);
+  return p ? p : alloc_slow(h, bytes);
+}
+
+// ---- sampling -------------------------------------------------------------------------------
+
+void PoolAllocator::record_sample(Heap* h, std::size_t bytes) {
+  void* frames[kSampleDepth];
+  int depth = os_.backtrace(frames, kSampleDepth);
+  if (depth <= 0) return;
+  std::uint64_t hash = 1469598103934665603ull;   // FNV-1a over the return addresses
+  for (int i = 0; i < depth; ++i) {
+    hash ^= reinterpret_cast<std::uintptr_t>(frames[i]);
+    hash *= 1099511628211ull;
+  }
+  hash |= 1;   // 0 marks a free slot
+  ++h->counters.samples;
+  std::lock_guard g(sample_lock_);
+  for (std::size_t probe = 0; probe < sample_capacity_; ++probe) {
+    SampleSite& site = samples_[(hash + probe) & (sample_capacity_ - 1)];
+    if (site.hash == 0) {
+      site.hash = hash;
+      site.depth = depth;
+      std::memcpy(site.frames, frames, sizeof(void*) * static_cast<std::size_t>(depth));
+    } else if (site.hash != hash || site.depth != depth ||
+               std::memcmp(site.frames, frames, sizeof(void*) * static_cast<std::size_t>(depth)) != 0) {
+      continue;
+    }
+    ++site.count;
+    site.bytes += bytes;
+    ++site.per_node[h->node];
+    return;
+  }
+  ++samples_dropped_;
+}
+
+bool PoolAllocator::sample_view(std::size_t i, SampleView& v) const {
+  const SampleSite& site = samples_[i];
+  if (site.hash == 0) return false;
+  v = SampleView{const_cast<const void* const*>(site.frames), site.depth, site.count, site.bytes, site.per_node};
+  return true;
+}
+
+// ---- fork -----------------------------------------------------------------------------------
+
+void PoolAllocator::fork_prepare() {
+  if (!started()) return;
+  for (int i = 0; i < node_count_; ++i) nodes_[i].lock.lock();
+  sample_lock_.lock();
+}
+
+void PoolAllocator::fork_parent() {
+  if (!started()) return;
+  sample_lock_.unlock();
+  for (int i = node_count_ - 1; i >= 0; --i) nodes_[i].lock.unlock();
+}
+
+void PoolAllocator::fork_child() {
+  if (!started()) return;
+  // Only the forking thread exists in the child: fresh locks, and every other thread's heap is
+  // abandoned so that its blocks can be freed (remote frees) and its spans reused by adoption.
+  new (&sample_lock_) std::mutex();
+  for (int i = 0; i < node_count_; ++i) new (&nodes_[i].lock) std::mutex();
+  Heap* survivor = *hooks_.slot();
+  for (int i = 0; i < node_count_; ++i) {
+    Heap* list;
+    {
+      std::lock_guard g(nodes_[i].lock);
+      list = nodes_[i].heaps;
+    }
+    for (Heap* h = list; h; h = h->next_in_node)
+      if (h != survivor && h->state == HeapState::Active) abandon(h);
+  }
+}
+
+}  // namespace numa_agent::pool

@@ -1,0 +1,301 @@
+// The pool core: node arenas, spans and per-thread heaps.
+//
+// Layout. One contiguous PROT_NONE reservation holds one arena per node, so "is this pointer
+// ours, and on which node" is a subtraction and a compare. Arenas are committed in 4 MiB chunks,
+// each bound to its node (mbind preferred) before anything touches it. A chunk is 64 spans of
+// 64 KiB; span 0 holds the chunk's span table (one 64-byte Span record per span), so the record of
+// any block is found from its address alone and lives on the block's node. Every other span
+// serves one size class for one heap.
+//
+// Heaps. A heap belongs to one thread at a time and to one node for ever. Its fast path pops the
+// current span's free list (malloc) and pushes onto the owning span's free list (free by the
+// owner), with no lock and no atomic read-modify-write. A block freed by another thread is pushed
+// onto its owner heap's lock-free MPSC list and collected by the owner on its slow path. A heap
+// of an exited thread is abandoned on its node and adopted by the next new thread there, so
+// thread churn reuses heaps instead of growing. Heaps are never destroyed.
+//
+// Everything that is not the fast path (new spans, remote-free collection, heap attach/abandon,
+// sampling, fork) is out of line in pool_allocator.cpp. This header knows nothing of the real
+// allocator: a null result means "not served by the pools" and the caller falls through.
+#pragma once
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+
+#include "../cpu_set.hpp"
+#include "../topology.hpp"
+#include "pool_os.hpp"
+#include "pool_runtime.hpp"
+#include "size_classes.hpp"
+
+#define NUMA_AGENT_LIKELY(x) __builtin_expect(!!(x), 1)
+#define NUMA_AGENT_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+namespace numa_agent::pool {
+
+inline constexpr std::size_t kSpanBytes = 64 * 1024;
+inline constexpr unsigned kSpanShift = 16;
+inline constexpr std::size_t kChunkBytes = 4 * 1024 * 1024;
+inline constexpr unsigned kSpansPerChunk = kChunkBytes / kSpanBytes;
+inline constexpr int kMaxNodes = 64;
+inline constexpr std::size_t kHotFreeSpans = 256;   // empty spans kept committed per node (16 MiB)
+
+struct Heap;
+
+struct Block {
+  Block* next;
+};
+
+enum class SpanKind : std::uint8_t { Unused, Small, HeapStore, ChunkHeader };
+
+// One record per 64 KiB span, in the chunk's header span. 64 bytes: one cache line.
+struct alignas(64) Span {
+  Block* free = nullptr;              // owner only: blocks ready to hand out
+  std::uint32_t used = 0;             // owner only: blocks out (+1 while the span is current)
+  std::uint8_t full = 0;              // owner only: in no list; next local free re-lists it
+  SpanKind kind = SpanKind::Unused;
+  std::uint16_t cls = 0;
+  std::atomic<Heap*> owner{nullptr};  // stable while any block of the span is live
+  std::uint32_t block_bytes = 0;
+  std::uint32_t carved = 0;           // bytes from the span start already cut into blocks
+  std::uint32_t carve_limit = 0;      // bytes of whole blocks the span holds
+  std::uint8_t decommitted = 0;       // pages given back while the span sat unused
+  Span* prev = nullptr;               // heap's per-class available list, or node's free list
+  Span* next = nullptr;
+};
+static_assert(sizeof(Span) == 64);
+
+struct ChunkHeader {
+  Span spans[kSpansPerChunk];
+};
+static_assert(sizeof(ChunkHeader) <= kSpanBytes);
+
+enum class FallReason : unsigned { TooLarge, Alignment, ArenaFull, OsError, ThreadExiting, kCount };
+inline constexpr const char* kFallReasonNames[] = {"too_large", "alignment", "arena_full", "os_error",
+                                                   "thread_exiting"};
+
+// Per-heap counters: written only by the heap's thread (no atomics), on their own cache lines,
+// summed when the profile is written. pool_allocs is the fast path's only counter.
+struct alignas(64) HeapCounters {
+  std::uint64_t pool_allocs = 0;
+  std::uint64_t slow_allocs = 0;            // fast path missed: refill, attach or fall-through
+  std::uint64_t remote_frees_sent = 0;      // this heap's thread freed another heap's block
+  std::uint64_t remote_frees_collected = 0; // other threads freed this heap's blocks
+  std::uint64_t real_frees = 0;             // frees of pointers the pools did not hand out
+  std::uint64_t fallthrough[static_cast<unsigned>(FallReason::kCount)] = {};
+  std::uint64_t spans_acquired = 0;
+  std::uint64_t spans_released = 0;
+  std::uint64_t samples = 0;
+
+  HeapCounters& operator+=(const HeapCounters& o);
+};
+
+enum class HeapState : std::uint8_t { Active, Abandoned };
+
+struct alignas(64) Heap {
+  Span* current[kClassSlots];               // fast path: the span each class allocates from
+  HeapCounters counters;
+  alignas(64) std::atomic<Block*> remote_free{nullptr};  // other threads push here (MPSC)
+  alignas(64) Span* available[kClassCount] = {};  // spans with free blocks, not current
+  int node = 0;
+  HeapState state = HeapState::Active;
+  int tid = 0;                               // last thread attached
+  std::uint32_t attaches = 0;                // threads that have owned this heap
+  std::uint64_t sample_credit = 0;           // bytes carved since the last sample
+  Heap* next_in_node = nullptr;              // every heap of the node (profile, fork)
+  Heap* next_abandoned = nullptr;
+
+  constexpr Heap();
+};
+
+// A span with no free block: the current span of every class of a heap that has not taken one,
+// and of the overflow class always. Never written.
+inline constinit Span g_empty_span{};
+constexpr Heap::Heap() {
+  for (auto& s : current) s = &g_empty_span;
+}
+// The heap of a thread that has no heap yet: its fast path always misses.
+inline constinit Heap g_detached_heap{};
+// The heap of a thread whose heap was abandoned at exit: everything falls through.
+inline constinit Heap g_exited_heap{};
+
+struct NodeArena {
+  std::mutex lock;
+  int os_index = 0;
+  bool usable = false;          // false after a commit/bind failure: allocations fall through
+  char* begin = nullptr;        // the node's part of the reservation
+  char* end = nullptr;
+  char* next_chunk = nullptr;   // first never-committed byte
+  char* span_cursor = nullptr;  // next never-used span of the newest chunk
+  char* span_limit = nullptr;
+  Span* free_spans = nullptr;   // empty spans, any class
+  std::size_t free_span_count = 0;
+  char* heap_cursor = nullptr;  // carving heaps out of a HeapStore span
+  char* heap_limit = nullptr;
+  Heap* heaps = nullptr;
+  Heap* abandoned = nullptr;
+  // Statistics (under lock).
+  std::uint64_t chunks_committed = 0;
+  std::uint64_t spans_in_use = 0;
+  std::uint64_t heaps_created = 0;
+  std::uint64_t heaps_adopted = 0;
+  std::uint64_t heaps_abandoned = 0;
+  std::uint64_t spans_decommitted = 0;
+  int last_error = 0;
+};
+
+struct SampleSite;   // pool_allocator.cpp
+
+// How the core finds the calling thread's heap slot (a thread-local in production, a test's own
+// per-thread variable in tests) and tells the runtime that a thread took a heap (so that the
+// runtime can arrange thread_exit at the thread's end).
+struct ThreadHooks {
+  Heap** (*slot)() = nullptr;
+  void (*attached)(Heap* heap) = nullptr;   // may be null
+};
+
+class PoolAllocator {
+ public:
+  constexpr PoolAllocator() = default;
+  PoolAllocator(const PoolAllocator&) = delete;
+  PoolAllocator& operator=(const PoolAllocator&) = delete;
+
+  // Reserves the arenas and builds the CPU→node table. Returns nullptr on success, else why the
+  // pools stay off (a static string). Allocates nothing from the heap.
+  const char* start(const PoolConfig& config, const Topology& topology, const PoolOs& os,
+                    ThreadHooks hooks);
+  bool started() const { return size_ != 0; }
+  // Unmaps everything (tests only; production never tears the pools down).
+  void release_for_tests();
+
+  // ---- fast paths -----------------------------------------------------------------------
+  // A block of at least n bytes from heap h, or nullptr when the fast path cannot serve it
+  // (the caller then takes alloc_slow).
+  [[gnu::always_inline]] void* try_alloc(Heap* h, std::size_t n) const {
+    Span* s = h->current[class_of(n)];
+    Block* b = s->free;
+    if (NUMA_AGENT_UNLIKELY(b == nullptr)) return nullptr;
+    s->free = b->next;
+    ++s->used;
+    ++h->counters.pool_allocs;
+    return b;
+  }
+
+  [[gnu::always_inline]] bool owns(const void* p) const {
+    return reinterpret_cast<std::uintptr_t>(p) - base_ < size_;
+  }
+
+  // Frees a block this allocator owns (owns(p) must hold), from the thread whose heap is h.
+  [[gnu::always_inline]] void free_owned(Heap* h, void* p) {
+    Span* s = span_of(p);
+    if (NUMA_AGENT_UNLIKELY(s->owner.load(std::memory_order_relaxed) != h)) return free_remote(h, s, p);
+    auto* b = static_cast<Block*>(p);
+    b->next = s->free;
+    s->free = b;
+    std::uint32_t used = --s->used;
+    if (NUMA_AGENT_UNLIKELY((used == 0) | s->full)) span_gained_free(h, s);
+  }
+
+  static Span* span_of(const void* p) {
+    auto a = reinterpret_cast<std::uintptr_t>(p);
+    auto* chunk = reinterpret_cast<ChunkHeader*>(a & ~(kChunkBytes - 1));
+    return &chunk->spans[(a >> kSpanShift) & (kSpansPerChunk - 1)];
+  }
+  // Usable bytes of a block this allocator owns.
+  static std::size_t block_bytes(const void* p) { return span_of(p)->block_bytes; }
+
+  // ---- slow paths (out of line) ---------------------------------------------------------
+  // Serves n bytes when try_alloc missed: attaches a heap, collects remote frees, takes a new
+  // span. nullptr: the pools do not serve this request (reason counted); use the real allocator.
+  [[gnu::noinline]] void* alloc_slow(Heap* h, std::size_t n);
+  // n bytes aligned to `alignment` (a power of two), or nullptr to fall through.
+  void* alloc_aligned(Heap* h, std::size_t alignment, std::size_t n);
+  // Counts a free of a pointer the pools did not hand out.
+  void note_real_free(Heap* h) {
+    if (h != &g_detached_heap && h != &g_exited_heap) ++h->counters.real_frees;
+  }
+  // The calling thread is exiting: its heap is abandoned on its node for adoption.
+  void thread_exit(Heap** slot);
+  // fork(): prepare locks everything, parent unlocks, child unlocks and abandons the heaps of
+  // threads that do not exist in the child (so their blocks can still be freed and reused).
+  void fork_prepare();
+  void fork_parent();
+  void fork_child();
+
+  // ---- introspection (profile, tests) ---------------------------------------------------
+  int node_count() const { return node_count_; }
+  // Node index of a pool address, -1 if not ours.
+  int node_of(const void* p) const;
+  const NodeArena& node(int i) const { return nodes_[i]; }
+  std::size_t small_max() const { return small_max_; }
+  std::uintptr_t base() const { return base_; }
+  std::size_t reserved_bytes() const { return size_; }
+  std::size_t arena_bytes() const { return arena_bytes_; }
+  std::uint64_t sample_bytes() const { return sample_bytes_; }
+  // Visits every heap (node order), under each node's lock. Counters are read as they are.
+  template <typename F>
+  void for_each_heap(F&& f) {
+    for (int i = 0; i < node_count_; ++i) {
+      std::lock_guard g(nodes_[i].lock);
+      for (Heap* h = nodes_[i].heaps; h; h = h->next_in_node) f(*h);
+    }
+  }
+  struct SampleView {
+    const void* const* frames;
+    int depth;
+    std::uint64_t count;
+    std::uint64_t bytes;
+    const std::uint64_t* per_node;   // node_count() entries
+  };
+  template <typename F>
+  void for_each_sample(F&& f) {
+    std::lock_guard g(sample_lock_);
+    for (std::size_t i = 0; i < sample_capacity_; ++i) {
+      SampleView v;
+      if (sample_view(i, v)) f(v);
+    }
+  }
+  std::uint64_t samples_dropped() const { return samples_dropped_; }
+
+ private:
+  [[gnu::noinline]] void free_remote(Heap* h, Span* s, void* p);
+  [[gnu::noinline]] void span_gained_free(Heap* h, Span* s);
+  Heap* attach_heap();
+  void* refill(Heap* h, unsigned cls);
+  void collect_remote(Heap* h);
+  void local_free_slow(Heap* h, Span* s, Block* b);
+  void make_available(Heap* h, Span* s);
+  void unlink_available(Heap* h, Span* s);
+  void release_span(Heap* h, Span* s);
+  Span* acquire_span(int node);
+  Span* take_span_locked(NodeArena& arena);
+  bool grow_node_locked(NodeArena& arena);
+  Heap* new_heap(NodeArena& arena, int node);
+  void abandon(Heap* h);
+  void carve(Heap* h, Span* s);
+  void record_sample(Heap* h, std::size_t bytes);
+  bool sample_view(std::size_t i, SampleView& v) const;
+  int node_for_cpu(int cpu) const;
+  static char* span_base(const Span* s);
+
+  // Read on every free: keep together.
+  std::uintptr_t base_ = 0;
+  std::size_t size_ = 0;
+  std::size_t arena_bytes_ = 0;
+  std::size_t small_max_ = 0;
+  unsigned max_class_ = 0;
+  int node_count_ = 0;
+  std::uint64_t sample_bytes_ = 0;
+  PoolOs os_{};
+  ThreadHooks hooks_{};
+  std::int8_t cpu_node_[CpuSet::kMaxCpus] = {};
+  NodeArena nodes_[kMaxNodes];
+
+  std::mutex sample_lock_;
+  SampleSite* samples_ = nullptr;       // open-addressed table, mapped at start when sampling
+  std::size_t sample_capacity_ = 0;
+  std::uint64_t samples_dropped_ = 0;
+};
+
+}  // namespace numa_agent::pool

@@ -1,0 +1,284 @@
+// The malloc family of libnumaagent.so: pools first (agent/pool), the real allocator otherwise.
+//
+// The real allocator is whatever dlsym(RTLD_NEXT) finds after this library (glibc, or jemalloc in
+// a program linked with it), looked up once, early. Allocations made while that lookup runs (dlsym
+// may calloc) come from a static bootstrap buffer; such blocks are never handed to the real
+// allocator. Nothing here logs through stdio, spdlog or locale: inside malloc only
+// os::write_stderr is allowed (dlerror() inside malloc was seen to hang bash in setlocale's lock).
+#include <dlfcn.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+
+#include "agent/os/os.hpp"
+#include "agent/pool/malloc_family.hpp"
+#include "agent/pool/pool_global.hpp"
+
+namespace numa_agent::pool {
+namespace {
+
+using MallocFn = void* (*)(std::size_t);
+using FreeFn = void (*)(void*);
+using CallocFn = void* (*)(std::size_t, std::size_t);
+using ReallocFn = void* (*)(void*, std::size_t);
+using PosixMemalignFn = int (*)(void**, std::size_t, std::size_t);
+using AlignedFn = void* (*)(std::size_t, std::size_t);
+using UsableFn = std::size_t (*)(void*);
+
+struct RealAllocator {
+  MallocFn malloc;
+  FreeFn free;
+  CallocFn calloc;
+  ReallocFn realloc;
+  PosixMemalignFn posix_memalign;
+  AlignedFn aligned_alloc;
+  AlignedFn memalign;
+  MallocFn valloc;
+  MallocFn pvalloc;
+  UsableFn usable_size;
+};
+
+constinit RealAllocator g_real{};
+constinit std::atomic<bool> g_real_ready{false};
+__thread bool tl_resolving __attribute__((tls_model("initial-exec"))) = false;
+
+// ---- bootstrap buffer: serves only the allocations made while dlsym runs --------------------
+constexpr std::size_t kBootstrapBytes = 256 * 1024;
+constexpr std::size_t kBootstrapHeader = 16;   // keeps 16-byte alignment; holds the size
+alignas(64) constinit char g_bootstrap[kBootstrapBytes] = {};
+constinit std::atomic<std::size_t> g_bootstrap_used{0};
+
+void* bootstrap_alloc(std::size_t n, std::size_t alignment = 16) {
+  if (n > kBootstrapBytes) return nullptr;
+  const std::size_t need = (n + kBootstrapHeader + alignment - 1 + 15) & ~std::size_t{15};
+  std::size_t at = g_bootstrap_used.fetch_add(need, std::memory_order_relaxed);
+  if (at + need > kBootstrapBytes) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  auto base = reinterpret_cast<std::uintptr_t>(g_bootstrap + at + kBootstrapHeader);
+  base = (base + alignment - 1) & ~(alignment - 1);
+  reinterpret_cast<std::size_t*>(base)[-1] = n;   // zero-filled storage: calloc needs no memset
+  return reinterpret_cast<void*>(base);
+}
+
+template <typename Fn>
+Fn next_symbol(const char* name) {
+  return reinterpret_cast<Fn>(dlsym(RTLD_NEXT, name));
+}
+
+// Looks up the real allocator. Runs once (again harmlessly if two threads race here before the
+// first finishes). While it runs, this thread's allocations come from the bootstrap buffer.
+[[gnu::noinline, gnu::cold]] bool resolve_real() {
+  if (g_real_ready.load(std::memory_order_acquire)) return true;
+  if (tl_resolving) return false;
+  tl_resolving = true;
+  RealAllocator r{};
+  r.malloc = next_symbol<MallocFn>("malloc");
+  r.free = next_symbol<FreeFn>("free");
+  r.calloc = next_symbol<CallocFn>("calloc");
+  r.realloc = next_symbol<ReallocFn>("realloc");
+  r.posix_memalign = next_symbol<PosixMemalignFn>("posix_memalign");
+  r.aligned_alloc = next_symbol<AlignedFn>("aligned_alloc");
+  r.memalign = next_symbol<AlignedFn>("memalign");
+  r.valloc = next_symbol<MallocFn>("valloc");
+  r.pvalloc = next_symbol<MallocFn>("pvalloc");
+  r.usable_size = next_symbol<UsableFn>("malloc_usable_size");
+  tl_resolving = false;
+  if (!r.malloc || !r.free || !r.calloc || !r.realloc) {
+    os::write_stderr("numa-agent: cannot find the real malloc/free/calloc/realloc after libnumaagent.so\n");
+    return false;
+  }
+  g_real = r;
+  g_real_ready.store(true, std::memory_order_release);
+  return true;
+}
+
+[[gnu::always_inline]] inline bool real_ready() {
+  return NUMA_AGENT_LIKELY(g_real_ready.load(std::memory_order_acquire)) || resolve_real();
+}
+
+// Resolve before main and before the runtime's constructor (lower number runs first).
+[[gnu::constructor(101)]] void resolve_real_early() { resolve_real(); }
+
+bool in_bootstrap(const void* p) {
+  auto a = reinterpret_cast<std::uintptr_t>(p);
+  auto b = reinterpret_cast<std::uintptr_t>(g_bootstrap);
+  return a - b < kBootstrapBytes;
+}
+
+std::size_t page_bytes() {
+  static constinit std::size_t cached = 0;   // benign race: every thread computes the same value
+  if (!cached) cached = os::page_size();
+  return cached;
+}
+
+struct ShimEnv {
+  [[gnu::always_inline]] static PoolAllocator& pool() { return g_pool; }
+  [[gnu::always_inline]] static Heap* heap() { return tl_heap; }
+
+  static void* real_malloc(std::size_t n) { return real_ready() ? g_real.malloc(n) : bootstrap_alloc(n); }
+  static void real_free(void* p) {
+    if (real_ready()) g_real.free(p);   // else: cannot happen (p came from the real allocator)
+  }
+  static void* real_calloc(std::size_t c, std::size_t s) {
+    if (real_ready()) return g_real.calloc(c, s);
+    std::size_t total;
+    if (__builtin_mul_overflow(c, s, &total)) {
+      errno = ENOMEM;
+      return nullptr;
+    }
+    return bootstrap_alloc(total);
+  }
+  static void* real_realloc(void* p, std::size_t n) { return real_ready() ? g_real.realloc(p, n) : nullptr; }
+  static int real_posix_memalign(void** out, std::size_t alignment, std::size_t n) {
+    if (!real_ready()) {
+      void* p = bootstrap_alloc(n, alignment);
+      if (!p) return ENOMEM;
+      *out = p;
+      return 0;
+    }
+    if (g_real.posix_memalign) return g_real.posix_memalign(out, alignment, n);
+    void* p = real_memalign(alignment, n);
+    if (!p) return ENOMEM;
+    *out = p;
+    return 0;
+  }
+  static void* real_memalign(std::size_t alignment, std::size_t n) {
+    if (!real_ready()) return bootstrap_alloc(n, alignment);
+    if (g_real.memalign) return g_real.memalign(alignment, n);
+    if (g_real.aligned_alloc) return g_real.aligned_alloc(alignment, n);
+    void* p = nullptr;
+    return g_real.posix_memalign && g_real.posix_memalign(&p, alignment, n) == 0 ? p : nullptr;
+  }
+  static void* real_aligned_alloc(std::size_t alignment, std::size_t n) {
+    if (real_ready() && g_real.aligned_alloc) return g_real.aligned_alloc(alignment, n);
+    return real_memalign(alignment, n);
+  }
+  static void* real_valloc(std::size_t n) {
+    if (real_ready() && g_real.valloc) return g_real.valloc(n);
+    return real_memalign(page_bytes(), n);
+  }
+  static void* real_pvalloc(std::size_t n) {
+    if (real_ready() && g_real.pvalloc) return g_real.pvalloc(n);
+    const std::size_t page = page_bytes();
+    std::size_t rounded;
+    if (__builtin_add_overflow(n, page - 1, &rounded)) {
+      errno = ENOMEM;
+      return nullptr;
+    }
+    return real_memalign(page, rounded & ~(page - 1));
+  }
+  static std::size_t real_usable_size(void* p) {
+    return real_ready() && g_real.usable_size ? g_real.usable_size(p) : 0;
+  }
+  static bool is_bootstrap(const void* p) { return in_bootstrap(p); }
+  static std::size_t bootstrap_bytes(const void* p) { return static_cast<const std::size_t*>(p)[-1]; }
+};
+
+}  // namespace
+
+using Family = MallocFamily<ShimEnv>;
+
+}  // namespace numa_agent::pool
+
+using numa_agent::pool::Family;
+
+#define NUMA_AGENT_EXPORT extern "C" __attribute__((visibility("default")))
+
+NUMA_AGENT_EXPORT void* malloc(std::size_t n) noexcept { return Family::malloc(n); }
+NUMA_AGENT_EXPORT void free(void* p) noexcept { Family::free(p); }
+NUMA_AGENT_EXPORT void cfree(void* p) noexcept { Family::free(p); }
+NUMA_AGENT_EXPORT void* calloc(std::size_t count, std::size_t size) noexcept { return Family::calloc(count, size); }
+NUMA_AGENT_EXPORT void* realloc(void* p, std::size_t n) noexcept { return Family::realloc(p, n); }
+NUMA_AGENT_EXPORT void* reallocarray(void* p, std::size_t count, std::size_t size) noexcept {
+  return Family::reallocarray(p, count, size);
+}
+NUMA_AGENT_EXPORT int posix_memalign(void** out, std::size_t alignment, std::size_t n) noexcept {
+  return Family::posix_memalign(out, alignment, n);
+}
+NUMA_AGENT_EXPORT void* aligned_alloc(std::size_t alignment, std::size_t n) noexcept { return Family::aligned_alloc(alignment, n); }
+NUMA_AGENT_EXPORT void* memalign(std::size_t alignment, std::size_t n) noexcept { return Family::memalign(alignment, n); }
+NUMA_AGENT_EXPORT void* valloc(std::size_t n) noexcept { return Family::valloc(n); }
+NUMA_AGENT_EXPORT void* pvalloc(std::size_t n) noexcept { return Family::pvalloc(n); }
+NUMA_AGENT_EXPORT std::size_t malloc_usable_size(void* p) noexcept { return Family::usable_size(p); }
+
+// ---- C++ operator new/delete ----------------------------------------------------------------
+// Served here rather than through libstdc++'s operator new → malloc, which saves a call and a
+// PLT jump on every new/delete. Failure follows the standard: call the new_handler, retry, and
+// throw std::bad_alloc when there is none (nothrow forms return nullptr instead).
+#include <new>
+
+namespace {
+
+#define NUMA_AGENT_CXX_EXPORT __attribute__((visibility("default")))
+
+[[gnu::noinline]] void* new_retry(std::size_t n, std::size_t alignment) {
+  for (;;) {
+    void* p = nullptr;
+    if (alignment <= 16) p = Family::malloc(n);
+    else if (Family::posix_memalign(&p, alignment, n) != 0) p = nullptr;
+    if (p) return p;
+    std::new_handler handler = std::get_new_handler();
+    if (!handler) throw std::bad_alloc();
+    handler();
+  }
+}
+
+[[gnu::always_inline]] inline void* new_fast(std::size_t n) {
+  void* p = Family::malloc(n);
+  if (NUMA_AGENT_LIKELY(p != nullptr)) return p;
+  return new_retry(n, 0);
+}
+
+void* new_aligned(std::size_t n, std::align_val_t al) {
+  const auto alignment = static_cast<std::size_t>(al);
+  void* p = nullptr;
+  if (Family::posix_memalign(&p, alignment < sizeof(void*) ? sizeof(void*) : alignment, n) == 0) return p;
+  return new_retry(n, alignment);
+}
+
+template <typename F>
+void* without_throw(F&& f) noexcept {
+  try {
+    return f();
+  } catch (...) {
+    return nullptr;
+  }
+}
+
+}  // namespace
+
+NUMA_AGENT_CXX_EXPORT void* operator new(std::size_t n) { return new_fast(n); }
+NUMA_AGENT_CXX_EXPORT void* operator new[](std::size_t n) { return new_fast(n); }
+NUMA_AGENT_CXX_EXPORT void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+  void* p = Family::malloc(n);
+  return p ? p : without_throw([n] { return new_retry(n, 0); });
+}
+NUMA_AGENT_CXX_EXPORT void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
+  void* p = Family::malloc(n);
+  return p ? p : without_throw([n] { return new_retry(n, 0); });
+}
+NUMA_AGENT_CXX_EXPORT void* operator new(std::size_t n, std::align_val_t al) { return new_aligned(n, al); }
+NUMA_AGENT_CXX_EXPORT void* operator new[](std::size_t n, std::align_val_t al) { return new_aligned(n, al); }
+NUMA_AGENT_CXX_EXPORT void* operator new(std::size_t n, std::align_val_t al, const std::nothrow_t&) noexcept {
+  return without_throw([n, al] { return new_aligned(n, al); });
+}
+NUMA_AGENT_CXX_EXPORT void* operator new[](std::size_t n, std::align_val_t al, const std::nothrow_t&) noexcept {
+  return without_throw([n, al] { return new_aligned(n, al); });
+}
+
+NUMA_AGENT_CXX_EXPORT void operator delete(void* p) noexcept { Family::free(p); }
+NUMA_AGENT_CXX_EXPORT void operator delete[](void* p) noexcept { Family::free(p); }
+NUMA_AGENT_CXX_EXPORT void operator delete(void* p, std::size_t) noexcept { Family::free(p); }
+NUMA_AGENT_CXX_EXPORT void operator delete[](void* p, std::size_t) noexcept { Family::free(p); }
+NUMA_AGENT_CXX_EXPORT void operator delete(void* p, std::align_val_t) noexcept { Family::free(p); }
+NUMA_AGENT_CXX_EXPORT void operator delete[](void* p, std::align_val_t) noexcept { Family::free(p); }
+NUMA_AGENT_CXX_EXPORT void operator delete(void* p, std::size_t, std::align_val_t) noexcept { Family::free(p); }
+NUMA_AGENT_CXX_EXPORT void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { Family::free(p); }
+NUMA_AGENT_CXX_EXPORT void operator delete(void* p, const std::nothrow_t&) noexcept { Family::free(p); }
+NUMA_AGENT_CXX_EXPORT void operator delete[](void* p, const std::nothrow_t&) noexcept { Family::free(p); }
+NUMA_AGENT_CXX_EXPORT void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { Family::free(p); }
+NUMA_AGENT_CXX_EXPORT void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { Family::free(p); }

@@ -1,0 +1,435 @@
+// The pool core and the malloc-family composition on fake 2- and 4-node machines.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <cstring>
+#include <random>
+#include <set>
+#include <unordered_set>
+
+#include "fake_machine.hpp"
+
+using namespace numa_agent;
+using namespace numa_agent::pool;
+using namespace numa_agent::pool::test;
+
+namespace {
+
+bool aligned(const void* p, std::size_t a) { return reinterpret_cast<std::uintptr_t>(p) % a == 0; }
+
+void fill(void* p, std::size_t n, unsigned seed) {
+  auto* b = static_cast<unsigned char*>(p);
+  for (std::size_t i = 0; i < n; ++i) b[i] = static_cast<unsigned char>(seed * 31 + i);
+}
+bool check(const void* p, std::size_t n, unsigned seed) {
+  auto* b = static_cast<const unsigned char*>(p);
+  for (std::size_t i = 0; i < n; ++i)
+    if (b[i] != static_cast<unsigned char>(seed * 31 + i)) return false;
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("size classes cover every request with bounded waste and power-of-two classes", "[pool]") {
+  for (std::size_t n = 0; n <= kMaxClassBytes; ++n) {
+    unsigned cls = class_of(n);
+    REQUIRE(cls < kClassCount);
+    REQUIRE(class_bytes(cls) >= n);
+    REQUIRE(class_bytes(cls) % 16 == 0);
+    if (cls > 0) REQUIRE(class_bytes(cls - 1) < n);   // the smallest class that fits
+    if (n > 128) REQUIRE(class_bytes(cls) * 4 <= n * 5 + 4 * 16);  // <= 25 % waste
+  }
+  REQUIRE(class_of(kMaxClassBytes + 1) == kOverflowClass);
+  REQUIRE(class_of(SIZE_MAX) == kOverflowClass);
+  REQUIRE(class_of(SIZE_MAX - 7) == kOverflowClass);
+  for (std::size_t p = 16; p <= kMaxClassBytes; p *= 2) REQUIRE(class_bytes(class_of(p)) == p);
+}
+
+TEST_CASE("small requests come from the calling thread's node, bound before first touch", "[pool]") {
+  for (int nodes : {2, 4}) {
+    FakeMachine m(nodes);
+    for (int node = 0; node < nodes; ++node) {
+      m.on_thread(m.first_cpu_of(node) + 1, [&] {
+        for (std::size_t n : {1, 16, 100, 1000, 1024}) {
+          void* p = TestFamily::malloc(n);
+          REQUIRE(m.pool().owns(p));
+          REQUIRE(m.pool().node_of(p) == node);
+          REQUIRE(aligned(p, 16));
+          REQUIRE(TestFamily::usable_size(p) == class_bytes(class_of(n)));
+          std::memset(p, 0xab, TestFamily::usable_size(p));   // readable and writable
+          TestFamily::free(p);
+        }
+      });
+    }
+    // Every chunk that was touched was bound to the OS number of the node whose arena holds it.
+    std::lock_guard g(g_fake_os.lock);
+    REQUIRE(g_fake_os.binds.size() >= static_cast<std::size_t>(nodes));
+    for (const auto& b : g_fake_os.binds) {
+      int node = m.pool().node_of(b.addr);
+      REQUIRE(node >= 0);
+      REQUIRE(b.os_node == m.topology().nodes()[static_cast<std::size_t>(node)].os_index);
+      REQUIRE(b.bytes == kChunkBytes);
+      REQUIRE(aligned(b.addr, kChunkBytes));
+    }
+  }
+}
+
+TEST_CASE("requests above NUMA_AGENT_SMALL_MAX go to the real allocator", "[pool]") {
+  PoolConfig config;
+  config.small_max = 256;
+  FakeMachine m(2, config);
+  void* small = TestFamily::malloc(256);
+  void* large = TestFamily::malloc(257);
+  REQUIRE(m.pool().owns(small));
+  REQUIRE_FALSE(m.pool().owns(large));
+  REQUIRE(TestFamily::usable_size(large) >= 257);
+  fill(large, 257, 3);
+  REQUIRE(check(large, 257, 3));
+  TestFamily::free(large);
+  TestFamily::free(small);
+  REQUIRE(tl_test_heap->counters.fallthrough[static_cast<unsigned>(FallReason::TooLarge)] == 1);
+  REQUIRE(TestFamily::usable_size(nullptr) == 0);
+}
+
+TEST_CASE("every aligned entry point aligns to every power of two up to 64 KiB", "[pool]") {
+  FakeMachine m(2);
+  std::size_t pooled = 0;
+  for (std::size_t a = 1; a <= 64 * 1024; a *= 2) {
+    for (std::size_t n : {std::size_t{1}, a / 2 + 1, a, a + 1, std::size_t{100}, std::size_t{1024}}) {
+      void* p = nullptr;
+      if (a >= sizeof(void*)) {
+        REQUIRE(TestFamily::posix_memalign(&p, a, n) == 0);
+        REQUIRE(aligned(p, a));
+        pooled += m.pool().owns(p);
+        fill(p, n, 1);
+        REQUIRE(TestFamily::usable_size(p) >= n);
+        TestFamily::free(p);
+      }
+      p = TestFamily::aligned_alloc(a, n);
+      REQUIRE(p);
+      REQUIRE(aligned(p, a));
+      fill(p, n, 2);
+      TestFamily::free(p);
+      p = TestFamily::memalign(a, n);
+      REQUIRE(p);
+      REQUIRE(aligned(p, a));
+      fill(p, n, 3);
+      REQUIRE(check(p, n, 3));
+      TestFamily::free(p);
+    }
+  }
+  REQUIRE(pooled > 20);   // the small aligned requests really came from the pools
+  void* p = nullptr;
+  REQUIRE(TestFamily::posix_memalign(&p, 24, 8) == EINVAL);   // not a power of two
+  REQUIRE(TestFamily::posix_memalign(&p, 4, 8) == EINVAL);    // below sizeof(void*)
+  void* v = TestFamily::valloc(100);
+  void* pv = TestFamily::pvalloc(100);
+  REQUIRE(aligned(v, 4096));
+  REQUIRE(aligned(pv, 4096));
+  TestFamily::free(v);
+  TestFamily::free(pv);
+}
+
+TEST_CASE("realloc keeps the contents across classes and across the pool/real boundary", "[pool]") {
+  FakeMachine m(2);
+  std::size_t n = 1;
+  void* p = TestFamily::malloc(n);
+  fill(p, n, 7);
+  bool saw_pool = false, saw_real = false;
+  for (std::size_t next : {8, 17, 100, 250, 512, 1000, 1024, 1025, 5000, 70000, 3000, 900, 40, 3}) {
+    p = TestFamily::realloc(p, next);
+    REQUIRE(p);
+    REQUIRE(check(p, std::min(n, next), 7));
+    fill(p, next, 7);
+    n = next;
+    (m.pool().owns(p) ? saw_pool : saw_real) = true;
+    REQUIRE(TestFamily::usable_size(p) >= n);
+  }
+  REQUIRE(saw_pool);
+  REQUIRE(saw_real);
+  TestFamily::free(p);
+  // A block that still fits without waste stays where it is.
+  void* q = TestFamily::malloc(100);
+  REQUIRE(TestFamily::realloc(q, 110) == q);
+  // realloc(NULL, n) allocates; realloc(p, 0) frees and returns NULL (glibc semantics).
+  void* r = TestFamily::realloc(nullptr, 50);
+  REQUIRE(m.pool().owns(r));
+  REQUIRE(TestFamily::realloc(r, 0) == nullptr);
+  TestFamily::free(q);
+}
+
+TEST_CASE("calloc zeroes reused blocks; calloc and reallocarray overflow is ENOMEM", "[pool]") {
+  FakeMachine m(2);
+  void* dirty = TestFamily::malloc(64);
+  std::memset(dirty, 0xff, 64);
+  TestFamily::free(dirty);
+  auto* z = static_cast<unsigned char*>(TestFamily::calloc(8, 8));
+  REQUIRE(z == dirty);   // the same block, reused
+  for (int i = 0; i < 64; ++i) REQUIRE(z[i] == 0);
+  TestFamily::free(z);
+  errno = 0;
+  REQUIRE(TestFamily::calloc(SIZE_MAX / 2, 3) == nullptr);
+  REQUIRE(errno == ENOMEM);
+  void* p = TestFamily::malloc(10);
+  errno = 0;
+  REQUIRE(TestFamily::reallocarray(p, SIZE_MAX / 4, 8) == nullptr);
+  REQUIRE(errno == ENOMEM);
+  void* big = TestFamily::calloc(1000, 1000);   // real allocator's calloc
+  REQUIRE(static_cast<unsigned char*>(big)[999999] == 0);
+  TestFamily::free(big);
+  TestFamily::free(p);
+}
+
+TEST_CASE("free preserves errno on every path", "[pool]") {
+  FakeMachine m(2);
+  void* pooled = TestFamily::malloc(32);
+  void* real = TestFamily::malloc(100000);
+  errno = 1234;
+  TestFamily::free(pooled);
+  REQUIRE(errno == 1234);
+  TestFamily::free(real);
+  REQUIRE(errno == 1234);
+  TestFamily::free(nullptr);
+  REQUIRE(errno == 1234);
+}
+
+TEST_CASE("free lists stay intact: no block is handed out twice, contents survive", "[pool]") {
+  FakeMachine m(2);
+  std::mt19937 rng(42);
+  struct Live {
+    void* p;
+    std::size_t n;
+    unsigned seed;
+  };
+  std::vector<Live> live;
+  std::unordered_set<void*> out;
+  for (int round = 0; round < 60000; ++round) {
+    if (live.empty() || rng() % 3 != 0) {
+      std::size_t n = 1 + rng() % 2048;
+      void* p = TestFamily::malloc(n);
+      REQUIRE(out.insert(p).second);   // never handed out while still live
+      unsigned seed = rng();
+      fill(p, n, seed);
+      live.push_back({p, n, seed});
+    } else {
+      std::size_t i = rng() % live.size();
+      REQUIRE(check(live[i].p, live[i].n, live[i].seed));
+      out.erase(live[i].p);
+      TestFamily::free(live[i].p);
+      live[i] = live.back();
+      live.pop_back();
+    }
+  }
+  for (auto& l : live) {
+    REQUIRE(check(l.p, l.n, l.seed));
+    TestFamily::free(l.p);
+  }
+}
+
+TEST_CASE("empty spans return to the node and are reused by other classes", "[pool]") {
+  FakeMachine m(2);
+  std::vector<void*> blocks;
+  for (int i = 0; i < 64 * 40; ++i) blocks.push_back(TestFamily::malloc(1024));   // 40 spans
+  const auto spans_full = m.pool().node(0).spans_in_use;
+  const auto chunks = m.pool().node(0).chunks_committed;
+  REQUIRE(spans_full >= 40);
+  for (void* p : blocks) TestFamily::free(p);
+  REQUIRE(m.pool().node(0).spans_in_use <= 3);   // current span of the class + the heap store
+  blocks.clear();
+  for (int i = 0; i < 4096 * 30; ++i) blocks.push_back(TestFamily::malloc(16));  // 30 spans
+  REQUIRE(m.pool().node(0).chunks_committed == chunks);   // no new memory: reused spans
+  for (void* p : blocks) TestFamily::free(p);
+}
+
+TEST_CASE("a block freed by another thread goes back to its owner without a lock", "[pool]") {
+  for (int nodes : {2, 4}) {
+    FakeMachine m(nodes);
+    constexpr int kBlocks = 5000;
+    std::vector<void*> blocks;
+    std::atomic<int> phase{0};
+    Heap* owner_heap = nullptr;
+    std::thread owner([&] {
+      tl_fake_cpu = m.first_cpu_of(nodes - 1);
+      for (int i = 0; i < kBlocks; ++i) blocks.push_back(TestFamily::malloc(48));
+      owner_heap = tl_test_heap;
+      phase = 1;
+      while (phase.load() != 2) std::this_thread::yield();
+      // The owner's next slow path collects the remote frees; the blocks are reused.
+      std::set<void*> freed(blocks.begin(), blocks.end());
+      std::size_t reused = 0;
+      for (int i = 0; i < 2 * kBlocks; ++i) reused += freed.count(TestFamily::malloc(48));
+      REQUIRE(owner_heap->counters.remote_frees_collected == kBlocks);
+      REQUIRE(reused == kBlocks);
+      m.pool().thread_exit(&tl_test_heap);
+    });
+    while (phase.load() != 1) std::this_thread::yield();
+    std::thread freer([&] {
+      tl_fake_cpu = 0;
+      TestFamily::free(TestFamily::malloc(16));   // take a heap, so that the frees are counted
+      for (void* p : blocks) TestFamily::free(p);
+      REQUIRE(tl_test_heap->counters.remote_frees_sent == kBlocks);
+      m.pool().thread_exit(&tl_test_heap);
+    });
+    freer.join();
+    phase = 2;
+    owner.join();
+  }
+}
+
+TEST_CASE("heaps of exited threads are adopted by new threads of the same node", "[pool]") {
+  FakeMachine m(4);
+  Heap* first = nullptr;
+  void* left_behind = nullptr;
+  m.on_thread(m.first_cpu_of(1), [&] {
+    left_behind = TestFamily::malloc(64);
+    first = tl_test_heap;
+  });
+  REQUIRE(m.pool().node(1).abandoned == first);
+  m.on_thread(m.first_cpu_of(2), [&] {
+    TestFamily::free(TestFamily::malloc(64));
+    REQUIRE(tl_test_heap != first);   // another node: its own heap
+  });
+  m.on_thread(m.first_cpu_of(1) + 1, [&] {
+    TestFamily::free(TestFamily::malloc(64));
+    REQUIRE(tl_test_heap == first);   // adopted
+    REQUIRE(PoolAllocator::span_of(left_behind)->owner.load() == tl_test_heap);
+    TestFamily::free(left_behind);    // now a local free
+  });
+  REQUIRE(m.pool().node(1).heaps_adopted == 1);
+  REQUIRE(first->attaches == 2);
+
+  // Thread churn: 2000 threads that allocate and exit reuse a bounded set of heaps and memory.
+  for (int i = 0; i < 2000; ++i) {
+    m.on_thread(i % 8, [&] {
+      std::vector<void*> v;
+      for (int k = 0; k < 50; ++k) v.push_back(TestFamily::malloc(16 + 32 * k));
+      for (std::size_t k = 0; k < v.size(); k += 2) TestFamily::free(v[k]);   // half leak to the heap
+      for (std::size_t k = 1; k < v.size(); k += 2) TestFamily::free(v[k]);
+    });
+  }
+  std::uint64_t heaps = 0, chunks = 0;
+  for (int n = 0; n < 4; ++n) heaps += m.pool().node(n).heaps_created, chunks += m.pool().node(n).chunks_committed;
+  REQUIRE(heaps <= 4);
+  REQUIRE(chunks <= 8);
+}
+
+TEST_CASE("a thread after its exit handler falls through to the real allocator", "[pool]") {
+  FakeMachine m(2);
+  std::thread t([&] {
+    void* p = TestFamily::malloc(32);
+    m.pool().thread_exit(&tl_test_heap);
+    void* q = TestFamily::malloc(32);   // e.g. a later TLS destructor
+    REQUIRE_FALSE(m.pool().owns(q));
+    TestFamily::free(q);
+    TestFamily::free(p);                // its old block: a remote free to the abandoned heap
+  });
+  t.join();
+}
+
+TEST_CASE("arena exhaustion and bind failure fall through; no allocation fails", "[pool]") {
+  PoolConfig config;
+  config.arena_bytes_per_node = kChunkBytes;   // one chunk per node
+  FakeMachine m(2, config);
+  {
+    std::lock_guard g(g_fake_os.lock);
+    g_fake_os.failing_os_node = 2;   // node index 1
+  }
+  std::vector<void*> v;
+  std::size_t pooled = 0;
+  for (int i = 0; i < 8000; ++i) {   // 8000 KiB > one 4 MiB chunk
+    void* p = TestFamily::malloc(1024);
+    REQUIRE(p);
+    pooled += m.pool().owns(p);
+    v.push_back(p);
+  }
+  REQUIRE(pooled > 3000);
+  REQUIRE(pooled < 8000);
+  REQUIRE(tl_test_heap->counters.fallthrough[static_cast<unsigned>(FallReason::ArenaFull)] > 0);
+  for (void* p : v) TestFamily::free(p);
+  m.on_thread(m.first_cpu_of(1), [&] {
+    void* p = TestFamily::malloc(64);
+    REQUIRE(p);
+    REQUIRE_FALSE(m.pool().owns(p));   // node 1 cannot be bound: real allocator
+    TestFamily::free(p);
+  });
+  REQUIRE_FALSE(m.pool().node(1).usable);
+  REQUIRE(m.pool().node(1).last_error == 22);
+}
+
+TEST_CASE("allocation sites are sampled on the slow path, by site and node", "[pool]") {
+  PoolConfig config;
+  config.sample_bytes = 64 * 1024;
+  FakeMachine m(2, config);
+  std::vector<void*> keep;
+  std::mutex keep_lock;
+  for (int node = 0; node < 2; ++node) {
+    m.on_thread(m.first_cpu_of(node), [&] {
+      tl_fake_site = node + 1;
+      std::vector<void*> mine;
+      for (int i = 0; i < 4096 * (node + 1); ++i) mine.push_back(TestFamily::malloc(128));   // 512 KiB per unit
+      std::lock_guard g(keep_lock);
+      keep.insert(keep.end(), mine.begin(), mine.end());
+    });
+  }
+  std::map<std::uintptr_t, std::pair<std::uint64_t, std::vector<std::uint64_t>>> sites;
+  m.pool().for_each_sample([&](const PoolAllocator::SampleView& v) {
+    auto& s = sites[reinterpret_cast<std::uintptr_t>(v.frames[0])];
+    s.first += v.count;
+    s.second.assign(v.per_node, v.per_node + 2);
+  });
+  REQUIRE(sites.size() == 2);
+  // 512 KiB and 1 MiB of fresh blocks at one sample per 64 KiB.
+  REQUIRE(sites[0x1001].first == 8);
+  REQUIRE(sites[0x1002].first == 16);
+  REQUIRE(sites[0x1001].second == std::vector<std::uint64_t>{8, 0});
+  REQUIRE(sites[0x1002].second == std::vector<std::uint64_t>{0, 16});
+  for (void* p : keep) TestFamily::free(p);
+}
+
+TEST_CASE("after fork the child frees and reuses blocks of the parent's other threads", "[pool]") {
+  FakeMachine m(2);
+  std::vector<void*> blocks;
+  std::atomic<int> phase{0};
+  Heap* other_heap = nullptr;
+  std::thread other([&] {
+    tl_fake_cpu = m.first_cpu_of(1);
+    for (int i = 0; i < 1000; ++i) blocks.push_back(TestFamily::malloc(200));
+    other_heap = tl_test_heap;
+    phase = 1;
+    while (phase.load() != 2) std::this_thread::yield();
+    m.pool().thread_exit(&tl_test_heap);
+  });
+  while (phase.load() != 1) std::this_thread::yield();
+  void* mine = TestFamily::malloc(100);
+  m.pool().fork_prepare();
+  pid_t pid = fork();
+  if (pid == 0) {
+    m.pool().fork_child();
+    int bad = 0;
+    if (other_heap->state != HeapState::Abandoned) bad |= 1;
+    for (void* p : blocks) TestFamily::free(p);   // remote frees into the abandoned heap
+    TestFamily::free(mine);
+    // A new thread of node 1 in the child adopts the heap and reuses the blocks.
+    std::thread t([&] {
+      tl_fake_cpu = m.first_cpu_of(1);
+      void* p = TestFamily::malloc(200);
+      if (tl_test_heap != other_heap) bad |= 2;
+      if (std::find(blocks.begin(), blocks.end(), p) == blocks.end()) bad |= 4;
+      TestFamily::free(p);
+    });
+    t.join();
+    _exit(bad);
+  }
+  m.pool().fork_parent();
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  REQUIRE(other_heap->state == HeapState::Active);   // the parent's thread still owns it
+  phase = 2;
+  other.join();
+  for (void* p : blocks) TestFamily::free(p);
+  TestFamily::free(mine);
+}
