@@ -10,7 +10,8 @@ COLORS = {"glibc": "#4e79a7", "jemalloc": "#f28e2b", "tcmalloc": "#59a14f", "mim
 
 # (workload, metric, label) shown in the main table and the plot, in this order.
 HEADLINE = [
-    ("pair_latency", "pair_ns_geomean", "malloc+free pair, 1 thread (geomean 16..1024 B)"),
+    ("pair_latency", "pair_ns_geomean", "malloc+free pair, 1 thread (geomean 16..1024 B, fastest chunk)"),
+    ("pair_latency", "pair_mean_ns_geomean", "malloc+free pair, 1 thread (geomean, mean of all chunks)"),
     ("pool_figure", "acquire_ns", "pool figure: acquire (64 B, batch 256)"),
     ("pool_figure", "release_ns", "pool figure: release (64 B, batch 256)"),
     ("pool_figure", "ops_per_s", "pool figure: acquire+release ops/s"),
