@@ -231,13 +231,14 @@ def _callgrind_metrics(results):
 # ---------------------------------------------------------------------------------------------
 def svg(results: dict) -> str:
     """Grouped horizontal bars: each allocator's cost ratio against the fastest anchor, per metric."""
-    groups = [(w, m, label) for w, m, label in HEADLINE if w in results["workloads"]]
+    short = {"pair_ns_geomean": "1-thread pair latency, fastest chunk", "pair_mean_ns_geomean": "1-thread pair latency, all chunks"}
+    groups = [(w, m, short.get(m, label.split(" (")[0])) for w, m, label in HEADLINE if w in results["workloads"]]
     groups += [("scaling", m, f"{m.split('@')[1]}-thread scaling")
                for m in sorted({m for r in _rows(results, "scaling").values() if r.get("status") == "ok"
                                 for m in r["metrics"]}, key=lambda m: int(m.split("@")[1]))]
     groups += [("fastpath_callgrind", m, f"callgrind {m.split('_')[0]}({m.split('@')[1]} B)")
                for m in _callgrind_metrics(results) if m.endswith("@64")]
-    bar_h, gap, left, right, top = 9, 14, 330, 40, 70
+    bar_h, gap, left, right, top = 9, 14, 300, 60, 70
     max_ratio = 3.0
     plot_w = 520
     height = top + len(groups) * (len(ALLOCATORS) * bar_h + gap) + 40
@@ -265,8 +266,7 @@ def svg(results: dict) -> str:
                 r = m["ratio_vs"]["fastest_anchor"]
                 parts.append(f'<rect x="{left}" y="{y}" width="{x_of(r) - left:.1f}" height="{bar_h - 1}" fill="{COLORS[a]}">'
                              f'<title>{a}: {r:.2f}x</title></rect>')
-                if r > max_ratio:
-                    parts.append(f'<text x="{x_of(r) + 3:.1f}" y="{y + bar_h - 1}" font-size="9">{r:.1f}x</text>')
+                parts.append(f'<text x="{x_of(r) + 3:.1f}" y="{y + bar_h - 1}" font-size="8">{r:.2f}x</text>')
             y += bar_h
         y += gap
     lx = left + plot_w + 20
