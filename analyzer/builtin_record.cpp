@@ -1,0 +1,114 @@
+// numa-analyze record: launch (-- ./app args) or attach (-p PID), sample, write the recording.
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "../agent/os/launch.hpp"
+#include "commands.hpp"
+#include "recorder.hpp"
+
+namespace numa_agent::analyzer {
+namespace {
+
+struct RecordArgs {
+  std::string output = kDefaultRecordingPath;
+  bool agent = false;
+  double freq = 1000;
+  double duration = 0;
+  int pid = 0;
+  std::uint64_t fault_period = 1;
+  std::vector<std::string> command;
+};
+
+// libnumaagent.so: $NUMA_AGENT_LIB, else beside this executable (the build directory).
+std::string find_agent_library(std::string& error) {
+  if (const char* env = std::getenv("NUMA_AGENT_LIB"); env && *env) {
+    if (int rc = os::check_readable(env); rc < 0) {
+      error = std::string("NUMA_AGENT_LIB=") + env + ": " + std::strerror(-rc);
+      return "";
+    }
+    return env;
+  }
+  auto exe = os::executable_path();
+  if (auto* err = std::get_if<os::OsError>(&exe)) {
+    error = "cannot locate libnumaagent.so: /proc/self/exe: " + std::string(std::strerror(err->error));
+    return "";
+  }
+  std::string path = std::get<std::string>(exe);
+  path = path.substr(0, path.find_last_of('/') + 1) + "libnumaagent.so";
+  if (int rc = os::check_readable(path); rc < 0) {
+    error = "--agent: " + path + ": " + std::strerror(-rc) + "; build the numaagent target or set NUMA_AGENT_LIB";
+    return "";
+  }
+  return path;
+}
+
+int run_record(const RecordArgs& args) {
+  RecordOptions options;
+  options.command = args.command;
+  options.pid = args.pid;
+  options.agent = args.agent;
+  options.pmu_frequency_hz = args.freq;
+  options.duration_s = args.duration;
+  options.fault_period = args.fault_period;
+  if (args.pid > 0 && !args.command.empty()) {
+    print_error("record: give either -p PID or a command after --, not both");
+    return 2;
+  }
+  if (args.pid <= 0 && args.command.empty()) {
+    print_error("record: nothing to record: give a command after -- or -p PID");
+    return 2;
+  }
+  if (args.agent) {
+    if (args.pid > 0) {
+      print_error("record: --agent launches the program under the agent; it cannot attach to -p PID");
+      return 2;
+    }
+    std::string error;
+    options.agent_library = find_agent_library(error);
+    if (options.agent_library.empty()) {
+      print_error(error);
+      return 1;
+    }
+  }
+  const bool live = os::is_terminal(2);
+  ProgressSink progress = [live](std::string_view line, bool final_line) {
+    if (live && !final_line) std::fprintf(stderr, "\r\033[K[numa-analyze] %.*s", int(line.size()), line.data());
+    else std::fprintf(stderr, "%s[numa-analyze] %.*s\n", live ? "\r\033[K" : "", int(line.size()), line.data());
+    std::fflush(stderr);
+  };
+  Recording recording;
+  try {
+    recording = record(options, progress);
+  } catch (const RecordError& e) {
+    print_error(e.what());
+    return 1;
+  }
+  if (!write_output(args.output, serialize_recording(recording))) return 1;
+  std::fprintf(stderr, "[numa-analyze] wrote %s\n", args.output.c_str());
+  if (recording.stop_reason == "vanished" && args.duration > 0 && recording.duration_s < args.duration) {
+    print_error("PID " + std::to_string(recording.pid) + " exited after " + std::to_string(recording.duration_s).substr(0, 4) +
+                " s of the requested " + std::to_string(args.duration).substr(0, 4) + " s; " + args.output +
+                " holds what was sampled");
+    return 3;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void register_record_command(CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<RecordArgs>();
+  CLI::App* sub = app.add_subcommand("record", "Run a program (or attach to a PID) and record NUMA evidence");
+  sub->add_option("-o,--output", args->output, "recording file (written atomically)")->capture_default_str();
+  sub->add_flag("--agent", args->agent, "run the program under libnumaagent.so and fold its profile in");
+  sub->add_option("--freq", args->freq, "precise memory sampling frequency in Hz (PMU)")->capture_default_str()->check(CLI::PositiveNumber);
+  sub->add_option("--duration", args->duration, "stop after S seconds (a launched program is then sent SIGTERM)")
+      ->check(CLI::NonNegativeNumber);
+  sub->add_option("-p,--pid", args->pid, "attach to a running process")->check(CLI::PositiveNumber);
+  sub->add_option("--fault-period", args->fault_period, "sample every Nth page fault")->capture_default_str()->check(CLI::PositiveNumber);
+  sub->add_option("command", args->command, "program and its arguments (after --)");
+  sub->callback([args, &exit_code] { exit_code = run_record(*args); });
+}
+
+}  // namespace numa_agent::analyzer

@@ -1,0 +1,24 @@
+// numa-analyze topology: nodes, CPUs, memory per node, distances, and which perf capabilities work.
+#include "../agent/os/perf_event.hpp"
+#include "commands.hpp"
+#include "probe.hpp"
+#include "render_text.hpp"
+
+namespace numa_agent::analyzer {
+
+void register_topology_command(CLI::App& app, int& exit_code) {
+  auto format = std::make_shared<std::string>("text");
+  CLI::App* sub = app.add_subcommand("topology", "Show NUMA nodes, distances and perf capabilities");
+  sub->add_option("--format", *format, "text or json")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
+  sub->callback([format, &exit_code] {
+    MachineInfo machine = probe_machine();
+    std::vector<std::string> pmus;
+    if (auto names = os::pmu_names(); std::holds_alternative<std::vector<std::string>>(names))
+      pmus = std::get<std::vector<std::string>>(names);
+    std::sort(pmus.begin(), pmus.end());
+    nlohmann::json topo = topology_json(machine, probe_capabilities(), pmus);
+    exit_code = write_output("", *format == "json" ? topo.dump(2) + "\n" : render_topology_text(topo)) ? 0 : 1;
+  });
+}
+
+}  // namespace numa_agent::analyzer

@@ -1,0 +1,22 @@
+// numa-analyze subcommands, one source file each (like perf's builtin-*.c). Each registers its
+// CLI11 subcommand; the callback stores the process exit status in `exit_code`.
+#pragma once
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+namespace numa_agent::analyzer {
+
+void register_record_command(CLI::App& app, int& exit_code);
+void register_report_command(CLI::App& app, int& exit_code);
+void register_topology_command(CLI::App& app, int& exit_code);
+
+// Shared by the commands: "numa-analyze: <message>" on stderr.
+void print_error(const std::string& message);
+// Writes `text` to `path` atomically, or to stdout when path is empty or "-". Returns false
+// after printing a one-line error.
+bool write_output(const std::string& path, const std::string& text);
+
+inline constexpr const char* kDefaultRecordingPath = "numa-analyze.rec.json";
+
+}  // namespace numa_agent::analyzer

@@ -1,0 +1,78 @@
+// Pure decoding of the perf ring buffer: records as bytes in, typed records out, and the
+// classification of PERF_SAMPLE_DATA_SRC into the categories `perf mem` / `perf c2c` use.
+// No system headers: the recorder copies ring bytes with os::perf_ring_drain and hands them here.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace numa_agent::analyzer {
+
+// union perf_mem_data_src, field by field.
+struct DataSource {
+  std::uint64_t op = 0, lvl = 0, snoop = 0, lock = 0, tlb = 0, lvl_num = 0, remote = 0, snoopx = 0, blk = 0,
+                hops = 0;
+};
+DataSource decode_data_src(std::uint64_t raw);
+std::uint64_t encode_data_src(const DataSource& source);
+
+// Where a memory access was served, from the accessing CPU's point of view.
+enum class MemClass {
+  Unknown,          // no data source (N/A), or an op that is not a load or store
+  LocalCache,       // L1/L2/L3/LFB of the accessing node
+  LocalHitm,        // local cache hit on a modified line of another core
+  LocalDram,        // DRAM (or PMEM/CXL) of the accessing node
+  RemoteDram,       // DRAM of another node
+  RemoteCache,      // another node's cache, clean (c2c rmt_hit)
+  RemoteHitm,       // another node's cache, modified line (c2c rmt_hitm)
+  Uncached,         // uncached or I/O
+};
+std::string_view mem_class_name(MemClass c);
+MemClass classify_data_src(const DataSource& source);
+inline bool is_remote(MemClass c) {
+  return c == MemClass::RemoteDram || c == MemClass::RemoteCache || c == MemClass::RemoteHitm;
+}
+inline bool is_load(const DataSource& s) { return (s.op & 0x2) != 0; }
+
+struct SampleRecord {
+  std::uint64_t identifier = 0, ip = 0;
+  std::uint32_t pid = 0, tid = 0;
+  std::uint64_t time = 0, addr = 0, id = 0, stream_id = 0;
+  std::uint32_t cpu = 0;
+  std::uint64_t period = 0;
+  std::vector<std::uint64_t> callchain;
+  std::string raw;
+  std::uint64_t weight = 0;           // PERF_SAMPLE_WEIGHT, or var1 (latency) of WEIGHT_STRUCT
+  std::uint64_t data_src = 0, transaction = 0, phys_addr = 0, cgroup = 0, data_page_size = 0,
+                code_page_size = 0;
+};
+struct TaskRecord {       // PERF_RECORD_FORK / PERF_RECORD_EXIT
+  bool exit = false;
+  std::uint32_t pid = 0, ppid = 0, tid = 0, ptid = 0;
+  std::uint64_t time = 0;
+};
+struct CommRecord {
+  std::uint32_t pid = 0, tid = 0;
+  std::string comm;
+};
+struct LostRecord {       // PERF_RECORD_LOST: the kernel dropped `lost` records (ring full)
+  std::uint64_t id = 0, lost = 0;
+};
+struct OtherRecord {
+  std::uint32_t type = 0;
+};
+using PerfRecord = std::variant<SampleRecord, TaskRecord, CommRecord, LostRecord, OtherRecord>;
+
+struct DecodeResult {
+  std::vector<PerfRecord> records;
+  std::size_t consumed = 0;   // bytes of complete records; a partial trailing record is left
+  std::string error;          // non-empty: a malformed record at `consumed`
+};
+// Decodes the records in `bytes` produced by events opened with `sample_type` (and
+// sample_id_all off). sample_type bits that need more context (READ, BRANCH_STACK, REGS_*,
+// STACK_USER, AUX) are rejected with an error.
+DecodeResult decode_records(std::string_view bytes, std::uint64_t sample_type);
+
+}  // namespace numa_agent::analyzer

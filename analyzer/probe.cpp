@@ -1,0 +1,283 @@
+// See probe.hpp.
+#include "probe.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <map>
+
+#include "../agent/os/procfs.hpp"
+#include "perf_abi.hpp"
+#include "proc_parsers.hpp"
+
+namespace numa_agent::analyzer {
+namespace abi = perf_abi;
+
+namespace {
+
+std::string text_or_empty(const std::string& path) {
+  auto r = os::read_text_file(path);
+  return std::holds_alternative<std::string>(r) ? std::get<std::string>(r) : std::string();
+}
+
+int read_int(const std::string& path, int fallback) {
+  std::string t = text_or_empty(path);
+  try {
+    return t.empty() ? fallback : std::stoi(t);
+  } catch (...) {
+    return fallback;
+  }
+}
+
+}  // namespace
+
+MachineInfo probe_machine() {
+  MachineInfo m;
+  const std::string base = "/sys/devices/system/node";
+  auto entries = os::list_directory(base);
+  std::vector<int> node_ids;
+  if (auto* names = std::get_if<std::vector<std::string>>(&entries))
+    for (const auto& n : *names)
+      if (n.size() > 4 && n.starts_with("node") && std::all_of(n.begin() + 4, n.end(), ::isdigit))
+        node_ids.push_back(std::stoi(n.substr(4)));
+  std::sort(node_ids.begin(), node_ids.end());
+  for (int id : node_ids) {
+    std::string dir = base + "/node" + std::to_string(id);
+    MachineNode node;
+    node.os_index = id;
+    node.cpus = parse_cpu_list(text_or_empty(dir + "/cpulist")).value_or(std::vector<int>{});
+    node.memory_bytes = parse_node_memtotal(text_or_empty(dir + "/meminfo")).value_or(0);
+    m.nodes.push_back(node);
+    m.distances.push_back(parse_distance_row(text_or_empty(dir + "/distance")));
+  }
+  if (m.nodes.empty()) {
+    MachineNode node;
+    node.cpus = parse_cpu_list(text_or_empty("/sys/devices/system/cpu/online")).value_or(std::vector<int>{0});
+    node.memory_bytes = parse_node_memtotal(text_or_empty("/proc/meminfo")).value_or(0);
+    m.nodes.push_back(node);
+    m.distances = {{10}};
+  }
+  // A distance row that does not match the node count is replaced by the SLIT defaults.
+  for (std::size_t i = 0; i < m.distances.size(); ++i)
+    if (m.distances[i].size() != m.nodes.size()) {
+      m.distances[i].assign(m.nodes.size(), 20);
+      m.distances[i][i] = 10;
+    }
+  m.numa_balancing = read_int("/proc/sys/kernel/numa_balancing", -1);
+  m.perf_event_paranoid = read_int("/proc/sys/kernel/perf_event_paranoid", -99);
+  std::string release = text_or_empty("/proc/sys/kernel/osrelease");
+  while (!release.empty() && (release.back() == '\n' || release.back() == ' ')) release.pop_back();
+  m.kernel = release;
+  return m;
+}
+
+os::PerfEventSpec page_fault_spec(std::uint64_t period) {
+  os::PerfEventSpec s;
+  s.type = abi::kTypeSoftware;
+  s.config = abi::kSwPageFaults;
+  s.sample_period = period;
+  s.sample_type = abi::kSampleIp | abi::kSampleTid | abi::kSampleTime | abi::kSampleAddr | abi::kSampleCpu;
+  s.exclude_kernel = true;   // allowed at perf_event_paranoid 2 on one's own processes
+  s.exclude_hv = true;
+  s.task = true;
+  s.comm = true;
+  return s;
+}
+
+os::PerfEventSpec migration_spec() {
+  os::PerfEventSpec s;
+  s.type = abi::kTypeSoftware;
+  s.config = abi::kSwCpuMigrations;
+  s.sample_period = 1;
+  s.sample_type = abi::kSampleTid | abi::kSampleTime | abi::kSampleCpu;
+  s.exclude_kernel = true;
+  s.exclude_hv = true;
+  return s;
+}
+
+os::PerfEventSpec node_counter_spec(bool misses) {
+  os::PerfEventSpec s;
+  s.type = abi::kTypeHwCache;
+  s.config = abi::hw_cache_config(abi::kHwCacheNode, abi::kHwCacheOpRead,
+                                  misses ? abi::kHwCacheResultMiss : abi::kHwCacheResultAccess);
+  s.exclude_kernel = true;
+  s.exclude_hv = true;
+  return s;
+}
+
+std::string explain_perf_error(int error, int paranoid, bool hardware) {
+  switch (error) {
+    case ENOENT:
+    case EOPNOTSUPP:
+      return hardware ? "this CPU (or virtual machine) exposes no hardware PMU event for it"
+                      : "the kernel does not support this event";
+    case EACCES:
+    case EPERM:
+      return "not permitted at perf_event_paranoid=" + std::to_string(paranoid) +
+             " (needs CAP_PERFMON/CAP_SYS_ADMIN, a lower paranoid level, or ptrace access to the target)";
+    case ESRCH: return "the target process is gone";
+    case EINVAL: return "the kernel rejected the event attributes";
+    case EMFILE: return "too many open files";
+    case ENODEV: return "no such PMU on this CPU";
+    default: return std::strerror(error);
+  }
+}
+
+MemorySamplingPlan plan_memory_sampling(double frequency_hz) {
+  MemorySamplingPlan plan;
+  const std::string devices = "/sys/bus/event_source/devices/";
+  auto names = os::pmu_names();
+  std::vector<std::string> pmus;
+  if (auto* n = std::get_if<std::vector<std::string>>(&names)) pmus = *n;
+  std::sort(pmus.begin(), pmus.end());
+  auto has = [&](const std::string& n) { return std::find(pmus.begin(), pmus.end(), n) != pmus.end(); };
+  const std::uint64_t mem_sample_type = abi::kSampleIp | abi::kSampleTid | abi::kSampleTime | abi::kSampleAddr |
+                                        abi::kSampleCpu | abi::kSampleWeight | abi::kSampleDataSrc;
+  if (has("ibs_op")) {
+    int type = -1;
+    try {
+      type = std::stoi(text_or_empty(devices + "ibs_op/type"));
+    } catch (...) {
+    }
+    if (type >= 0) {
+      plan.available = true;
+      plan.name = "ibs_op";
+      plan.spec.type = static_cast<std::uint32_t>(type);
+      plan.spec.sample_period = 0x10000;   // IBS counts in 16-op units; perf mem's default order of magnitude
+      plan.spec.sample_type = mem_sample_type;
+      plan.detail = "AMD IBS op sampling (ibs_op PMU type " + std::to_string(type) + ")";
+      return plan;
+    }
+  }
+  std::string mem_loads = text_or_empty(devices + "cpu/events/mem-loads");
+  if (!mem_loads.empty()) {
+    std::map<std::string, std::string> formats;
+    auto entries = os::list_directory(devices + "cpu/format");
+    if (auto* e = std::get_if<std::vector<std::string>>(&entries))
+      for (const auto& f : *e) formats[f] = text_or_empty(devices + "cpu/format/" + f);
+    // perf mem's default load-latency threshold is 30 cycles.
+    std::string event = mem_loads;
+    while (!event.empty() && event.back() == '\n') event.pop_back();
+    if (auto at = event.find("ldlat="); at != std::string::npos) {
+      auto end = event.find(',', at);
+      event.replace(at, (end == std::string::npos ? event.size() : end) - at, "ldlat=30");
+    }
+    std::string why;
+    auto config = resolve_pmu_event(event, formats, &why);
+    int type = -1;
+    try {
+      type = std::stoi(text_or_empty(devices + "cpu/type"));
+    } catch (...) {
+    }
+    if (config && type >= 0) {
+      plan.available = true;
+      plan.name = "cpu/mem-loads,ldlat=30/P";
+      plan.spec.type = static_cast<std::uint32_t>(type);
+      plan.spec.config = config->config;
+      plan.spec.config1 = config->config1;
+      plan.spec.config2 = config->config2;
+      plan.spec.sample_period = static_cast<std::uint64_t>(frequency_hz);
+      plan.spec.freq = true;
+      plan.spec.precise_ip = 2;
+      plan.spec.sample_type = mem_sample_type;
+      plan.detail = "Intel PEBS load-latency sampling (" + event + ")";
+      return plan;
+    }
+    plan.error = EINVAL;
+    plan.detail = "cpu/events/mem-loads could not be resolved: " + why;
+    return plan;
+  }
+  std::string list;
+  for (const auto& p : pmus) list += (list.empty() ? "" : ", ") + p;
+  plan.error = ENOENT;
+  plan.detail = "no ibs_op PMU and no cpu/events/mem-loads under /sys/bus/event_source/devices (PMUs: " + list + ")";
+  return plan;
+}
+
+std::vector<Capability> probe_capabilities() {
+  std::vector<Capability> caps;
+  int paranoid = -99;
+  if (auto p = os::perf_event_paranoid(); std::holds_alternative<int>(p)) paranoid = std::get<int>(p);
+  auto try_open = [&](const std::string& name, const os::PerfEventSpec& spec, bool hardware, const std::string& ok) {
+    Capability c{name};
+    int fd = os::perf_event_open(spec, 0, -1);
+    if (fd >= 0) {
+      c.available = true;
+      c.detail = ok;
+      os::close_fd(fd);
+    } else {
+      c.error = -fd;
+      c.detail = explain_perf_error(-fd, paranoid, hardware);
+    }
+    caps.push_back(c);
+  };
+  try_open("page-faults (sampling, addr)", page_fault_spec(1), false,
+           "first-touch and NUMA hint-fault samples with data addresses");
+  try_open("cpu-migrations (sampling)", migration_spec(), false, "exact thread migration sequence");
+  os::PerfEventSpec cycles;
+  cycles.type = abi::kTypeHardware;
+  cycles.config = 0;
+  cycles.exclude_kernel = true;
+  try_open("cycles (hardware PMU)", cycles, true, "hardware PMU present");
+  try_open("node-loads", node_counter_spec(false), true, "local DRAM reads (Intel Skylake+ mapping)");
+  try_open("node-load-misses", node_counter_spec(true), true, "remote DRAM reads (Intel Skylake+ mapping)");
+  MemorySamplingPlan plan = plan_memory_sampling(1000);
+  if (plan.available) {
+    try_open("memory sampling (" + plan.name + ")", plan.spec, true, plan.detail);
+  } else {
+    caps.push_back({"memory sampling (IBS/PEBS)", false, plan.error, plan.detail});
+  }
+  // The tracepoint needs tracefs, which is root-only on most systems.
+  Capability tp{"sched:sched_migrate_task"};
+  auto id_text = os::read_text_file("/sys/kernel/tracing/events/sched/sched_migrate_task/id");
+  if (auto* err = std::get_if<os::OsError>(&id_text)) {
+    tp.error = err->error;
+    tp.detail = "cannot read the tracepoint id in tracefs (" + std::string(std::strerror(err->error)) + ")";
+    caps.push_back(tp);
+  } else {
+    os::PerfEventSpec spec;
+    spec.type = abi::kTypeTracepoint;
+    try {
+      spec.config = std::stoull(std::get<std::string>(id_text));
+    } catch (...) {
+    }
+    spec.sample_period = 1;
+    try_open("sched:sched_migrate_task", spec, false, "tracepoint usable");
+  }
+  return caps;
+}
+
+nlohmann::json topology_json(const MachineInfo& m, const std::vector<Capability>& capabilities,
+                             const std::vector<std::string>& pmus) {
+  using nlohmann::json;
+  json nodes = json::array();
+  int cpus = 0;
+  for (std::size_t i = 0; i < m.nodes.size(); ++i) {
+    std::string list;
+    const auto& c = m.nodes[i].cpus;
+    for (std::size_t k = 0; k < c.size();) {
+      std::size_t j = k;
+      while (j + 1 < c.size() && c[j + 1] == c[j] + 1) ++j;
+      list += (list.empty() ? "" : ",") + std::to_string(c[k]) + (j > k ? "-" + std::to_string(c[j]) : "");
+      k = j + 1;
+    }
+    cpus += static_cast<int>(c.size());
+    nodes.push_back({{"node", i}, {"os_index", m.nodes[i].os_index}, {"cpus", list}, {"cpu_count", c.size()},
+                     {"memory_bytes", m.nodes[i].memory_bytes}, {"distances", m.distances[i]}});
+  }
+  json caps = json::array();
+  for (const auto& c : capabilities)
+    caps.push_back({{"name", c.name}, {"available", c.available}, {"detail", c.detail},
+                    {"errno", c.error ? json(c.error) : json(nullptr)},
+                    {"errno_name", c.error ? json(errno_name(c.error)) : json(nullptr)}});
+  return {{"schema", "numa-analyze-topology/1"},
+          {"summary", std::to_string(m.nodes.size()) + " NUMA node(s), " + std::to_string(cpus) + " CPUs"},
+          {"kernel", m.kernel},
+          {"numa_balancing", m.numa_balancing < 0 ? json(nullptr) : json(m.numa_balancing != 0)},
+          {"perf_event_paranoid", m.perf_event_paranoid == -99 ? json(nullptr) : json(m.perf_event_paranoid)},
+          {"nodes", nodes},
+          {"pmus", pmus},
+          {"capabilities", caps}};
+}
+
+}  // namespace numa_agent::analyzer

@@ -1,0 +1,48 @@
+// Run-time probes shared by `record` and `topology`: the machine from sysfs, and which perf
+// capabilities this kernel/CPU/permission level offers, each with the exact errno.
+#pragma once
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "../agent/os/perf_event.hpp"
+#include "recording.hpp"
+
+namespace numa_agent::analyzer {
+
+// Nodes, CPUs, memory and distances from /sys/devices/system/node, NUMA balancing and
+// perf_event_paranoid from /proc/sys/kernel. Without /sys/devices/system/node: one node.
+MachineInfo probe_machine();
+
+// How to sample memory accesses precisely on this CPU, if at all.
+struct MemorySamplingPlan {
+  bool available = false;
+  std::string name;            // "ibs_op" or "cpu/mem-loads,ldlat=30/P"
+  os::PerfEventSpec spec;
+  int error = 0;               // why not available
+  std::string detail;
+};
+MemorySamplingPlan plan_memory_sampling(double frequency_hz);
+
+// Event specs numa-analyze opens (also used by the capability probe).
+os::PerfEventSpec page_fault_spec(std::uint64_t period);
+os::PerfEventSpec migration_spec();
+os::PerfEventSpec node_counter_spec(bool misses);
+
+struct Capability {
+  std::string name;
+  bool available = false;
+  int error = 0;
+  std::string detail;
+};
+// Opens each event on the calling process (pid 0) and closes it again.
+std::vector<Capability> probe_capabilities();
+
+// One sentence on why perf_event_open failed with `error` for this kind of event.
+std::string explain_perf_error(int error, int paranoid, bool hardware);
+
+nlohmann::json topology_json(const MachineInfo& machine, const std::vector<Capability>& capabilities,
+                             const std::vector<std::string>& pmus);
+
+}  // namespace numa_agent::analyzer

@@ -1,0 +1,147 @@
+// See recording.hpp.
+#include "recording.hpp"
+
+#include <cstring>
+
+namespace numa_agent::analyzer {
+
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(EvidenceProbe, source, used, detail, error, error_name)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MachineNode, os_index, cpus, memory_bytes)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MachineInfo, nodes, distances, numa_balancing, perf_event_paranoid, kernel)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ThreadNumaFaults, node, task_private, task_shared)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ThreadRecord, tid, name, first_seen_s, last_seen_s, residency, cpu_migrations,
+                                   node_migrations, numa_faults)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MappingRecord, start, end, name, policy, page_kb, pages_by_node)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(AccessBucket, source, tid, cpu_node, memory_node, mapping, mem_class, count,
+                                   loads, weight_sum)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(FirstTouchBucket, tid, cpu_node, memory_node, mapping, site, pages)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(NodeCounters, available, node_loads, node_load_misses)
+
+int MachineInfo::node_of_cpu(int cpu) const {
+  for (std::size_t i = 0; i < nodes.size(); ++i)
+    for (int c : nodes[i].cpus)
+      if (c == cpu) return static_cast<int>(i);
+  return -1;
+}
+
+int MachineInfo::node_index(int os_node) const {
+  for (std::size_t i = 0; i < nodes.size(); ++i)
+    if (nodes[i].os_index == os_node) return static_cast<int>(i);
+  return -1;
+}
+
+std::string errno_name(int error) {
+  if (error == 0) return "";
+  const char* name = strerrorname_np(error);
+  return name ? name : "E" + std::to_string(error);
+}
+
+nlohmann::json recording_to_json(const Recording& r) {
+  nlohmann::json j;
+  j["schema"] = std::string(kRecordingSchemaName) + "/" + std::to_string(kRecordingVersion);
+  j["tool_version"] = r.tool_version;
+  j["mode"] = r.mode;
+  j["command"] = r.command;
+  j["pid"] = r.pid;
+  j["start_realtime_ns"] = r.start_realtime_ns;
+  j["duration_s"] = r.duration_s;
+  j["stop_reason"] = r.stop_reason;
+  j["exit_code"] = r.exit_code;
+  j["exit_signal"] = r.exit_signal;
+  j["agent"] = r.agent;
+  j["machine"] = r.machine;
+  j["evidence"] = r.evidence;
+  j["vmstat_delta"] = r.vmstat_delta;
+  j["threads"] = r.threads;
+  j["mappings"] = r.mappings;
+  j["accesses"] = r.accesses;
+  j["first_touch"] = r.first_touch;
+  j["counters"] = r.counters;
+  j["fault_samples"] = r.fault_samples;
+  j["migration_samples"] = r.migration_samples;
+  j["pmu_samples"] = r.pmu_samples;
+  j["lost_records"] = r.lost_records;
+  j["unresolved_pages"] = r.unresolved_pages;
+  j["agent_profile"] = r.agent_profile;
+  return j;
+}
+
+std::string serialize_recording(const Recording& recording) { return recording_to_json(recording).dump(1) + "\n"; }
+
+Recording parse_recording(std::string_view text, const std::string& origin) {
+  if (text.empty()) throw RecordingError(origin + ": empty file, not a numa-analyze recording");
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded())
+    throw RecordingError(origin + ": not a numa-analyze recording (truncated or corrupt JSON)");
+  if (!j.is_object() || !j.contains("schema") || !j["schema"].is_string())
+    throw RecordingError(origin + ": not a numa-analyze recording (no \"schema\" key)");
+  std::string schema = j["schema"];
+  std::string prefix = std::string(kRecordingSchemaName) + "/";
+  if (!schema.starts_with(prefix))
+    throw RecordingError(origin + ": a '" + schema + "' file, not a numa-analyze recording");
+  int version = 0;
+  try {
+    version = std::stoi(schema.substr(prefix.size()));
+  } catch (...) {
+    throw RecordingError(origin + ": unreadable schema version '" + schema + "'");
+  }
+  if (version > kRecordingVersion)
+    throw RecordingError(origin + ": recording format version " + std::to_string(version) +
+                         " is newer than this numa-analyze reads (" + std::to_string(kRecordingVersion) +
+                         "); upgrade numa-analyze");
+  if (version < 1) throw RecordingError(origin + ": unknown recording format version " + std::to_string(version));
+  Recording r;
+  try {
+    r.tool_version = j.at("tool_version");
+    r.mode = j.at("mode");
+    r.command = j.at("command").get<std::vector<std::string>>();
+    r.pid = j.at("pid");
+    r.start_realtime_ns = j.at("start_realtime_ns");
+    r.duration_s = j.at("duration_s");
+    r.stop_reason = j.at("stop_reason");
+    r.exit_code = j.at("exit_code");
+    r.exit_signal = j.at("exit_signal");
+    r.agent = j.at("agent");
+    r.machine = j.at("machine").get<MachineInfo>();
+    r.evidence = j.at("evidence").get<std::vector<EvidenceProbe>>();
+    r.vmstat_delta = j.at("vmstat_delta").get<std::map<std::string, std::uint64_t>>();
+    r.threads = j.at("threads").get<std::vector<ThreadRecord>>();
+    r.mappings = j.at("mappings").get<std::vector<MappingRecord>>();
+    r.accesses = j.at("accesses").get<std::vector<AccessBucket>>();
+    r.first_touch = j.at("first_touch").get<std::vector<FirstTouchBucket>>();
+    r.counters = j.at("counters").get<NodeCounters>();
+    r.fault_samples = j.at("fault_samples");
+    r.migration_samples = j.at("migration_samples");
+    r.pmu_samples = j.at("pmu_samples");
+    r.lost_records = j.at("lost_records");
+    r.unresolved_pages = j.at("unresolved_pages");
+    r.agent_profile = j.at("agent_profile");
+  } catch (const nlohmann::json::exception& e) {
+    // e.what() is "[json.exception.out_of_range.403] key 'x' not found": keep the readable part.
+    std::string what = e.what();
+    auto close = what.find("] ");
+    throw RecordingError(origin + ": corrupt recording: " + (close == std::string::npos ? what : what.substr(close + 2)));
+  }
+  // Structural checks that the report relies on.
+  const int nodes = static_cast<int>(r.machine.nodes.size());
+  if (nodes == 0) throw RecordingError(origin + ": corrupt recording: machine has no nodes");
+  if (r.machine.distances.size() != r.machine.nodes.size())
+    throw RecordingError(origin + ": corrupt recording: distance matrix is not " + std::to_string(nodes) + "x" +
+                         std::to_string(nodes));
+  for (const auto& row : r.machine.distances)
+    if (static_cast<int>(row.size()) != nodes)
+      throw RecordingError(origin + ": corrupt recording: distance matrix is not square");
+  auto check_node = [&](int node, const char* what) {
+    if (node < -1 || node >= nodes)
+      throw RecordingError(origin + ": corrupt recording: " + what + " node " + std::to_string(node) + " out of range");
+  };
+  for (const auto& a : r.accesses) check_node(a.cpu_node, "access"), check_node(a.memory_node, "access");
+  for (const auto& f : r.first_touch) check_node(f.cpu_node, "first-touch"), check_node(f.memory_node, "first-touch");
+  for (const auto& t : r.threads)
+    for (const auto& [node, n] : t.residency) check_node(node, "thread residency");
+  for (const auto& m : r.mappings)
+    for (const auto& [node, n] : m.pages_by_node) check_node(node, "mapping");
+  return r;
+}
+
+}  // namespace numa_agent::analyzer
