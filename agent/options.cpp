@@ -82,10 +82,20 @@ constexpr std::array kOptionTable = std::to_array<OptionSpec>({
        return "";
      },
      [](const Options& o) { return std::string(to_string(o.bind)); }},
-    {"pin_main", "NUMA_AGENT_PIN_MAIN", "bool", "1", "",
-     "Place the main thread on the first slot at start-up (ordinal 0), as likwid-pin does.",
-     [](Options& o, std::string_view t) { return apply_bool(o.pin_main, t); },
-     [](const Options& o) { return std::string(o.pin_main ? "1" : "0"); }},
+    {"pin_main", "NUMA_AGENT_PIN_MAIN", "auto | start | no", "auto", "",
+     "When the main thread takes the first slot (ordinal 0). auto: when the program creates its "
+     "first thread, so single-threaded processes (shells, compilers, tools the program runs) are "
+     "never pinned; start: at start-up, as likwid-pin does; no: never (created threads then start "
+     "at slot 0).",
+     [](Options& o, std::string_view t) -> std::string {
+       std::string v = lower(trim(t));
+       if (v == "auto") o.pin_main = MainPlacement::Auto;
+       else if (v == "start" || v == "1" || v == "yes") o.pin_main = MainPlacement::Start;
+       else if (v == "no" || v == "0" || v == "none") o.pin_main = MainPlacement::No;
+       else return "is not one of auto, start, no";
+       return "";
+     },
+     [](const Options& o) { return std::string(to_string(o.pin_main)); }},
     {"honor_openmp", "NUMA_AGENT_HONOR_OPENMP", "bool", "1", "",
      "Step aside (pin nothing) when OMP_PLACES, OMP_PROC_BIND, GOMP_CPU_AFFINITY or KMP_AFFINITY is "
      "set, so the OpenMP runtime's own placement wins.",
@@ -153,6 +163,15 @@ std::string_view to_string(LogLevel l) {
     case LogLevel::Debug: return "debug";
   }
   return "warn";
+}
+
+std::string_view to_string(MainPlacement m) {
+  switch (m) {
+    case MainPlacement::Auto: return "auto";
+    case MainPlacement::Start: return "start";
+    case MainPlacement::No: return "no";
+  }
+  return "auto";
 }
 
 std::string_view to_string(BindScope b) {

@@ -14,12 +14,16 @@ namespace numa_agent {
 
 enum class LogLevel { Off, Error, Warn, Info, Debug };
 enum class BindScope { Cpu, Core, Node };   // how wide a pinned thread's affinity mask is
+// When the main thread takes slot 0: when the program creates its first thread (so single-threaded
+// processes — shells, compilers, the tools a program runs — are never pinned), at start-up
+// (likwid-pin's behaviour), or never.
+enum class MainPlacement { Auto, Start, No };
 
 struct Options {
   std::string pin;                 // spread | compact | none | CPU expression (cpu_list.hpp)
   std::uint64_t skip_mask = 0;     // bit k-1 set: the k-th created thread is not pinned
   BindScope bind = BindScope::Cpu;
-  bool pin_main = true;
+  MainPlacement pin_main = MainPlacement::Auto;
   bool honor_openmp = true;
   LogLevel log = LogLevel::Warn;
   std::string profile;             // empty: no profile
@@ -77,5 +81,6 @@ bool parse_hex_mask(std::string_view text, std::uint64_t& out);// "0x1f" or "1f"
 
 std::string_view to_string(LogLevel l);
 std::string_view to_string(BindScope b);
+std::string_view to_string(MainPlacement m);
 
 }  // namespace numa_agent

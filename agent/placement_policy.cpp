@@ -14,6 +14,7 @@ std::string_view to_string(PlacementReason r) {
     case PlacementReason::OpenMpEnv: return "openmp-env";
     case PlacementReason::PolicyNone: return "none";
     case PlacementReason::PinFailed: return "pin-failed";
+    case PlacementReason::SingleThreaded: return "single-threaded";
   }
   return "none";
 }
@@ -25,7 +26,7 @@ PlacementPolicy PlacementPolicy::build(const Options& options, const Topology& t
   p.pin_text_ = options.pin;
   p.skip_mask_ = options.skip_mask;
   p.bind_ = options.bind;
-  p.pin_main_ = options.pin_main;
+  p.pin_main_ = options.pin_main != MainPlacement::No;
 
   PinSpec spec;
   std::string error;

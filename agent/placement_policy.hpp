@@ -13,7 +13,7 @@
 namespace numa_agent {
 
 // Why a thread got (or did not get) its placement. The strings are the profile's "reason".
-enum class PlacementReason { Policy, SkipMask, CallerAffinity, OpenMpEnv, PolicyNone, PinFailed };
+enum class PlacementReason { Policy, SkipMask, CallerAffinity, OpenMpEnv, PolicyNone, PinFailed, SingleThreaded };
 std::string_view to_string(PlacementReason r);
 
 struct PlacementDecision {
@@ -47,7 +47,7 @@ class PlacementPolicy {
   PlacementReason aside_reason_ = PlacementReason::PolicyNone;
   std::uint64_t skip_mask_ = 0;
   BindScope bind_ = BindScope::Cpu;
-  bool pin_main_ = true;
+  bool pin_main_ = true;   // the main thread uses slot 0
 };
 
 }  // namespace numa_agent

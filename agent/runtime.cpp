@@ -132,12 +132,34 @@ void AgentRuntime::log_info_summary() {
     info("policy " + std::string(policy_.pin_text()) + ": pinning nothing (" + std::string(policy_.stepped_aside()) + ")");
 }
 
-void AgentRuntime::place_main_thread() {
+void AgentRuntime::start_main_thread() {
   ThreadPlan plan{0, policy_.decide(0)};
+  if (options_.pin_main == MainPlacement::Auto && plan.decision.pin) {
+    plan.decision = PlacementDecision{};
+    plan.decision.reason = PlacementReason::SingleThreaded;   // until it creates a thread
+  } else {
+    main_placed_ = true;
+  }
   main_record_ = begin_thread(plan);
 }
 
+void AgentRuntime::place_main_now() {
+  PlacementDecision d = policy_.decide(0);
+  if (!d.pin) return;
+  int rc = os::set_thread_affinity(facts_.pid, d.cpus);
+  if (rc != 0) {
+    warn("main thread: cannot pin to CPUs " + d.cpus.to_list_string() + ": " + std::strerror(-rc));
+    registry_.update_placement(main_record_, false, facts_.allowed_cpus, -1, PlacementReason::PinFailed);
+    return;
+  }
+  registry_.update_placement(main_record_, true, d.cpus, d.node, PlacementReason::Policy);
+  if (log_->should_log(spdlog::level::info))
+    info("thread " + std::to_string(facts_.pid) + " ordinal 0: pinned to cpus " + d.cpus.to_list_string() +
+         " (node " + std::to_string(d.node) + ") as it creates its first thread");
+}
+
 ThreadPlan AgentRuntime::plan_thread(bool caller_set_affinity) {
+  if (!main_placed_.load(std::memory_order_relaxed) && !main_placed_.exchange(true)) place_main_now();
   ThreadPlan plan;
   plan.ordinal = next_ordinal_.fetch_add(1, std::memory_order_relaxed);
   if (caller_set_affinity) {
@@ -197,8 +219,16 @@ void AgentRuntime::before_fork() { registry_.lock_for_fork(); }
 void AgentRuntime::after_fork_parent() { registry_.unlock_after_fork(); }
 void AgentRuntime::after_fork_child() {
   registry_.unlock_after_fork();
+  // The child is a new process: its one thread is its main thread, with the original CPUs back.
   if (!facts_.allowed_cpus.empty()) os::set_current_thread_affinity(facts_.allowed_cpus);
   facts_.pid = os::current_pid();
+  start_ns_ = os::realtime_ns();
+  registry_.clear();
+  next_ordinal_ = 1;
+  main_placed_ = false;
+  ThreadPlan plan;
+  plan.decision.reason = PlacementReason::SingleThreaded;
+  main_record_ = begin_thread(plan);
 }
 
 std::string AgentRuntime::profile_path() const {

@@ -53,8 +53,8 @@ class AgentRuntime {
   const PlacementPolicy& policy() const { return policy_; }
   const std::vector<OptionWarning>& warnings() const { return warnings_; }
 
-  // Main thread, at start-up: placed on slot 0 (NUMA_AGENT_PIN_MAIN).
-  void place_main_thread();
+  // Main thread, at start-up: recorded, and placed on slot 0 when NUMA_AGENT_PIN_MAIN=start.
+  void start_main_thread();
   // In the parent: the ordinal and decision for the thread being created.
   ThreadPlan plan_thread(bool caller_set_affinity);
   // In the new thread, before user code: apply the plan, record it. Returns a record index.
@@ -89,6 +89,8 @@ class AgentRuntime {
   std::atomic<std::uint64_t> next_ordinal_{1};
   std::uint64_t start_ns_ = 0;
   std::size_t main_record_ = ThreadRegistry::kNoRecord;
+  std::atomic<bool> main_placed_{false};
+  void place_main_now();
   std::atomic<bool> profile_written_{false};
   std::shared_ptr<spdlog::logger> log_;
 };

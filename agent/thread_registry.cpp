@@ -21,6 +21,17 @@ void ThreadRegistry::finish(std::size_t index, std::uint64_t end_ns, int last_cp
   if (!name.empty()) r.name = std::move(name);
 }
 
+void ThreadRegistry::update_placement(std::size_t index, bool pinned, const CpuSet& cpus, int node,
+                                      PlacementReason reason) {
+  std::lock_guard lock(mutex_);
+  if (index >= records_.size()) return;
+  auto& r = records_[index];
+  r.pinned = pinned;
+  r.cpus = cpus;
+  r.node = node;
+  r.reason = reason;
+}
+
 std::vector<ThreadRecord> ThreadRegistry::snapshot() const {
   std::lock_guard lock(mutex_);
   return records_;

@@ -33,12 +33,20 @@ class ThreadRegistry {
 
   std::size_t add(ThreadRecord r);   // kNoRecord when over the limit (counted as dropped)
   void finish(std::size_t index, std::uint64_t end_ns, int last_cpu, std::string name);
+  // The main thread is placed after its record was made (NUMA_AGENT_PIN_MAIN=auto).
+  void update_placement(std::size_t index, bool pinned, const CpuSet& cpus, int node, PlacementReason reason);
   std::vector<ThreadRecord> snapshot() const;
   std::size_t dropped() const;
 
   // fork support: hold the lock across fork so the child never inherits it locked.
   void lock_for_fork() { mutex_.lock(); }
   void unlock_after_fork() { mutex_.unlock(); }
+  // In a forked child: the parent's threads are not the child's.
+  void clear() {
+    std::lock_guard lock(mutex_);
+    records_.clear();
+    dropped_ = 0;
+  }
 
  private:
   mutable std::mutex mutex_;

@@ -24,7 +24,7 @@ __attribute__((constructor(101))) void agent_start() {
     auto* rt = new (g_storage) AgentRuntime(ProcessFacts::probe());
     g_runtime.store(rt, std::memory_order_release);
     os::register_fork_handlers(prepare_fork, parent_after_fork, child_after_fork);
-    rt->place_main_thread();
+    rt->start_main_thread();
   } catch (const std::exception& e) {
     // Never take the host program down: say why and run without the agent.
     os::write_stderr("numa-agent: error: start-up failed (");

@@ -26,12 +26,14 @@ CpuSet process_allowed_cpus() {
   return from_kernel(k);
 }
 
-int set_current_thread_affinity(const CpuSet& cpus) {
+int set_current_thread_affinity(const CpuSet& cpus) { return set_thread_affinity(0, cpus); }
+
+int set_thread_affinity(int tid, const CpuSet& cpus) {
   cpu_set_t k;
   CPU_ZERO(&k);
   for (int c = cpus.first(); c >= 0; c = cpus.next(c))
     if (c < CPU_SETSIZE) CPU_SET(c, &k);
-  return sched_setaffinity(0, sizeof k, &k) == 0 ? 0 : -errno;
+  return sched_setaffinity(tid, sizeof k, &k) == 0 ? 0 : -errno;
 }
 
 Result<CpuSet> thread_affinity(int tid) {

@@ -49,6 +49,7 @@ Result<Topology> load_topology(const TopologySource& source);
 // ---- affinity and identity (os/affinity.cpp) ------------------------------------------------
 CpuSet process_allowed_cpus();                  // [malloc-safe] sched_getaffinity(0)
 int set_current_thread_affinity(const CpuSet&); // [malloc-safe] 0 or -errno
+int set_thread_affinity(int tid, const CpuSet&);// [malloc-safe] 0 or -errno
 Result<CpuSet> thread_affinity(int tid);        // [malloc-safe except on error]
 // True when a pthread attribute object carries a CPU affinity (pthread_attr_setaffinity_np).
 bool thread_attr_sets_affinity(const pthread_attr_t* attr);  // [malloc-safe]

@@ -54,7 +54,7 @@ TEST_CASE("each bad value gives one warning naming the variable, the value and t
       {"NUMA_AGENT_SKIP", "-1", "not a hex mask", "0x0"},
       {"NUMA_AGENT_SKIP", "0x1ffffffffffffffffff", "not a hex mask", "0x0"},
       {"NUMA_AGENT_BIND", "socket", "not one of cpu, core, node", "cpu"},
-      {"NUMA_AGENT_PIN_MAIN", "maybe", "not a boolean", "1"},
+      {"NUMA_AGENT_PIN_MAIN", "maybe", "not one of auto, start, no", "auto"},
       {"NUMA_AGENT_LOG", "loud", "not one of off", "warn"},
       {"NUMA_AGENT_POOLS", "", "not a boolean", "1"},
       {"NUMA_AGENT_SMALL_MAX", "8", "outside 16..32k", "1024"},

@@ -123,7 +123,7 @@ TEST_CASE("an expression that does not fit this machine falls back to spread wit
 TEST_CASE("main thread not pinned with pin_main=0; created threads start at slot 0") {
   Topology t = two_node_flat();
   Options o = with_pin("spread");
-  o.pin_main = false;
+  o.pin_main = MainPlacement::No;
   auto p = build(o, t);
   CHECK_FALSE(p.decide(0).pin);
   CHECK(p.decide(1).slot_cpu == 0);
