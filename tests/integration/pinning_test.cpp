@@ -188,3 +188,36 @@ TEST_CASE("the profile records every thread with its placement") {
   }
   CHECK(profile["threads"][1]["end_ns"].get<std::uint64_t>() >= profile["threads"][1]["start_ns"].get<std::uint64_t>());
 }
+
+TEST_CASE("single-threaded processes in a tree are not pinned; PIN_MAIN=start pins at start-up") {
+  const std::string all = list_of(allowed_cpus());
+  auto tree = run_with_agent({"bash", "-c", "grep Cpus_allowed_list /proc/self/status; (grep Cpus_allowed_list /proc/$BASHPID/status)"});
+  REQUIRE(tree.status == 0);
+  auto lines = lines_of(tree.out);
+  REQUIRE(lines.size() == 2);
+  for (const auto& l : lines) CHECK(l == "Cpus_allowed_list:\t" + all);
+
+  auto start = run_with_agent({"grep", "Cpus_allowed_list", "/proc/self/status"}, {{"NUMA_AGENT_PIN_MAIN", "start"}});
+  REQUIRE(start.status == 0);
+  CHECK(start.out == "Cpus_allowed_list:\t" + std::to_string(allowed_cpus().front()) + "\n");
+}
+
+TEST_CASE("a child forked by a pinned thread gets the process's CPUs back") {
+  // python3: a worker thread (pinned by the agent) forks; the child reports its own affinity.
+  auto r = run_with_agent({"python3", "-c",
+                           "import os, threading\n"
+                           "def work():\n"
+                           "    pid = os.fork()\n"
+                           "    if pid == 0:\n"
+                           "        print('child', sorted(os.sched_getaffinity(0)), flush=True); os._exit(0)\n"
+                           "    os.waitpid(pid, 0)\n"
+                           "    print('thread', sorted(os.sched_getaffinity(0)), flush=True)\n"
+                           "t = threading.Thread(target=work); t.start(); t.join()\n"});
+  REQUIRE(r.status == 0);
+  auto cpus = allowed_cpus();
+  std::string all = "[";
+  for (std::size_t i = 0; i < cpus.size(); ++i) all += (i ? ", " : "") + std::to_string(cpus[i]);
+  all += "]";
+  CHECK(r.out.find("child " + all) != std::string::npos);
+  if (cpus.size() > 1) CHECK(r.out.find("thread " + all) == std::string::npos);   // the thread itself is pinned
+}
