@@ -1,0 +1,328 @@
+// Scores, evidence choice and recommendation rules on synthetic recordings (table-driven), plus
+// the recording file's validation.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+#include "analyzer/recording.hpp"
+#include "analyzer/report.hpp"
+#include "analyzer/rules.hpp"
+
+using namespace numa_agent::analyzer;
+using nlohmann::json;
+
+namespace {
+
+Recording machine(int nodes) {
+  Recording r;
+  r.tool_version = "test";
+  r.mode = "launch";
+  r.command = {"./app", "--size", "64M"};
+  r.pid = 100;
+  r.duration_s = 10;
+  r.stop_reason = "exited";
+  for (int n = 0; n < nodes; ++n) {
+    r.machine.nodes.push_back({n, {2 * n, 2 * n + 1}, 1ULL << 30});
+    std::vector<std::uint32_t> row(static_cast<std::size_t>(nodes), 21);
+    row[static_cast<std::size_t>(n)] = 10;
+    r.machine.distances.push_back(row);
+  }
+  r.machine.numa_balancing = 1;
+  return r;
+}
+
+void add_thread(Recording& r, int tid, int node, std::uint64_t node_migrations = 0) {
+  ThreadRecord t;
+  t.tid = tid;
+  t.name = "worker";
+  t.first_seen_s = 0;
+  t.last_seen_s = r.duration_s;
+  t.residency[node] = 100;
+  t.node_migrations = node_migrations;
+  r.threads.push_back(t);
+}
+
+void add_mapping(Recording& r, std::uint64_t start, std::map<int, std::uint64_t> pages, std::string policy = "default") {
+  MappingRecord m;
+  m.start = start;
+  m.end = start + (64ULL << 20);
+  m.policy = std::move(policy);
+  m.pages_by_node = std::move(pages);
+  r.mappings.push_back(m);
+}
+
+void add_access(Recording& r, int tid, int cpu_node, int memory_node, std::uint64_t mapping, std::uint64_t count,
+                std::string source = "hint-fault", std::string mem_class = "fault", std::uint64_t loads = 0) {
+  AccessBucket a;
+  a.source = std::move(source);
+  a.tid = tid;
+  a.cpu_node = cpu_node;
+  a.memory_node = memory_node;
+  a.mapping = mapping;
+  a.mem_class = std::move(mem_class);
+  a.count = count;
+  a.loads = loads;
+  r.accesses.push_back(a);
+}
+
+constexpr std::uint64_t kA = 0x7f0000000000, kB = 0x7f1000000000;
+
+struct Scenario {
+  const char* name;
+  Recording recording;
+  double locality;                 // expected components.locality
+  const char* top;                 // expected kind of recommendation 1, "" for none
+  const char* source;              // expected evidence.locality_source
+};
+
+std::vector<Scenario> scenarios() {
+  std::vector<Scenario> out;
+  {
+    Recording r = machine(2);
+    add_thread(r, 1, 0), add_thread(r, 2, 1);
+    add_mapping(r, kA, {{0, 16384}}), add_mapping(r, kB, {{1, 16384}});
+    add_access(r, 1, 0, 0, kA, 1000), add_access(r, 2, 1, 1, kB, 1000);
+    out.push_back({"all-local", r, 1.0, "", "numa-hint-faults"});
+  }
+  {
+    Recording r = machine(2);
+    add_thread(r, 1, 1);
+    add_mapping(r, kA, {{0, 16384}}, "bind:0");
+    add_access(r, 1, 1, 0, kA, 1000);
+    out.push_back({"all-remote", r, 0.0, "colocate", "numa-hint-faults"});
+  }
+  {
+    Recording r = machine(2);
+    add_thread(r, 1, 0);
+    add_mapping(r, kA, {{0, 8192}, {1, 8192}}, "interleave:0-1");
+    add_access(r, 1, 0, 0, kA, 500), add_access(r, 1, 0, 1, kA, 500);
+    out.push_back({"50/50", r, 0.5, "colocate", "numa-hint-faults"});
+  }
+  {
+    Recording r = machine(2);
+    add_thread(r, 1, 0, /*node_migrations=*/50);
+    r.threads[0].residency = {{0, 50}, {1, 50}};
+    add_mapping(r, kA, {{0, 16384}});
+    add_access(r, 1, 0, 0, kA, 500), add_access(r, 1, 1, 0, kA, 500);
+    out.push_back({"migrating thread", r, 0.5, "pin-threads", "numa-hint-faults"});
+  }
+  {
+    Recording r = machine(2);
+    add_thread(r, 1, 0), add_thread(r, 2, 1);
+    add_mapping(r, kA, {{0, 16384}});
+    add_access(r, 1, 0, 0, kA, 500), add_access(r, 2, 1, 0, kA, 500);
+    out.push_back({"hot shared array", r, 0.5, "interleave", "numa-hint-faults"});
+  }
+  {
+    Recording r = machine(2);
+    add_thread(r, 1, 0), add_thread(r, 2, 1);
+    add_mapping(r, kA, {{0, 16384}});
+    add_access(r, 2, 1, 0, kA, 900), add_access(r, 1, 0, 0, kA, 50);
+    FirstTouchBucket f;
+    f.tid = 1, f.cpu_node = 0, f.memory_node = 0, f.mapping = kA, f.site = "app+0x1234", f.pages = 16000;
+    r.first_touch.push_back(f);
+    out.push_back({"initialised by the wrong thread", r, 50.0 / 950.0, "first-touch", "numa-hint-faults"});
+  }
+  {
+    Recording r = machine(2);
+    add_thread(r, 1, 0), add_thread(r, 2, 1);
+    add_mapping(r, kA, {{0, 16384}});
+    add_access(r, 1, 0, 0, kA, 500, "pmu", "local-dram", 500);
+    add_access(r, 2, 1, 0, kA, 500, "pmu", "remote-dram", 490);
+    // Hint faults disagree; the PMU wins.
+    add_access(r, 2, 1, 1, kA, 5000);
+    out.push_back({"read-mostly shared (PMU)", r, 0.5, "replicate", "pmu-memory-sampling"});
+  }
+  {
+    Recording r = machine(2);
+    add_thread(r, 1, 0);
+    r.counters = {true, 300, 100};
+    out.push_back({"node counters", r, 0.75, "", "pmu-node-counters"});
+  }
+  {
+    Recording r = machine(2);
+    add_thread(r, 1, 1);
+    r.threads[0].numa_faults = {{0, 900, 0}, {1, 100, 0}};
+    out.push_back({"per-task sched faults", r, 0.1, "colocate", "task-numa-faults"});
+  }
+  {
+    Recording r = machine(2);
+    add_thread(r, 1, 0);
+    add_mapping(r, kA, {{0, 300}, {1, 100}});
+    out.push_back({"placement only", r, 0.75, "", "placement-estimate"});
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("metric formulas") {
+  CHECK_FALSE(coefficient_of_variation({5}));
+  CHECK_FALSE(coefficient_of_variation({0, 0}));
+  CHECK(coefficient_of_variation({1, 1, 1}).value() == Approx(0.0));
+  CHECK(coefficient_of_variation({2, 0}).value() == Approx(1.0));
+  CHECK(coefficient_of_variation({4, 0, 0, 0}).value() == Approx(std::sqrt(3.0)));
+  CHECK(balance_from_cv(1.0, 2).value() == Approx(0.0));
+  CHECK(balance_from_cv(std::sqrt(3.0), 4).value() == Approx(0.0));
+  CHECK(balance_from_cv(0.0, 4).value() == Approx(1.0));
+  CHECK_FALSE(balance_from_cv(0.5, 1));
+  CHECK(stability_from_rate(0) == Approx(1.0));
+  CHECK(stability_from_rate(1) == Approx(0.5));
+}
+
+TEST_CASE("every rule cites a threshold and a source, every kind has a rule") {
+  for (const auto& r : kRules) {
+    CHECK_FALSE(r.source.empty());
+    CHECK(r.threshold > 0);
+  }
+  for (auto kind : {RecommendationKind::Colocate, RecommendationKind::Interleave, RecommendationKind::Replicate,
+                    RecommendationKind::PinThreads, RecommendationKind::UseAgent, RecommendationKind::FirstTouch})
+    CHECK(rule(kind).kind == kind);
+  // The published thresholds the issue names.
+  CHECK(rule(RecommendationKind::Colocate).threshold == 0.80);
+  CHECK(rule(RecommendationKind::Interleave).threshold == 0.35);
+  CHECK(rule(RecommendationKind::UseAgent).threshold == 0.70);
+  CHECK(kWellPlacedLocality == 0.90);
+}
+
+TEST_CASE("scenarios: locality, evidence and top recommendation") {
+  for (auto& s : scenarios()) {
+    INFO(s.name);
+    json report = build_report(s.recording);
+    CHECK(report["schema"] == "numa-analyze-report/1");
+    for (const char* key : {"machine", "evidence", "score", "components", "threads", "mappings", "sites", "recommendations"})
+      CHECK(report.contains(key));
+    CHECK(report["evidence"]["locality_source"] == s.source);
+    REQUIRE(report["components"]["locality"].is_number());
+    CHECK(report["components"]["locality"].get<double>() == Approx(s.locality).margin(1e-3));
+    CHECK(report["score"].is_number());
+    const json& recs = report["recommendations"];
+    if (std::string(s.top).empty()) {
+      if (s.locality >= 0.9) CHECK(recs.empty());
+    } else {
+      REQUIRE_FALSE(recs.empty());
+      CHECK(recs[0]["kind"] == s.top);
+      CHECK(recs[0]["rank"] == 1);
+      for (const auto& r : recs) {
+        for (const char* key : {"rank", "kind", "title", "evidence", "command", "estimated_gain", "rule"}) CHECK(r.contains(key));
+        CHECK_FALSE(r["rule"]["source"].get<std::string>().empty());
+      }
+    }
+  }
+}
+
+TEST_CASE("a well-placed run gets no recommendation and a high score") {
+  auto all = scenarios();
+  json report = build_report(all[0].recording);
+  CHECK(report["recommendations"].empty());
+  CHECK(report["score"].get<double>() >= 90.0);
+  CHECK(report["components"]["recommendation_note"].get<std::string>().find("90") != std::string::npos);
+}
+
+TEST_CASE("a worse placement scores lower") {
+  auto all = scenarios();
+  double local = build_report(all[0].recording)["score"];
+  double half = build_report(all[2].recording)["score"];
+  double remote = build_report(all[1].recording)["score"];
+  CHECK(local > half);
+  CHECK(half > remote);
+}
+
+TEST_CASE("recommendations are ranked by remote-access cost") {
+  Recording r = machine(2);
+  add_thread(r, 1, 1), add_thread(r, 2, 0);
+  add_mapping(r, kA, {{0, 16384}}, "bind:0");
+  add_mapping(r, kB, {{1, 16384}}, "bind:1");
+  add_access(r, 1, 1, 0, kA, 100);   // small remote mapping
+  add_access(r, 2, 0, 1, kB, 900);   // large remote mapping
+  json recs = build_report(r)["recommendations"];
+  REQUIRE(recs.size() >= 2);
+  CHECK(recs[0]["mapping"] == "0x7f1000000000");
+  CHECK(recs[1]["mapping"] == "0x7f0000000000");
+  CHECK(recs[0]["estimated_gain"]["cost"].get<double>() > recs[1]["estimated_gain"]["cost"].get<double>());
+  // SLIT 21/10: each remote access costs 1.1 local-access equivalents extra.
+  CHECK(recs[0]["estimated_gain"]["cost"].get<double>() == Approx(900 * 1.1));
+  CHECK(recs.back()["kind"] == "use-agent");
+}
+
+TEST_CASE("the agent suppresses the use-agent recommendation") {
+  auto all = scenarios();
+  Recording r = all[1].recording;
+  r.agent = true;
+  for (const auto& rec : build_report(r)["recommendations"]) CHECK(rec["kind"] != "use-agent");
+}
+
+TEST_CASE("one node: nothing to measure, never 100") {
+  Recording r = machine(1);
+  add_thread(r, 1, 0);
+  add_mapping(r, kA, {{0, 100}});
+  add_access(r, 1, 0, 0, kA, 1000);
+  json report = build_report(r);
+  CHECK(report["score"].is_null());
+  CHECK(report["components"]["locality"].is_null());
+  CHECK(report["components"]["score_note"].get<std::string>().find("nothing to measure") != std::string::npos);
+  CHECK(report["recommendations"].empty());
+  CHECK(report["threads"].size() == 1);
+}
+
+TEST_CASE("recordings survive a round trip through the file format") {
+  auto all = scenarios();
+  Recording r = all[5].recording;
+  r.evidence.push_back({"pmu-memory-sampling", false, "no PMU", 2, "ENOENT"});
+  r.agent_profile = json{{"schema", "numa-agent-profile/1"}, {"threads", json::array()}};
+  Recording back = parse_recording(serialize_recording(r), "test");
+  CHECK(back.threads.size() == r.threads.size());
+  CHECK(back.accesses.size() == r.accesses.size());
+  CHECK(back.first_touch.at(0).site == "app+0x1234");
+  CHECK(back.evidence.at(0).error_name == "ENOENT");
+  CHECK(back.mappings.at(0).pages_by_node.at(0) == 16384);
+  CHECK(back.agent_profile["schema"] == "numa-agent-profile/1");
+  CHECK(build_report(back) == build_report(r));
+}
+
+TEST_CASE("bad recording files are refused with a one-line reason") {
+  auto all = scenarios();
+  std::string good = serialize_recording(all[1].recording);
+  auto error_of = [](const std::string& text) {
+    try {
+      parse_recording(text, "f.json");
+    } catch (const RecordingError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  struct Case {
+    const char* what;
+    std::string text;
+    const char* expect;
+  };
+  json future = json::parse(good);
+  future["schema"] = "numa-analyze-recording/2";
+  json foreign = json::parse(good);
+  foreign["schema"] = "numa-agent-profile/1";
+  json missing = json::parse(good);
+  missing.erase("threads");
+  json bad_node = json::parse(good);
+  bad_node["accesses"][0]["memory_node"] = 7;
+  json bad_type = json::parse(good);
+  bad_type["pid"] = "x";
+  const Case cases[] = {
+      {"empty", "", "empty file"},
+      {"truncated", good.substr(0, good.size() / 2), "truncated or corrupt"},
+      {"not JSON", "\x7f" "ELF\x02\x01", "truncated or corrupt"},
+      {"JSON without schema", "{\"a\":1}", "no \"schema\""},
+      {"foreign schema", foreign.dump(), "not a numa-analyze recording"},
+      {"future version", future.dump(), "newer than this numa-analyze"},
+      {"missing key", missing.dump(), "key 'threads' not found"},
+      {"node out of range", bad_node.dump(), "out of range"},
+      {"wrong type", bad_type.dump(), "corrupt recording"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.what);
+    std::string e = error_of(c.text);
+    CHECK(e.find(c.expect) != std::string::npos);
+    CHECK(e.find('\n') == std::string::npos);
+    CHECK(e.rfind("f.json: ", 0) == 0);
+  }
+  CHECK(error_of(good).empty());
+}
