@@ -44,8 +44,8 @@ inline constexpr std::array<std::uint8_t, kLookupSlots + 1> kClassOfSlot = [] {
 
 // Class of a request of n bytes (kOverflowClass above 32 KiB). Branch-free: a conditional move.
 [[gnu::always_inline]] inline unsigned class_of(std::size_t n) {
-  std::size_t slot = (n + 15) >> 4;
-  slot = n <= kMaxClassBytes ? slot : kOverflowSlot;
+  std::size_t slot = (n >> 4) + ((n & 15) != 0);   // (n + 15) / 16 without overflow near SIZE_MAX
+  slot = slot < kOverflowSlot ? slot : kOverflowSlot;
   return kClassOfSlot[slot];
 }
 
