@@ -1,0 +1,22 @@
+/* LD_PRELOAD shim for the "no perf permission" test: perf_event_open fails with EACCES, as it
+ * does at perf_event_paranoid 3 or under a seccomp policy; every other syscall() goes through. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <sys/syscall.h>
+
+long syscall(long number, ...) {
+  va_list ap;
+  va_start(ap, number);
+  long a[6];
+  for (int i = 0; i < 6; ++i) a[i] = va_arg(ap, long);
+  va_end(ap);
+  if (number == SYS_perf_event_open) {
+    errno = EACCES;
+    return -1;
+  }
+  static long (*real)(long, ...);
+  if (!real) real = (long (*)(long, ...))dlsym(RTLD_NEXT, "syscall");
+  return real(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+}

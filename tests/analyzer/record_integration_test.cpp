@@ -1,0 +1,382 @@
+// numa-analyze on this machine: record real programs, report them, and every bad-input path
+// (clear one-line error, non-zero exit, nothing half-written).
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+using nlohmann::json;
+
+namespace {
+
+const std::string kBuild = NUMA_AGENT_BUILD_DIR;
+const std::string kTool = kBuild + "/numa-analyze";
+const std::string kTraffic = kBuild + "/tests/analyzer/numa_traffic";
+
+struct Run {
+  int status = -1;
+  std::string out, err;
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+bool exists(const std::string& path) {
+  struct stat st{};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    char templ[] = "/tmp/numa-analyze-test-XXXXXX";
+    path_ = mkdtemp(templ);
+    chmod(path_.c_str(), 0777);
+  }
+  ~TempDir() { std::system(("rm -rf " + path_).c_str()); }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+  // Files in the directory other than `keep` (temporary files left behind would show here).
+  int count_files() const {
+    std::string listing = run_capture("ls -A " + path_ + " | wc -l");
+    return std::atoi(listing.c_str());
+  }
+  static std::string run_capture(const std::string& cmd) {
+    FILE* p = popen(cmd.c_str(), "r");
+    std::string out;
+    char buf[256];
+    while (p && fgets(buf, sizeof buf, p)) out += buf;
+    if (p) pclose(p);
+    return out;
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+Run run(const std::string& cmd, const TempDir& dir) {
+  Run r;
+  std::string out = dir / ".stdout", err = dir / ".stderr";
+  int raw = std::system((cmd + " >" + out + " 2>" + err).c_str());
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
+  r.out = slurp(out);
+  r.err = slurp(err);
+  std::remove(out.c_str());
+  std::remove(err.c_str());
+  return r;
+}
+
+// The last line of stderr, and how many lines stderr has that start with "numa-analyze:".
+int error_lines(const std::string& err) {
+  int n = 0;
+  std::istringstream in(err);
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("numa-analyze:", 0) == 0) ++n;
+  return n;
+}
+
+bool machine_has_memory_pmu() {
+  return exists("/sys/bus/event_source/devices/ibs_op") || exists("/sys/bus/event_source/devices/cpu/events/mem-loads");
+}
+
+int online_nodes() {
+  int n = 0;
+  while (exists("/sys/devices/system/node/node" + std::to_string(n))) ++n;
+  return n == 0 ? 1 : n;
+}
+
+json report_json(const std::string& recording, const TempDir& dir) {
+  Run r = run(kTool + " report " + recording + " --format json", dir);
+  REQUIRE(r.status == 0);
+  return json::parse(r.out);
+}
+
+}  // namespace
+
+TEST_CASE("record a threaded program, then report it as JSON and text") {
+  TempDir dir;
+  std::string rec = dir / "rec.json";
+  // 4 workers x 16 MiB, first-touched by the main thread, then worked on for a second.
+  Run r = run(kTool + " record -o " + rec + " -- " + kTraffic + " all-local --threads-per-node 4 --mib 16 --seconds 1", dir);
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  CHECK(r.err.find("wrote " + rec) != std::string::npos);
+  json report = report_json(rec, dir);
+  CHECK(report["schema"] == "numa-analyze-report/1");
+  const int nodes = online_nodes();
+  // main thread + 4 workers per node
+  CHECK(report["threads"].size() == static_cast<std::size_t>(1 + 4 * nodes));
+  CHECK(report["evidence"]["recording"]["exit_code"] == 0);
+  CHECK(report["evidence"]["recording"]["stop_reason"] == "exited");
+  double duration = report["evidence"]["recording"]["duration_s"];
+  CHECK(duration >= 1.0);
+  CHECK(duration < 30.0);
+  // First touches: every page of the 4 x 16 MiB arrays faulted once (4096 pages each).
+  std::uint64_t first_touched = 0;
+  for (const auto& s : report["sites"])
+    if (s["kind"] == "first-touch") first_touched += s["pages"].get<std::uint64_t>();
+  CHECK(first_touched >= 4 * 4096 * static_cast<std::uint64_t>(nodes));
+  // The arrays show up in numa_maps with their pages.
+  std::uint64_t big_mappings = 0;
+  for (const auto& m : report["mappings"]) {
+    std::uint64_t pages = 0;
+    for (auto& [node, n] : m["pages_by_node"].items()) pages += n.get<std::uint64_t>();
+    if (pages >= 4096) ++big_mappings;
+  }
+  CHECK(big_mappings >= 1);
+
+  std::map<std::string, json> sources;
+  for (const auto& s : report["evidence"]["sources"]) sources[s["source"]] = s;
+  CHECK(sources.at("page-fault-sampling")["used"] == true);
+  CHECK(sources.at("thread-residency")["used"] == true);
+  CHECK(sources.at("numa-maps")["used"] == true);
+  if (!machine_has_memory_pmu()) {
+    CHECK(sources.at("pmu-memory-sampling")["used"] == false);
+    CHECK(sources.at("pmu-memory-sampling")["errno_name"] == "ENOENT");
+  }
+  if (nodes == 1) {
+    CHECK(report["score"].is_null());
+    CHECK(report["components"]["locality"].is_null());
+    CHECK(report["components"]["score_note"].get<std::string>().find("nothing to measure") != std::string::npos);
+    CHECK(sources.at("numa-hint-faults")["detail"].get<std::string>().find("one NUMA node") != std::string::npos);
+    CHECK(report["recommendations"].empty());
+  }
+  // Text renders the same model.
+  Run text = run(kTool + " report " + rec, dir);
+  CHECK(text.status == 0);
+  CHECK(text.out.find("NUMA efficiency score") != std::string::npos);
+  if (nodes == 1) CHECK(text.out.find("nothing to measure") != std::string::npos);
+  // -o writes the same JSON atomically.
+  Run to_file = run(kTool + " report " + rec + " --format json -o " + (dir / "report.json"), dir);
+  CHECK(to_file.status == 0);
+  CHECK(json::parse(slurp(dir / "report.json")) == report);
+}
+
+TEST_CASE("attach to a running process for a fixed duration") {
+  TempDir dir;
+  pid_t pid = fork();
+  if (pid == 0) {
+    execl(kTraffic.c_str(), "numa_traffic", "all-local", "--threads-per-node", "2", "--mib", "4", "--seconds", "20",
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::string rec = dir / "attach.json";
+  Run r = run(kTool + " record -p " + std::to_string(pid) + " --duration 1 -o " + rec, dir);
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  json report = report_json(rec, dir);
+  CHECK(report["evidence"]["recording"]["mode"] == "attach");
+  CHECK(report["evidence"]["recording"]["stop_reason"] == "duration");
+  CHECK(report["evidence"]["recording"]["pid"] == pid);
+  CHECK(report["threads"].size() == static_cast<std::size_t>(1 + 2 * online_nodes()));
+}
+
+TEST_CASE("a PID that exits mid-recording: one-line error, exit 3, a complete file") {
+  TempDir dir;
+  pid_t pid = fork();
+  if (pid == 0) {
+    execl("/bin/sleep", "sleep", "0.7", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::string rec = dir / "short.json";
+  Run r = run(kTool + " record -p " + std::to_string(pid) + " --duration 10 -o " + rec, dir);
+  waitpid(pid, nullptr, 0);
+  CHECK(r.status == 3);
+  CHECK(error_lines(r.err) == 1);
+  CHECK(r.err.find("exited after") != std::string::npos);
+  json report = report_json(rec, dir);   // what was sampled, complete and readable
+  CHECK(report["evidence"]["recording"]["stop_reason"] == "vanished");
+}
+
+TEST_CASE("record refuses what it cannot do, without leaving a file") {
+  TempDir dir;
+  std::string out = dir / "never.json";
+  struct Case {
+    const char* what;
+    std::string args;
+    const char* message;
+  };
+  const Case cases[] = {
+      {"no such program", "-- /nonexistent/program", "cannot run '/nonexistent/program'"},
+      {"no such PID", "-p 999999999", "no process with PID"},
+      {"nothing to record", "", "nothing to record"},
+      {"both PID and command", "-p 1 -- /bin/true", "not both"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.what);
+    Run r = run(kTool + " record -o " + out + " " + c.args, dir);
+    CHECK(r.status != 0);
+    CHECK(error_lines(r.err) == 1);
+    CHECK(r.err.find(c.message) != std::string::npos);
+    CHECK_FALSE(exists(out));
+  }
+  CHECK(dir.count_files() == 0);
+}
+
+TEST_CASE("a PID we may not read: one-line error naming ptrace access") {
+  if (geteuid() != 0 || !exists("/usr/bin/setpriv")) std::exit(77);
+  TempDir dir;
+  pid_t pid = fork();
+  if (pid == 0) {
+    execl("/bin/sleep", "sleep", "10", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::string out = dir / "denied.json";
+  Run r = run("setpriv --reuid=65534 --regid=65534 --clear-groups " + kTool + " record -p " + std::to_string(pid) +
+                  " --duration 1 -o " + out,
+              dir);
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  INFO(r.err);
+  CHECK(r.status == 1);
+  CHECK(error_lines(r.err) == 1);
+  CHECK(r.err.find("EACCES") != std::string::npos);
+  CHECK(r.err.find("ptrace") != std::string::npos);
+  CHECK_FALSE(exists(out));
+}
+
+TEST_CASE("no perf permission: one-line error, no file") {
+  TempDir dir;
+  std::string shim = kBuild + "/tests/analyzer/libdeny_perf_shim.so";
+  REQUIRE(exists(shim));
+  std::string out = dir / "noperf.json";
+  Run r = run("LD_PRELOAD=" + shim + " " + kTool + " record -o " + out + " -- /bin/true", dir);
+  INFO(r.err);
+  CHECK(r.status == 1);
+  CHECK(error_lines(r.err) == 1);
+  CHECK(r.err.find("Permission denied (EACCES)") != std::string::npos);
+  CHECK(r.err.find("perf_event_paranoid") != std::string::npos);
+  CHECK_FALSE(exists(out));
+  CHECK(dir.count_files() == 0);
+}
+
+TEST_CASE("Ctrl-C stops recording cleanly and keeps what was sampled") {
+  TempDir dir;
+  std::string rec = dir / "interrupted.json";
+  pid_t pid = fork();
+  if (pid == 0) {
+    // Its own process group, as a shell job would be; stdout/stderr to files.
+    setpgid(0, 0);
+    std::freopen((dir / ".rec.err").c_str(), "w", stderr);
+    execl(kTool.c_str(), "numa-analyze", "record", "-o", rec.c_str(), "--", kTraffic.c_str(), "all-local", "--mib", "4",
+          "--seconds", "60", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  auto t0 = std::chrono::steady_clock::now();
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(took < 10.0);
+  json report = report_json(rec, dir);
+  CHECK(report["evidence"]["recording"]["stop_reason"] == "interrupted");
+  double duration = report["evidence"]["recording"]["duration_s"];
+  CHECK(duration > 1.0);
+  CHECK(duration < 10.0);
+  CHECK(report["threads"].size() >= 2);
+}
+
+TEST_CASE("report refuses bad recordings with one line and writes nothing") {
+  TempDir dir;
+  std::string good = dir / "good.json";
+  Run r = run(kTool + " record -o " + good + " -- /bin/true", dir);
+  REQUIRE(r.status == 0);
+  std::string text = slurp(good);
+  json j = json::parse(text);
+  auto write = [&](const std::string& name, const std::string& content) {
+    std::ofstream(dir / name) << content;
+    return dir / name;
+  };
+  json future = j;
+  future["schema"] = "numa-analyze-recording/9";
+  json foreign = json{{"schema", "numa-agent-profile/1"}, {"pid", 1}};
+  json corrupt = j;
+  corrupt.erase("machine");
+  struct Case {
+    const char* what;
+    std::string path;
+    const char* message;
+  };
+  const Case cases[] = {
+      {"missing", dir / "absent.json", "No such file or directory (ENOENT)"},
+      {"directory", dir.path(), "EISDIR"},
+      {"empty", write("empty.json", ""), "empty file"},
+      {"truncated", write("trunc.json", text.substr(0, text.size() / 3)), "truncated or corrupt"},
+      {"binary", write("bin.json", std::string("\x7f" "ELF\0\0\0", 7)), "truncated or corrupt"},
+      {"foreign", write("foreign.json", foreign.dump()), "not a numa-analyze recording"},
+      {"future", write("future.json", future.dump()), "newer than this numa-analyze"},
+      {"corrupt", write("corrupt.json", corrupt.dump()), "key 'machine' not found"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.what);
+    std::string out = dir / "out.json";
+    Run bad = run(kTool + " report " + c.path + " --format json -o " + out, dir);
+    CHECK(bad.status == 1);
+    CHECK(error_lines(bad.err) == 1);
+    CHECK(bad.err.find(c.message) != std::string::npos);
+    CHECK(bad.out.empty());
+    CHECK_FALSE(exists(out));
+  }
+}
+
+TEST_CASE("topology names nodes, distances and every perf capability with its errno") {
+  TempDir dir;
+  Run r = run(kTool + " topology --format json", dir);
+  REQUIRE(r.status == 0);
+  json t = json::parse(r.out);
+  CHECK(t["nodes"].size() == static_cast<std::size_t>(online_nodes()));
+  for (const auto& n : t["nodes"]) {
+    CHECK(n["memory_bytes"].get<std::uint64_t>() > 0);
+    CHECK(n["distances"].size() == t["nodes"].size());
+  }
+  bool page_faults = false;
+  for (const auto& c : t["capabilities"]) {
+    if (c["available"] == false) CHECK(c["errno_name"].is_string());
+    if (c["name"].get<std::string>().rfind("page-faults", 0) == 0) page_faults = c["available"];
+  }
+  CHECK(page_faults);   // software events work everywhere numa-analyze is meant to run
+  Run text = run(kTool + " topology", dir);
+  CHECK(text.status == 0);
+  CHECK(text.out.find("Perf capabilities") != std::string::npos);
+}
+
+TEST_CASE("record --agent folds the agent's profile in") {
+  std::string lib = kBuild + "/libnumaagent.so";
+  if (!exists(lib)) std::exit(77);   // the agent is not built in this tree
+  TempDir dir;
+  std::string rec = dir / "agent.json";
+  Run r = run(kTool + " record --agent -o " + rec + " -- " + kTraffic + " all-local --threads-per-node 2 --mib 4 --seconds 0.5", dir);
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  json report = report_json(rec, dir);
+  std::map<std::string, json> sources;
+  for (const auto& s : report["evidence"]["sources"]) sources[s["source"]] = s;
+  CHECK(sources.at("agent-profile")["used"] == true);
+  CHECK(report["evidence"]["recording"]["agent"] == true);
+  int with_agent = 0;
+  for (const auto& t : report["threads"]) with_agent += t.contains("agent");
+  CHECK(with_agent >= 1);
+  // The temporary profile directory is gone.
+  CHECK(TempDir::run_capture("ls -d /tmp/numa-analyze-[!t]* 2>/dev/null | wc -l").find('0') == 0);
+}
