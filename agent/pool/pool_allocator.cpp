@@ -416,7 +416,11 @@ void* PoolAllocator::refill(Heap* h, unsigned cls) {
 }
 
 void* PoolAllocator::alloc_slow(Heap* h, std::size_t n) {
-  if (!started() || h == &g_exited_heap) return nullptr;
+  if (!started()) return nullptr;
+  if (h == &g_exited_heap) {
+    exited_fallthroughs_.fetch_add(1, std::memory_order_relaxed);
+    return nullptr;
+  }
   if (h == &g_detached_heap) {
     h = attach_heap();
     if (!h) return nullptr;

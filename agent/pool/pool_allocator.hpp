@@ -257,6 +257,8 @@ class PoolAllocator {
     }
   }
   std::uint64_t samples_dropped() const { return samples_dropped_; }
+  // Allocations by threads whose heap was already abandoned at their exit (no heap to count in).
+  std::uint64_t exited_thread_fallthroughs() const { return exited_fallthroughs_.load(std::memory_order_relaxed); }
 
  private:
   [[gnu::noinline]] void free_remote(Heap* h, Span* s, void* p);
@@ -296,6 +298,7 @@ class PoolAllocator {
   SampleSite* samples_ = nullptr;       // open-addressed table, mapped at start when sampling
   std::size_t sample_capacity_ = 0;
   std::uint64_t samples_dropped_ = 0;
+  std::atomic<std::uint64_t> exited_fallthroughs_{0};
 };
 
 }  // namespace numa_agent::pool

@@ -167,6 +167,7 @@ nlohmann::json profile_section() {
       heaps.push_back(std::move(j));
     }
   });
+  total.fallthrough[static_cast<unsigned>(FallReason::ThreadExiting)] += g_pool.exited_thread_fallthroughs();
   nlohmann::json node_list = nlohmann::json::array();
   for (int i = 0; i < nodes; ++i) {
     const NodeArena& a = g_pool.node(i);

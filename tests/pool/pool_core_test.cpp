@@ -322,6 +322,7 @@ TEST_CASE("a thread after its exit handler falls through to the real allocator",
     m.pool().thread_exit(&tl_test_heap);
     void* q = TestFamily::malloc(32);   // e.g. a later TLS destructor
     REQUIRE_FALSE(m.pool().owns(q));
+    REQUIRE(m.pool().exited_thread_fallthroughs() == 1);
     TestFamily::free(q);
     TestFamily::free(p);                // its old block: a remote free to the abandoned heap
   });
@@ -432,4 +433,79 @@ TEST_CASE("after fork the child frees and reuses blocks of the parent's other th
   other.join();
   for (void* p : blocks) TestFamily::free(p);
   TestFamily::free(mine);
+}
+
+TEST_CASE("core stress: threads on 4 nodes, cross-thread frees, realloc and memalign, patterns intact", "[pool]") {
+  FakeMachine m(4);
+  struct Item {
+    unsigned char* p;
+    std::size_t n;
+    unsigned seed;
+  };
+  std::mutex exchange_lock;
+  std::vector<Item> exchange;
+  std::atomic<long> errors{0};
+  auto worker = [&](int id) {
+    tl_fake_cpu = id % 8;
+    std::mt19937 rng(static_cast<unsigned>(id) * 97 + 1);
+    std::vector<Item> mine;
+    auto ok = [&](const Item& it) {
+      if (!check(it.p, it.n, it.seed)) errors.fetch_add(1);
+    };
+    for (int op = 0; op < 60000; ++op) {
+      unsigned r = rng() % 100;
+      if (r < 40 || mine.size() < 8) {
+        Item it{nullptr, 1 + rng() % (rng() % 8 == 0 ? 5000 : 300), static_cast<unsigned>(rng())};
+        if (rng() % 5 == 0) {
+          std::size_t a = std::size_t{16} << (rng() % 9);
+          it.p = static_cast<unsigned char*>(TestFamily::memalign(a, it.n));
+          if (!aligned(it.p, a)) errors.fetch_add(1);
+        } else {
+          it.p = static_cast<unsigned char*>(TestFamily::malloc(it.n));
+        }
+        fill(it.p, it.n, it.seed);
+        mine.push_back(it);
+      } else if (r < 60) {
+        std::size_t i = rng() % mine.size();
+        ok(mine[i]);
+        TestFamily::free(mine[i].p);
+        mine[i] = mine.back();
+        mine.pop_back();
+      } else if (r < 75) {
+        std::size_t i = rng() % mine.size();
+        std::lock_guard g(exchange_lock);
+        exchange.push_back(mine[i]);
+        mine[i] = mine.back();
+        mine.pop_back();
+      } else if (r < 90) {
+        Item it{};
+        {
+          std::lock_guard g(exchange_lock);
+          if (exchange.empty()) continue;
+          it = exchange.back();
+          exchange.pop_back();
+        }
+        ok(it);
+        TestFamily::free(it.p);
+      } else {
+        Item& it = mine[rng() % mine.size()];
+        std::size_t n = 1 + rng() % 3000;
+        auto* q = static_cast<unsigned char*>(TestFamily::realloc(it.p, n));
+        if (!check(q, std::min(n, it.n), it.seed)) errors.fetch_add(1);
+        it.p = q;
+        it.n = n;
+        fill(it.p, it.n, it.seed);
+      }
+    }
+    for (auto& it : mine) {
+      ok(it);
+      TestFamily::free(it.p);
+    }
+    m.pool().thread_exit(&tl_test_heap);
+  };
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 6; ++i) threads.emplace_back(worker, i);
+  for (auto& t : threads) t.join();
+  for (auto& it : exchange) TestFamily::free(it.p);
+  REQUIRE(errors.load() == 0);
 }
