@@ -16,7 +16,7 @@ import xml.etree.ElementTree as ET
 
 ALLOCATORS = ["glibc", "jemalloc", "tcmalloc", "mimalloc", "agent", "agent-nopools"]
 ANCHORS = ALLOCATORS[:4]
-WORKLOADS = ["pair_latency", "pool_figure", "scaling", "cross_free", "larson", "thread_create", "rss"]
+WORKLOADS = ["pair_latency", "pool_figure", "scaling", "cross_free", "larson", "thread_create", "startup", "rss"]
 
 
 class Checker:

@@ -20,6 +20,7 @@ HEADLINE = [
     ("rss", "peak_rss_kib", "peak RSS, fixed live set"),
     ("larson", "larson_peak_rss_kib", "peak RSS, larson"),
     ("thread_create", "thread_create_join_ns", "pthread_create + join"),
+    ("startup", "startup_ms", "process start + exit (exec of an empty program)"),
 ]
 
 
@@ -172,24 +173,30 @@ def markdown(results: dict) -> str:
     if "skipped" in progs:
         out += [f"Skipped: {progs['skipped']}.", ""]
     else:
-        out += ["| Program | metric | glibc (min / median / max) | agent (min / median / max) | agent overhead (medians) "
-                "| overhead (best runs) |", "|---|---|---|---|---|---|"]
+        out += ["Overhead: the agent's median against glibc's (the target), then best run against best run, then "
+                "median CPU time (user + system, less disturbed by other work on the machine); `pin=none` is the agent with NUMA_AGENT_PIN=none, to tell the cost of pinning from the cost of the pools.",
+                "", "| Program | metric | glibc (min / median / max) | agent (min / median / max) | agent overhead "
+                "| best runs | CPU time | agent, pin=none (median) | its overhead |", "|---|---|---|---|---|---|---|---|---|"]
         for pname, p in progs.items():
             if "rows" not in p:
-                out.append(f"| {pname} | | skipped: {p.get('skipped', '')} | | | |")
+                out.append(f"| {pname} | | skipped: {p.get('skipped', '')} | | | | | | |")
                 continue
+            f = (lambda v: f"{v / 1000:.1f} k") if p["metric"] == "requests_per_s" else (lambda v: f"{v:.3f}")
             cells = []
-            for a in ("glibc", "agent"):
-                row = p["rows"][a]
-                if row["status"] != "ok":
+            for a in ("glibc", "agent", "agent-nopin"):
+                row = p["rows"].get(a)
+                if row is None:
+                    cells.append("–")
+                elif row["status"] != "ok":
                     cells.append(f"failed: {row['reason']}")
-                    continue
-                s = row["metrics"][p["metric"]]
-                f = (lambda v: f"{v / 1000:.1f} k") if p["metric"] == "requests_per_s" else (lambda v: f"{v:.3f}")
-                cells.append(f"{f(s['min'])} / **{f(s['median'])}** / {f(s['max'])}")
-            over = f"{p['overhead_percent']:+.2f} %" if "overhead_percent" in p else "–"
-            best = f"{p['overhead_percent_best_runs']:+.2f} %" if "overhead_percent_best_runs" in p else "–"
-            out.append(f"| {pname}: {p['what']} | {p['metric'].replace('_', ' ')} | {cells[0]} | {cells[1]} | {over} | {best} |")
+                else:
+                    s_ = row["metrics"][p["metric"]]
+                    cells.append(f"{f(s_['median'])}" if a == "agent-nopin" else
+                                 f"{f(s_['min'])} / **{f(s_['median'])}** / {f(s_['max'])}")
+            pct = lambda k: f"{p[k]:+.2f} %" if k in p else "–"  # noqa: E731
+            out.append(f"| {pname}: {p['what']} | {p['metric'].replace('_', ' ')} | {cells[0]} | {cells[1]} | "
+                       f"{pct('overhead_percent')} | {pct('overhead_percent_best_runs')} | {pct('overhead_percent_cpu')} | "
+                       f"{cells[2]} | {pct('overhead_percent_nopin')} |")
         out.append("")
     # Locality
     out += ["## Locality in a 2-node guest", ""]
