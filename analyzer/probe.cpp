@@ -90,7 +90,9 @@ os::PerfEventSpec migration_spec() {
   s.config = abi::kSwCpuMigrations;
   s.sample_period = 1;
   s.sample_type = abi::kSampleTid | abi::kSampleTime | abi::kSampleCpu;
-  s.exclude_kernel = true;
+  // The event fires in the scheduler (kernel context): exclude_kernel would drop every sample,
+  // so this needs perf_event_paranoid <= 1 or CAP_PERFMON.
+  s.exclude_kernel = false;
   s.exclude_hv = true;
   return s;
 }

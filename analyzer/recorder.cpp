@@ -284,9 +284,9 @@ void Session::open_all_events(const std::vector<int>& targets, bool launch) {
       add_probe("cpu-migration-sampling", true, "software cpu-migrations samples: the exact CPU sequence of every thread");
     else {
       add_probe("cpu-migration-sampling", false,
-                explain_perf_error(o.first_error, paranoid, false) + "; thread residency polling is used instead",
+                explain_perf_error(o.first_error, paranoid, false) +
+                    " (the event fires in the scheduler, so it needs kernel samples); thread residency polling is used instead",
                 o.first_error);
-      if (o.first_error == EACCES || o.first_error == EPERM) denied.push_back(o.first_error);
     }
   }
   // Nothing of perf may be used: say so plainly instead of recording a hollow file.
@@ -665,7 +665,8 @@ Recording Session::run() {
     ThreadRecord r = ts.record;
     if (migration_events_) {
       r.cpu_migrations = ts.sample_migrations;
-      r.node_migrations = ts.sample_node_migrations;
+      // Polls see node changes too (a lower bound); samples see every one when they see any.
+      r.node_migrations = std::max(ts.sample_node_migrations, ts.poll_node_changes);
     } else {
       r.cpu_migrations = ts.first_nr_migrations && ts.last_nr_migrations ? *ts.last_nr_migrations - *ts.first_nr_migrations : 0;
       r.node_migrations = ts.poll_node_changes;
