@@ -208,13 +208,14 @@ def markdown(results: dict) -> str:
                 "| Run | pages on the thread's node after allocation | after the work phase | hint faults | local hint faults | local share |",
                 "|---|---|---|---|---|---|"]
         for name, row in loc["rows"].items():
+            who = "with the agent" if name == "agent" else "without (glibc)"
             if row["status"] != "ok":
-                out.append(f"| {name} | failed: {row['reason']} | | | | |")
+                out.append(f"| {who} | failed: {row['reason']} | | | | |")
                 continue
             pct = lambda v: "–" if v is None else f"{v * 100:.1f} %"  # noqa: E731
             frac, end = pct(row["local_page_fraction"]), pct(row["local_page_fraction_after_work"])
             share = pct(row["hint_fault_local_share"])
-            out.append(f"| {'with the agent' if name == 'agent' else 'without (glibc)'} | {frac} | {end} | {row['hint_faults']:.0f} | "
+            out.append(f"| {who} | {frac} | {end} | {row['hint_faults']:.0f} | "
                        f"{row['hint_faults_local']:.0f} | {share} |")
         out.append("")
     unavailable = [a for a in results["allocators"] if not a["available"]]
