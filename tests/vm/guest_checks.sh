@@ -4,7 +4,7 @@
 #   guest_checks.sh BUILD_DIR STEP [STEP...]
 #   steps:
 #     kernel                      NUMA balancing can be switched on; numa_maps and the hint-fault
-#                                 counters exist (move_pages is exercised by `locality`)
+#                                 counters exist; move_pages finds each node's first-touched page
 #     topology NODE_CPUS DIST     the agent's profile shows these nodes ("0-1/2-3") and this
 #                                 SLIT ("10,21/21,10"; "-" to skip the distance check)
 #     pin POLICY EXPECTED_CPUS    under NUMA_AGENT_PIN=POLICY, thread ordinal k runs on, and is
@@ -25,7 +25,10 @@ failed=""
 
 fail() {
   echo "FAIL $step: $*"
-  failed="$failed $step"
+  case "$failed" in
+    *"[$step]"*) ;;
+    *) failed="$failed [$step]" ;;
+  esac
 }
 
 need() {  # the files a step needs; a missing one fails the step with its name
@@ -45,6 +48,8 @@ step_kernel() {
     echo "ok   /proc/self/numa_maps shows page counts per node" || fail "/proc/self/numa_maps has no N<node>= fields"
   grep -q 'numa_faults\|total_numa_faults\|numa_preferred_nid' /proc/self/sched &&
     echo "ok   /proc/self/sched has NUMA fault fields" || fail "/proc/self/sched has no NUMA fields"
+  need "$vm_check" || return
+  "$vm_check" first-touch || fail "move_pages does not report first-touched pages on their node"
 }
 
 step_topology() {
@@ -104,15 +109,24 @@ step_unharmed() {
     fail "a bad NUMA_AGENT_PIN gave no warning"
 }
 
+args_needed() {  # step name, argument count, arguments left
+  [ "$3" -gt "$2" ] && return 0
+  fail "needs $2 argument(s)"
+  return 1
+}
+
 while [ $# -gt 0 ]; do
   step=$1
-  echo "== $step"
   case $1 in
-    kernel) step_kernel; shift ;;
-    topology) step=$1; step_topology "$2" "$3"; step="topology"; shift 3 ;;
-    pin) step="pin $2"; step_pin "$2" "$3"; shift 3 ;;
-    locality) step_locality; shift ;;
-    unharmed) step_unharmed; shift ;;
+    kernel) echo "== kernel"; step_kernel; shift ;;
+    topology)
+      args_needed topology 2 $# || break
+      echo "== topology nodes=$2 distances=$3"; step_topology "$2" "$3"; shift 3 ;;
+    pin)
+      args_needed pin 2 $# || break
+      step="pin $2"; echo "== pin NUMA_AGENT_PIN=$2 expecting cpus $3"; step_pin "$2" "$3"; shift 3 ;;
+    locality) echo "== locality"; step_locality; shift ;;
+    unharmed) echo "== unharmed"; step_unharmed; shift ;;
     *) fail "unknown step '$1'"; shift ;;
   esac
 done

@@ -9,9 +9,17 @@
 //       and reports the node that /sys gives for that CPU.
 //   vm_check profile-threads --profile P --expect-cpus 0,2,1,3
 //       The profile's thread records agree: ordinal k pinned to that CPU, on that CPU's node.
+//   vm_check first-touch
+//       For every node: a page first touched from that node's CPUs is on that node, as
+//       move_pages (query mode) reports it. Proves move_pages and first-touch work in the guest.
 // Test program: it reads /sys directly on purpose, as the ground truth for the agent's view.
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
@@ -257,6 +265,41 @@ int check_profile_threads(const std::string& profile_path, const std::vector<int
   return checks.exit_code();
 }
 
+int check_first_touch() {
+  Checks checks;
+  const long page_size = sysconf(_SC_PAGESIZE);
+  cpu_set_t original;
+  sched_getaffinity(0, sizeof original, &original);
+  for (int node = 0; node < 64; ++node) {
+    const auto cpus = sys_node_cpus(node);
+    if (!cpus) continue;
+    if (cpus->empty()) continue;   // memory-only node
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int c : expand_cpu_list(*cpus)) CPU_SET(c, &set);
+    if (sched_setaffinity(0, sizeof set, &set) != 0) {
+      checks.expect(false, "pin to node " + std::to_string(node) + " cpus " + *cpus);
+      continue;
+    }
+    void* page = mmap(nullptr, static_cast<std::size_t>(page_size), PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (page == MAP_FAILED) {
+      checks.expect(false, "mmap a page");
+      continue;
+    }
+    static_cast<volatile char*>(page)[0] = 1;   // first touch, from this node
+    int status = -1000;
+    const long rc = syscall(SYS_move_pages, 0, 1UL, &page, nullptr, &status, 0);
+    checks.expect(rc == 0 && status == node, "page first touched from node " + std::to_string(node) +
+                                                 " cpus " + *cpus + " is on node " +
+                                                 std::to_string(status) + " (move_pages rc " +
+                                                 std::to_string(rc) + ")");
+    munmap(page, static_cast<std::size_t>(page_size));
+  }
+  sched_setaffinity(0, sizeof original, &original);
+  return checks.exit_code();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -277,11 +320,14 @@ int main(int argc, char** argv) {
   threads->add_option("--profile", profile, "profile JSON")->required();
   threads->add_option("--expect-cpus", expect_cpus_text, "CPU of ordinal 0,1,2,...")->required();
 
+  auto* first_touch = app.add_subcommand("first-touch", "move_pages reports each node's first-touched page on that node");
+
   CLI11_PARSE(app, argc, argv);
   try {
     if (topology->parsed()) return check_topology(profile, node_cpus, distances);
     if (placement->parsed()) return check_placement(report, parse_ints(expect_cpus_text, ','));
     if (threads->parsed()) return check_profile_threads(profile, parse_ints(expect_cpus_text, ','));
+    if (first_touch->parsed()) return check_first_touch();
   } catch (const std::exception& e) {   // malformed profile or arguments: a failed check, said once
     std::printf("FAIL %s\n", e.what());
     return 1;
