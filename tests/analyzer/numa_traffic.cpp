@@ -95,11 +95,15 @@ struct Array {
   int node_of(std::size_t offset) const { return nodes[offset / (bytes / nodes.size())]; }
 };
 
-void work(const Array& a, std::atomic<unsigned long>* sink) {
+// Sweeps `a` from `start` round and round. Readers of a shared array start at different offsets:
+// hint faults sample the first access to each page after a NUMA scan, and readers sweeping in
+// lockstep would hand every first access to whichever is a little ahead.
+void work(const Array& a, std::atomic<unsigned long>* sink, std::size_t start = 0) {
   unsigned long sum = 0;
   unsigned long long local = 0, remote = 0;
   while (!stop.load(std::memory_order_relaxed)) {
-    for (std::size_t c = 0; c < a.bytes; c += kChunk) {
+    for (std::size_t k = 0; k < a.bytes; k += kChunk) {
+      std::size_t c = (start + k) % a.bytes;
       int cpu = sched_getcpu();
       int here = numa_available() < 0 || cpu < 0 ? 0 : numa_node_of_cpu(cpu);
       for (std::size_t i = c; i < c + kChunk && i < a.bytes; i += 64) sum += static_cast<unsigned char>(a.data[i]);
@@ -142,10 +146,10 @@ int main(int argc, char** argv) {
   std::string top = "none";
   std::atomic<unsigned long> sink{0};
   std::vector<std::thread> threads;
-  auto spawn = [&](int node, Array a) {
+  auto spawn = [&](int node, Array a, std::size_t start = 0) {
     threads.emplace_back([=, &sink] {
       pin_to_node(node);
-      work(a, &sink);
+      work(a, &sink, start);
     });
   };
   auto array = [&](std::vector<int> on) { return Array{place(bytes, on), bytes, on}; };
@@ -184,7 +188,7 @@ int main(int argc, char** argv) {
     remote = double(nodes - 1) / nodes, top = "pin-threads";
   } else if (scenario == "shared-hot") {
     Array data = array({0});
-    for (int n = 0; n < nodes; ++n) spawn(n, data);
+    for (int n = 0; n < nodes; ++n) spawn(n, data, (bytes / nodes / kChunk) * kChunk * n);
     remote = double(nodes - 1) / nodes, top = "interleave";
   } else if (scenario == "imbalanced") {
     for (int n = 0; n < nodes; ++n) spawn(n, array({0}));
