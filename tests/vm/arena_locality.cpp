@@ -164,6 +164,7 @@ void* thread_b(void* arg) {
 struct Tally {
   std::size_t local = 0, remote = 0, unknown = 0;
   std::set<void*> local_pages, remote_pages;
+  std::map<int, std::size_t> unknown_by_status;   // move_pages status (-errno) → blocks
   double local_fraction() const {
     const auto known = local + remote;
     return known ? static_cast<double>(local) / static_cast<double>(known) : 0.0;
@@ -181,16 +182,21 @@ Tally tally(const Scenario& s, const std::vector<int>& status) {
       t.remote_pages.insert(s.page[i]);
     } else {
       ++t.unknown;
+      ++t.unknown_by_status[status[i]];
     }
   }
   return t;
 }
 
 void print_tally(const char* when, const Scenario& s, const Tally& t) {
-  std::printf("%s: %zu of %zu blocks local to B (node %d), %zu remote, %zu unknown: %.2f %% local "
+  std::string unknown;
+  for (const auto& [status, count] : t.unknown_by_status)
+    unknown += (unknown.empty() ? " (status " : ", ") + std::to_string(status) + ": " + std::to_string(count);
+  if (!unknown.empty()) unknown += ")";
+  std::printf("%s: %zu of %zu blocks local to B (node %d), %zu remote, %zu unknown%s: %.2f %% local "
               "(%zu local pages, %zu remote pages)\n",
-              when, t.local, s.blocks, s.work_node, t.remote, t.unknown, 100.0 * t.local_fraction(),
-              t.local_pages.size(), t.remote_pages.size());
+              when, t.local, s.blocks, s.work_node, t.remote, t.unknown, unknown.c_str(),
+              100.0 * t.local_fraction(), t.local_pages.size(), t.remote_pages.size());
 }
 
 bool run_thread(void* (*fn)(void*), Scenario& s) {
@@ -259,8 +265,8 @@ int main(int argc, char** argv) {
     const long long faults = s.vm_after["numa_hint_faults"] - s.vm_before["numa_hint_faults"];
     const long long local = s.vm_after["numa_hint_faults_local"] - s.vm_before["numa_hint_faults_local"];
     const long long migrated = s.vm_after["numa_pages_migrated"] - s.vm_before["numa_pages_migrated"];
-    std::printf("%s: %.1f s of NUMA balancing while B works: numa_hint_faults %lld, local %lld (%.1f %%), "
-                "numa_pages_migrated %lld\n",
+    std::printf("%s: %.1f s of NUMA balancing while B works (system-wide /proc/vmstat deltas): "
+                "numa_hint_faults %lld, local %lld (%.1f %%), numa_pages_migrated %lld\n",
                 label.c_str(), hint_seconds, faults, local, faults ? 100.0 * static_cast<double>(local) / static_cast<double>(faults) : 0.0,
                 migrated);
     std::istringstream sched(s.sched_text);
