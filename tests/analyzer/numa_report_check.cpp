@@ -35,8 +35,8 @@ int main(int argc, char** argv) {
   double measured = ok ? 1.0 - locality.get<double>() : NAN;
   ok = ok && std::fabs(measured - want) <= tolerance + 1e-9;
   bool top_ok = top == want_top;
-  std::printf("%s %s: remote share %.3f (truth %.3f, nominal %.3f, +-%.2f) from %s, top %s (want %s), score %s, %zu recommendation(s)\n",
-              ok && top_ok ? "PASS" : "FAIL", scenario.c_str(), measured, want, truth.value("nominal_remote_share", want),
+  std::printf("%s %s: remote share %.3f (truth %.3f, bytes-weighted %.3f, +-%.2f) from %s, top %s (want %s), score %s, %zu recommendation(s)\n",
+              ok && top_ok ? "PASS" : "FAIL", scenario.c_str(), measured, want, truth.value("measured_remote_share", want),
               tolerance,
               report["evidence"].value("locality_source", "?").c_str(), top.c_str(), want_top.c_str(),
               report["score"].dump().c_str(), recs.size());

@@ -12,10 +12,11 @@
 //   migrating    one thread hopping over all nodes every 250 ms, array on node 0   remote (N-1)/N
 //   shared-hot   one array on node 0 read by one thread per node                   remote (N-1)/N
 //   imbalanced   one thread per node, each with its own array, all on node 0       remote (N-1)/N
-// --truth FILE receives {"scenario", "nodes", "threads", "remote_share", "nominal_remote_share",
-// "top"}: remote_share is counted while running (bytes swept per chunk from a CPU of the chunk's
-// node or not), nominal_remote_share is the design value above; top is the recommendation kind
-// numa-analyze should rank first, or "none".
+// --truth FILE receives {"scenario", "nodes", "threads", "remote_share", "measured_remote_share",
+// "top"}: remote_share is the design value above (share of the working set each thread touches
+// remotely); measured_remote_share counts bytes swept from a CPU of the chunk's node or not,
+// which differs when threads run at different speeds (as vCPUs of a busy TCG guest do); top is
+// the recommendation kind numa-analyze should rank first, or "none".
 #include <numa.h>
 #include <numaif.h>
 #include <pthread.h>
@@ -204,7 +205,7 @@ int main(int argc, char** argv) {
   if (!truth_path.empty()) {
     std::ofstream out(truth_path);
     out << "{\"scenario\": \"" << scenario << "\", \"nodes\": " << nodes << ", \"threads\": " << threads.size()
-        << ", \"remote_share\": " << measured << ", \"nominal_remote_share\": " << remote << ", \"top\": \"" << top
+        << ", \"remote_share\": " << remote << ", \"measured_remote_share\": " << measured << ", \"top\": \"" << top
         << "\"}\n";
   }
   std::printf("numa_traffic %s: %d node(s), %zu worker thread(s), %.1f s, checksum %lu\n", scenario.c_str(), nodes,
