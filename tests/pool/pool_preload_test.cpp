@@ -107,3 +107,34 @@ TEST_CASE("bash with heavy string work starts and runs under the agent (no dlsym
               " for i in $(seq 1 2000); do m[$i]=$((i*i)); done; echo ${#m[@]} ${m[1999]}'",
               "bash", 1000);
 }
+
+TEST_CASE("jemalloc as the real allocator: foreign pointers go to it, output unchanged", "[pool]") {
+  const std::string jemalloc = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2";
+  if (!std::filesystem::exists(jemalloc)) {
+    WARN("libjemalloc2 is not installed");
+    return;
+  }
+  // Large strings go to the real allocator (jemalloc, found by RTLD_NEXT after the agent), small
+  // ones to the pools; realloc moves blocks across that boundary.
+  const std::string script =
+      "import threading\n"
+      "def w(k, out):\n"
+      "    s = ''\n"
+      "    for i in range(20000):\n"
+      "        s += str(i * k)\n"
+      "    out.append(len(s))\n"
+      "o = []\n"
+      "ts = [threading.Thread(target=w, args=(k, o)) for k in range(1, 4)]\n"
+      "[t.start() for t in ts]; [t.join() for t in ts]\n"
+      "print(sorted(o), len({str(i): i for i in range(100000)}))\n";
+  Outcome plain = run_program({"/usr/bin/python3", "-c", script}, {{"PYTHONMALLOC", "malloc"}, {"LD_PRELOAD", jemalloc}});
+  AgentRun agent = run_under_agent({"/usr/bin/python3", "-c", script}, {{"PYTHONMALLOC", "malloc"}, {"LD_PRELOAD", jemalloc}});
+  INFO(agent.outcome.err);
+  REQUIRE(plain.status == 0);
+  REQUIRE(agent.outcome.status == 0);
+  REQUIRE(agent.outcome.out == plain.out);
+  REQUIRE(agent.profiles.size() == 1);
+  const auto& totals = agent.profiles[0]["pools"]["totals"];
+  CHECK(totals["pool_allocations"].get<std::uint64_t>() > 100000);
+  CHECK(totals["real_allocator_frees"].get<std::uint64_t>() > 100);
+}

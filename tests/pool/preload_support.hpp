@@ -78,7 +78,8 @@ inline AgentRun run_under_agent(const std::vector<std::string>& argv, std::map<s
                                 const std::string& cwd = "") {
   char dir[] = "/tmp/pool-test-profiles-XXXXXX";
   if (!mkdtemp(dir)) return {};
-  env["LD_PRELOAD"] = agent_so();
+  // An LD_PRELOAD given by the caller comes after the agent (e.g. another allocator as the real one).
+  env["LD_PRELOAD"] = env.count("LD_PRELOAD") ? agent_so() + ":" + env["LD_PRELOAD"] : agent_so();
   env["NUMA_AGENT_PROFILE"] = std::string(dir) + "/p-%p.json";
   AgentRun r;
   r.outcome = run_program(argv, env, cwd);
