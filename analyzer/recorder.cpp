@@ -203,6 +203,7 @@ OpenOutcome Session::open_event(EventKind kind, os::PerfEventSpec spec, const st
         continue;
       }
       if (!sampling) {
+        // HW_CACHE config: result in bits 16+ (0 access = node-loads, 1 miss = node-load-misses).
         counter_fds_[spec.config >> 16 ? 1 : 0].push_back(fd);
         ++outcome.opened;
         continue;
@@ -222,7 +223,6 @@ OpenOutcome Session::open_event(EventKind kind, os::PerfEventSpec spec, const st
 
 void Session::open_all_events(const std::vector<int>& targets, bool launch) {
   int paranoid = rec_.machine.perf_event_paranoid;
-  const bool one_node = rec_.machine.nodes.size() < 2;
   std::vector<int> denied;   // errno of each perf source that failed for lack of permission
 
   // 1. Precise memory sampling (PMU).
@@ -303,7 +303,6 @@ void Session::open_all_events(const std::vector<int>& targets, bool launch) {
                   : "not needed: cpu-migrations samples give the same per-thread sequence without privilege",
               err);
   }
-  (void)one_node;
 }
 
 std::string Session::site_of(std::uint64_t ip) const {
@@ -674,7 +673,9 @@ Recording Session::run() {
     if (r.residency.empty()) r.residency = ts.sample_residency;
     rec_.threads.push_back(std::move(r));
   }
-  std::sort(rec_.threads.begin(), rec_.threads.end(), [](auto& a, auto& b) { return a.first_seen_s < b.first_seen_s || (a.first_seen_s == b.first_seen_s && a.tid < b.tid); });
+  std::sort(rec_.threads.begin(), rec_.threads.end(), [](const ThreadRecord& a, const ThreadRecord& b) {
+    return a.first_seen_s != b.first_seen_s ? a.first_seen_s < b.first_seen_s : a.tid < b.tid;
+  });
   // Mappings: the last numa_maps snapshot, with ends from maps.
   for (const auto& nm : numa_maps_) {
     MappingRecord m;
