@@ -298,10 +298,10 @@ void Session::open_all_events(const std::vector<int>& targets, bool launch) {
   {
     auto id = os::read_text_file("/sys/kernel/tracing/events/sched/sched_migrate_task/id");
     int err = std::holds_alternative<os::OsError>(id) ? std::get<os::OsError>(id).error : 0;
+    std::string instead = migration_events_ ? "cpu-migrations samples give the same per-thread sequence"
+                                            : "thread residency polling approximates the migration sequence";
     add_probe("sched-migrate-tracepoint", false,
-              err ? "tracefs is not readable (" + describe(err) + "); cpu-migrations samples give the migration sequence"
-                  : "not needed: cpu-migrations samples give the same per-thread sequence without privilege",
-              err);
+              err ? "tracefs is not readable (" + describe(err) + "); " + instead : "not needed: " + instead, err);
   }
 }
 

@@ -90,7 +90,7 @@ std::string render_report_text(const json& report) {
 
   out << "Evidence\n";
   for (const auto& s : at(ev, "sources"))
-    out << "  " << (s.value("used", false) ? "[used]     " : "[not used] ") << pad(s.value("source", ""), 22)
+    out << "  " << (s.value("used", false) ? "[used]     " : "[not used] ") << pad(s.value("source", ""), 26)
         << s.value("detail", "") << "\n";
   for (const auto& n : at(ev, "notes")) out << "  note: " << str(n) << "\n";
   out << "\n";
