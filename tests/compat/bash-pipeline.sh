@@ -5,7 +5,7 @@
 . "$(dirname "$0")/common.sh"
 make_text $((2 << 20)) "$WORK/input.txt"
 cat >"$WORK/work.sh" <<'SH'
-tr ' ' '\n' < ../input.txt | sort --parallel=2 -S 4M | uniq -c | sort -n -s -k1,1 | awk '{ n++; s += $1 } NR % 500 == 0 { print NR, $1, $2 } END { print "words", s, "distinct", n }'
+tr ' ' '\n' < ../input.txt | sort --parallel=2 -S 64M | uniq -c | sort -n -s -k1,1 | awk '{ n++; s += $1 } NR % 500 == 0 { print NR, $1, $2 } END { print "words", s, "distinct", n }'
 declare -A seen
 for w in $(head -c 100000 ../input.txt); do seen[$w]=$(( ${seen[$w]:-0} + 1 )); done
 echo "assoc ${#seen[@]}"
