@@ -88,6 +88,14 @@ std::string render_report_text(const json& report) {
   out << "  NUMA balancing: " << str(at(machine, "numa_balancing")) << "   perf_event_paranoid: "
       << str(at(machine, "perf_event_paranoid")) << "\n\n";
 
+  out << "Per node\n";
+  out << "  " << pad("node", 6) << pad("threads", 9) << pad("resident pages", 16) << pad("accesses served", 17)
+      << "accesses issued\n";
+  for (const auto& n : at(comp, "nodes"))
+    out << "  " << pad(str(n["node"]), 6) << pad(str(n["threads"]), 9) << pad(str(n["resident_pages"]), 16)
+        << pad(str(n["accesses_served"]), 17) << str(n["accesses_issued"]) << "\n";
+  out << "\n";
+
   out << "Evidence\n";
   for (const auto& s : at(ev, "sources"))
     out << "  " << (s.value("used", false) ? "[used]     " : "[not used] ") << pad(s.value("source", ""), 26)

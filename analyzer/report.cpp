@@ -429,6 +429,25 @@ json build_report(const Recording& r, const ReportOptions& options) {
         {"score", {{"metric", metric("score").formula},
                    {"weights", {{"locality", kWeightLocality}, {"stability", kWeightStability}, {"balance", kWeightBalance}}}}}}}};
 
+  // ---- per node: what each node holds, serves and issues ----
+  {
+    json per_node = json::array();
+    for (int n = 0; n < node_count; ++n) {
+      double pages = 0, served = 0, issued = 0;
+      int homes = 0;
+      for (const auto& mp : r.mappings)
+        if (auto it = mp.pages_by_node.find(n); it != mp.pages_by_node.end()) pages += double(it->second);
+      for (const auto& v : ev.rows) {
+        if (v.memory_node == n) served += v.local + v.remote;
+        if (v.cpu_node == n) issued += v.local + v.remote;
+      }
+      for (const auto& t : r.threads) homes += home_node(t) == n;
+      per_node.push_back({{"node", n}, {"resident_pages", std::uint64_t(pages)}, {"accesses_served", rounded(served, 2)},
+                          {"accesses_issued", rounded(issued, 2)}, {"threads", homes}});
+    }
+    report["components"]["nodes"] = per_node;
+  }
+
   // ---- threads ----
   std::map<int, const json*> agent_threads;
   if (r.agent_profile.is_object() && r.agent_profile.contains("threads") && r.agent_profile["threads"].is_array())

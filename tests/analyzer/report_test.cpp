@@ -326,3 +326,17 @@ TEST_CASE("bad recording files are refused with a one-line reason") {
   }
   CHECK(error_of(good).empty());
 }
+
+TEST_CASE("per-node table: pages held, accesses served and issued, threads at home") {
+  auto all = scenarios();
+  json nodes = build_report(all[4].recording)["components"]["nodes"];   // hot shared array on node 0
+  REQUIRE(nodes.size() == 2);
+  CHECK(nodes[0]["resident_pages"] == 16384);
+  CHECK(nodes[1]["resident_pages"] == 0);
+  CHECK(nodes[0]["accesses_served"].get<double>() == 1000);
+  CHECK(nodes[1]["accesses_served"].get<double>() == 0);
+  CHECK(nodes[0]["accesses_issued"].get<double>() == 500);
+  CHECK(nodes[1]["accesses_issued"].get<double>() == 500);
+  CHECK(nodes[0]["threads"] == 1);
+  CHECK(nodes[1]["threads"] == 1);
+}
