@@ -168,7 +168,7 @@ void Session::start_target() {
   rec_.command = opt_.command;
   std::vector<std::pair<std::string, std::string>> env;
   if (opt_.agent) {
-    auto dir = os::make_temp_directory("numa-analyze-");
+    auto dir = os::make_temp_directory("numa-analyze-agent-");
     if (auto* err = std::get_if<os::OsError>(&dir))
       throw RecordError("cannot create a temporary directory for the agent profile: " + describe(err->error));
     temp_dir_ = std::get<std::string>(dir);
