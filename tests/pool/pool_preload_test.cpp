@@ -138,3 +138,14 @@ TEST_CASE("jemalloc as the real allocator: foreign pointers go to it, output unc
   CHECK(totals["pool_allocations"].get<std::uint64_t>() > 100000);
   CHECK(totals["real_allocator_frees"].get<std::uint64_t>() > 100);
 }
+
+TEST_CASE("allocations after the agent's exit-time profile still come from the pools", "[pool]") {
+  Outcome plain = run_program({test_program("pool_late_exit")}, {});
+  REQUIRE(plain.status == 0);
+  REQUIRE(plain.out == "late destructor: usable 40\n");   // glibc's size for 33 bytes
+  AgentRun agent = run_under_agent({test_program("pool_late_exit")});
+  INFO(agent.outcome.err);
+  REQUIRE(agent.outcome.status == 0);
+  REQUIRE(agent.profiles.size() == 1);   // written before the late destructor ran
+  REQUIRE(agent.outcome.out == "late destructor: usable 48\n");   // the pools' 48-byte class
+}
