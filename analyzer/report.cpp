@@ -690,30 +690,6 @@ json build_report(const Recording& r, const ReportOptions& options) {
         }
       }
     }
-    // Per thread: migrations across nodes.
-    const auto& pin_rule = rule(RecommendationKind::PinThreads);
-    std::vector<int> migrating;
-    double migrating_cost = 0;
-    for (const auto& t : r.threads) {
-      double rate = double(t.node_migrations) / lifetime_s(t, r.duration_s);
-      if (rate > pin_rule.threshold) {
-        migrating.push_back(t.tid);
-        if (auto it = by_thread.find(t.tid); it != by_thread.end()) migrating_cost += it->second.cost;
-      }
-    }
-    if (!migrating.empty()) {
-      Candidate c{RecommendationKind::PinThreads};
-      c.title = "Pin the " + std::to_string(migrating.size()) + " thread(s) that move between nodes";
-      std::string tids;
-      for (std::size_t i = 0; i < migrating.size() && i < 8; ++i) tids += (i ? "," : "") + std::to_string(migrating[i]);
-      c.evidence = "threads " + tids + (migrating.size() > 8 ? ",..." : "") + " migrate across nodes more than " +
-                   std::to_string(pin_rule.threshold).substr(0, 3) + " times per second (program-wide " +
-                   std::to_string(rounded(migration_rate, 2)).substr(0, 4) + "/thread-second)";
-      c.command = "LD_PRELOAD=" + options.agent_library + " NUMA_AGENT_PIN=spread " + program;
-      c.cost = migrating_cost;
-      c.extra["tids"] = migrating;
-      candidates.push_back(c);
-    }
     // Per thread, when evidence is per-thread only: a thread whose memory is elsewhere.
     if (!ev.per_access) {
       for (const auto& t : r.threads) {
@@ -739,6 +715,33 @@ json build_report(const Recording& r, const ReportOptions& options) {
       c.command = "LD_PRELOAD=" + options.agent_library + " NUMA_AGENT_PIN=spread " + program;
       c.cost = program_tally.cost;
       c.rank_last = true;
+      candidates.push_back(c);
+    }
+  }
+  // Threads hopping between nodes: a placement problem whatever the sampled locality says (the
+  // samples of a hopping thread are the least reliable), so R4 is exempt from the 90 % cut-off.
+  if (!one_node) {
+    const auto& pin_rule = rule(RecommendationKind::PinThreads);
+    std::vector<int> migrating;
+    double migrating_cost = 0;
+    for (const auto& t : r.threads) {
+      double rate = double(t.node_migrations) / lifetime_s(t, r.duration_s);
+      if (rate > pin_rule.threshold) {
+        migrating.push_back(t.tid);
+        if (auto it = by_thread.find(t.tid); it != by_thread.end()) migrating_cost += it->second.cost;
+      }
+    }
+    if (!migrating.empty()) {
+      Candidate c{RecommendationKind::PinThreads};
+      c.title = "Pin the " + std::to_string(migrating.size()) + " thread(s) that move between nodes";
+      std::string tids;
+      for (std::size_t i = 0; i < migrating.size() && i < 8; ++i) tids += (i ? "," : "") + std::to_string(migrating[i]);
+      c.evidence = "threads " + tids + (migrating.size() > 8 ? ",..." : "") + " migrate across nodes more than " +
+                   std::to_string(pin_rule.threshold).substr(0, 3) + " times per second (program-wide " +
+                   std::to_string(rounded(migration_rate, 2)).substr(0, 4) + "/thread-second)";
+      c.command = "LD_PRELOAD=" + options.agent_library + " NUMA_AGENT_PIN=spread " + program;
+      c.cost = migrating_cost;
+      c.extra["tids"] = migrating;
       candidates.push_back(c);
     }
   }
@@ -779,7 +782,8 @@ json build_report(const Recording& r, const ReportOptions& options) {
   }
   report["recommendations"] = recs;
   if (well_placed)
-    report["components"]["recommendation_note"] = "locality " + percent(*locality) + " >= 90 %: nothing to recommend (" +
+    report["components"]["recommendation_note"] = "locality " + percent(*locality) +
+                                                  " >= 90 %: no memory-placement recommendation (" +
                                                   std::string(kWellPlacedSource) + ")";
   return report;
 }

@@ -60,7 +60,9 @@ inline constexpr RuleDefinition kRules[] = {
      "a mapping with locality < 0.80 whose pages were >= threshold first-touched from one node", 0.80,
      "Carrefour 80 % local threshold applied to first-touch placement"},
 };
-// Applies to all rules: no recommendation at all when program-wide locality >= kWellPlacedLocality.
+// Applies to every rule but R4: no recommendation when program-wide locality >= kWellPlacedLocality.
+// R4 (threads hopping between nodes) stands on its own: a hopping thread's samples are the least
+// reliable evidence of locality there is.
 inline constexpr std::string_view kWellPlacedSource = "issue 5: nothing to recommend when locality >= 90 %";
 
 const RuleDefinition& rule(RecommendationKind kind);

@@ -340,3 +340,18 @@ TEST_CASE("per-node table: pages held, accesses served and issued, threads at ho
   CHECK(nodes[0]["threads"] == 1);
   CHECK(nodes[1]["threads"] == 1);
 }
+
+TEST_CASE("a thread hopping between nodes gets pin-threads even when its samples look local") {
+  Recording r = machine(2);
+  add_thread(r, 1, 0, /*node_migrations=*/40);
+  r.threads[0].residency = {{0, 50}, {1, 50}};
+  add_mapping(r, kA, {{0, 16384}});
+  add_access(r, 1, 0, 0, kA, 950), add_access(r, 1, 1, 0, kA, 50);
+  json report = build_report(r);
+  CHECK(report["components"]["locality"].get<double>() == Approx(0.95));
+  REQUIRE(report["recommendations"].size() == 1);
+  CHECK(report["recommendations"][0]["kind"] == "pin-threads");
+  // A thread that stays put, same samples: nothing.
+  r.threads[0].node_migrations = 0;
+  CHECK(build_report(r)["recommendations"].empty());
+}
