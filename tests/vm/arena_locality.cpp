@@ -95,15 +95,14 @@ struct Scenario {
   std::vector<void*> a_blocks;     // A's blocks
   std::map<std::string, long long> vm_before, vm_after;
   char sched_text[8192] = {};      // B's /proc/self/task/TID/sched at the end
+  cpu_set_t home_cpus{}, work_cpus{};   // read by main: pinning must not allocate
   bool pin_failed = false;
   long page_size = 4096;
 };
 
-bool pin_self(int node) {
-  cpu_set_t set;
-  if (!node_cpus(node, set)) return false;
-  return sched_setaffinity(0, sizeof set, &set) == 0;
-}
+// The first thing each thread does, before any allocation of its own (as a program that pins its
+// threads at start would): its first malloc then happens on its node.
+bool pin_self(const cpu_set_t& set) { return sched_setaffinity(0, sizeof set, &set) == 0; }
 
 void query_nodes(Scenario& s, std::vector<int>& status) {
   for (std::size_t i = 0; i < s.blocks; ++i) status[i] = -1000;
@@ -114,7 +113,7 @@ void query_nodes(Scenario& s, std::vector<int>& status) {
 
 void* thread_a(void* arg) {
   auto& s = *static_cast<Scenario*>(arg);
-  if (!pin_self(s.home_node)) s.pin_failed = true;
+  if (!pin_self(s.home_cpus)) s.pin_failed = true;
   for (std::size_t i = 0; i < s.blocks; ++i) {
     const std::size_t size = kSizes[i % std::size(kSizes)];
     s.a_blocks[i] = std::malloc(size);
@@ -126,7 +125,7 @@ void* thread_a(void* arg) {
 
 void* thread_b(void* arg) {
   auto& s = *static_cast<Scenario*>(arg);
-  if (!pin_self(s.work_node)) s.pin_failed = true;
+  if (!pin_self(s.work_cpus)) s.pin_failed = true;
   for (std::size_t i = 0; i < s.blocks; ++i) {
     const std::size_t size = kSizes[i % std::size(kSizes)];
     s.block[i] = std::malloc(size);
@@ -238,6 +237,8 @@ int main(int argc, char** argv) {
   s.work_node = work_node;
   s.hint_seconds = hint_seconds;
   s.page_size = sysconf(_SC_PAGESIZE);
+  node_cpus(s.home_node, s.home_cpus);
+  node_cpus(s.work_node, s.work_cpus);
   s.block.resize(blocks);
   s.page.resize(blocks);
   s.status_before.resize(blocks);
