@@ -5,6 +5,7 @@
 #include <cctype>
 
 #include "cpu_list.hpp"
+#include "printable.hpp"
 
 namespace numa_agent {
 namespace {
@@ -220,7 +221,9 @@ bool parse_hex_mask(std::string_view text, std::uint64_t& out) {
 }
 
 std::string OptionWarning::line() const {
-  std::string l = variable + "='" + value + "' " + reason;
+  // The value and the parser's reason (which may quote the value) are the user's bytes: escaped
+  // and bounded so that the warning stays one readable line.
+  std::string l = variable + "='" + printable(value, 60) + "' " + printable(reason, 200);
   if (!default_text.empty()) l += "; using default '" + default_text + "'";
   return l;
 }

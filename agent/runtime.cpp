@@ -1,5 +1,7 @@
 #include "runtime.hpp"
 
+#include "printable.hpp"
+
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -111,7 +113,8 @@ AgentRuntime::AgentRuntime(ProcessFacts facts) : facts_(std::move(facts)) {
 
 AgentRuntime::~AgentRuntime() = default;
 
-void AgentRuntime::warn(const std::string& line) {
+void AgentRuntime::warn(const std::string& text) {
+  const std::string line = printable(text, 900);   // one line whatever a path or value holds
   warning_lines_.push_back(line);
   log_->warn(line);
 }
@@ -292,7 +295,7 @@ std::string AgentRuntime::write_profile() {
   const std::string path = profile_path();
   std::string text;
   try {
-    text = profile().dump(2) + "\n";
+    text = profile().dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";   // argv may not be UTF-8
   } catch (const std::exception& e) {
     warn(std::string("cannot build the profile: ") + e.what());
     return "";

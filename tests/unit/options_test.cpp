@@ -1,6 +1,10 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <map>
+
 #include "agent/options.hpp"
+#include "agent/printable.hpp"
 
 using namespace numa_agent;
 using Env = std::map<std::string, std::string, std::less<>>;
@@ -120,4 +124,45 @@ TEST_CASE("the README table lists every option with its default") {
   CHECK(md.find("| `NUMA_AGENT_PIN` | policy \\| CPU expression | `spread` |") != std::string::npos);
   std::string desc = describe_options(default_options());
   CHECK(desc.find("NUMA_AGENT_SMALL_MAX=1k") != std::string::npos);
+}
+
+// ---- warning lines are one printable line whatever the value holds ----------------------------
+
+TEST_CASE("printable escapes control bytes and invalid UTF-8, keeps valid UTF-8") {
+  using numa_agent::printable;
+  CHECK(printable("a\nb") == "a\\x0ab");
+  CHECK(printable("\x1b[2J\x07") == "\\x1b[2J\\x07");
+  CHECK(printable("caf\xc3\xa9") == "caf\xc3\xa9");          // é stays
+  CHECK(printable("n\xf6" "de") == "n\\xf6de");               // Latin-1 ö is not UTF-8
+  CHECK(printable("\xed\xa0\x80") == "\\xed\\xa0\\x80");      // a UTF-16 surrogate is not UTF-8
+  CHECK(printable("\xe2\x82") == "\\xe2\\x82");               // truncated sequence
+  CHECK(printable("\x7f") == "\\x7f");
+}
+
+TEST_CASE("printable bounds the result and names the original size") {
+  using numa_agent::printable;
+  const std::string big(65536, 'x');
+  const std::string p = printable(big, 60);
+  CHECK(p.size() <= 60 + std::string("...(65536 bytes)").size());
+  CHECK(p.rfind("...(65536 bytes)") == p.size() - std::string("...(65536 bytes)").size());
+  // Never cuts a UTF-8 character in two.
+  std::string euros;
+  for (int i = 0; i < 40; ++i) euros += "\xe2\x82\xac";
+  const std::string q = printable(euros, 10);
+  CHECK(q.substr(0, 9) == "\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac");
+  CHECK(q.substr(9, 4) == "...(");
+}
+
+TEST_CASE("an option warning is one bounded line without control bytes") {
+  std::map<std::string, std::string, std::less<>> env{
+      {"NUMA_AGENT_SKIP", "1\nnuma-agent[1]: warning: forged"}, {"NUMA_AGENT_PIN", std::string(70000, 'N')}};
+  auto parsed = numa_agent::parse_options(env, false);
+  REQUIRE(parsed.warnings.size() == 2);
+  for (const auto& w : parsed.warnings) {
+    const std::string line = w.line();
+    INFO(line.substr(0, 200));
+    CHECK(line.size() < 400);
+    CHECK(std::none_of(line.begin(), line.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; }));
+    CHECK(line.find("using default") != std::string::npos);
+  }
 }
