@@ -214,8 +214,7 @@ std::size_t AgentRuntime::begin_thread(const ThreadPlan& plan) {
 
 void AgentRuntime::end_thread(std::size_t record) {
   if (record == ThreadRegistry::kNoRecord) return;
-  int tid = os::current_tid();
-  registry_.finish(record, os::realtime_ns(), os::current_cpu(), os::thread_name(tid));
+  registry_.finish(record, os::realtime_ns(), os::current_cpu(), os::current_thread_name());
 }
 
 void AgentRuntime::before_fork() { registry_.lock_for_fork(); }

@@ -82,6 +82,7 @@ std::vector<std::string> environment_names_with_prefix(std::string_view prefix);
 bool secure_execution();             // [malloc-safe] AT_SECURE: setuid/setgid/capabilities
 std::vector<std::string> command_line();   // /proc/self/cmdline, split
 std::string thread_name(int tid);          // /proc/self/task/TID/comm, "" if gone
+std::string current_thread_name();         // the calling thread's comm (prctl: no /proc open)
 int thread_last_cpu(int tid);              // field 39 of /proc/self/task/TID/stat, -1 if gone
 // Writes `data` to `path` atomically: a temporary file beside it (O_EXCL|O_NOFOLLOW), then rename.
 // A symlink at `path` is replaced, never followed. 0 or -errno.

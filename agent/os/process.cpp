@@ -1,6 +1,7 @@
 // Environment, process identity, files and raw stderr.
 #include <fcntl.h>
 #include <sys/auxv.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -45,6 +46,12 @@ std::vector<std::string> command_line() {
   std::string arg;
   while (std::getline(in, arg, '\0')) args.push_back(arg);
   return args;
+}
+
+std::string current_thread_name() {
+  char name[17] = {};   // TASK_COMM_LEN
+  if (prctl(PR_GET_NAME, name, 0, 0, 0) != 0) return "";
+  return name;
 }
 
 std::string thread_name(int tid) {
