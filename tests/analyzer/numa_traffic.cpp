@@ -2,25 +2,41 @@
 // known-answer checks of numa-analyze in multi-node guests (and as a threaded program on the host).
 //
 //   numa_traffic SCENARIO [--seconds S] [--mib M] [--threads-per-node K] [--truth FILE]
+//                [--scans N] [--deadline S]
 //
 // Threads are pinned to the CPUs of one node; arrays are placed with mbind(MPOL_BIND |
 // MPOL_F_NUMA_BALANCING) so that NUMA balancing still scans them (hint faults: the PMU-less
 // access signal) but never migrates them (the truth stays true while we measure).
-//   all-local    thread k on node n reads/writes its own array on node n          remote 0
-//   all-remote   thread on node n, its array on node n+1                           remote 1
-//   half-remote  one thread on node 0, its array half on node 0, half on node 1    remote 0.5
-//   migrating    one thread hopping over all nodes every 250 ms, array on node 0   remote (N-1)/N
-//   shared-hot   one array on node 0 read by one thread per node                   remote (N-1)/N
-//   imbalanced   one thread per node, each with its own array, all on node 0       remote (N-1)/N
+//   all-local    thread k on node n places and works on its own array on node n     remote 0
+//   all-remote   thread on node n, its array on node n+1                             remote 1
+//   half-remote  one thread on node 0, its array half on node 0, half on node 1      remote 0.5
+//   migrating    one thread hopping over all nodes every 250 ms, array on node 0     remote (N-1)/N
+//   shared-hot   one array on node 0 read by one thread per node                     remote (N-1)/N
+//   imbalanced   one thread per node, each with its own array, all on node 0         remote (N-1)/N
+// The main thread stays on node 0 and only waits: it is not part of any scenario's traffic, so
+// it must not look like a thread that hops between nodes. Every array is its own mapping (guard
+// pages on both sides): the kernel merges adjacent anonymous mappings with the same policy, and
+// two threads' arrays merged into one mapping would look like one array shared by two nodes.
+//
+// --scans N (multi-node guests with NUMA balancing on): run at least S seconds and until the
+// kernel has completed N NUMA scans of the address space (mm->numa_scan_seq in /proc/self/sched),
+// then settle: every worker sweeps its whole array once more after the last scan, so that every
+// page the last scan marked takes its hint fault. Hint faults sample the first access to each page
+// after a scan; without the settle a thread slowed down near the end (a busy TCG host) misses part
+// of the last scan and its node's share drifts by up to 1/N.
+// --deadline S: the whole run ends within S seconds whatever happens (exit 3, one line): no
+// guest step may hang.
 // --truth FILE receives {"scenario", "nodes", "threads", "remote_share", "measured_remote_share",
-// "top"}: remote_share is the design value above (share of the working set each thread touches
-// remotely); measured_remote_share counts bytes swept from a CPU of the chunk's node or not,
-// which differs when threads run at different speeds (as vCPUs of a busy TCG guest do); top is
-// the recommendation kind numa-analyze should rank first, or "none".
+// "top", "scans", "scans_wanted", "settled", "seconds"}: remote_share is the design value above
+// (share of the working set each thread touches remotely); measured_remote_share counts bytes swept
+// from a CPU of the chunk's node or not, which differs when threads run at different speeds (as
+// vCPUs of a busy TCG guest do); top is the recommendation kind numa-analyze should rank first,
+// or "none".
 #include <numa.h>
 #include <numaif.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -29,7 +45,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <fstream>
+#include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -37,84 +56,190 @@
 namespace {
 
 constexpr unsigned kMpolFNumaBalancing = 1u << 13;   // linux/mempolicy.h, kernel >= 5.15
+constexpr std::size_t kChunk = 1 << 20;
+constexpr std::size_t kPage = 4096;
 
-int node_count() { return numa_available() < 0 ? 1 : numa_num_configured_nodes(); }
+// The machine's nodes and CPUs, read once before any worker starts (libnuma's node/CPU caches are
+// not meant to be filled from several threads at once).
+struct Machine {
+  bool numa = false;
+  int nodes = 1;
+  std::vector<std::vector<int>> cpus_of_node;
+  std::vector<int> node_of_cpu;
 
-std::vector<int> cpus_of(int node) {
-  std::vector<int> cpus;
-  if (numa_available() < 0) {
-    for (int c = 0; c < static_cast<int>(std::thread::hardware_concurrency()); ++c) cpus.push_back(c);
-    return cpus;
+  static Machine probe() {
+    Machine m;
+    m.numa = numa_available() >= 0;
+    m.nodes = m.numa ? numa_num_configured_nodes() : 1;
+    m.cpus_of_node.resize(static_cast<std::size_t>(m.nodes));
+    int cpus = m.numa ? numa_num_configured_cpus() : static_cast<int>(std::thread::hardware_concurrency());
+    m.node_of_cpu.assign(static_cast<std::size_t>(std::max(cpus, 1)), 0);
+    for (int c = 0; c < cpus; ++c) {
+      int node = m.numa ? numa_node_of_cpu(c) : 0;
+      if (node < 0 || node >= m.nodes) continue;   // offline CPU
+      m.node_of_cpu[static_cast<std::size_t>(c)] = node;
+      m.cpus_of_node[static_cast<std::size_t>(node)].push_back(c);
+    }
+    return m;
   }
-  bitmask* mask = numa_allocate_cpumask();
-  if (numa_node_to_cpus(node, mask) == 0)
-    for (unsigned c = 0; c < mask->size; ++c)
-      if (numa_bitmask_isbitset(mask, c)) cpus.push_back(static_cast<int>(c));
-  numa_free_cpumask(mask);
-  return cpus;
+  int node_here() const {
+    int cpu = sched_getcpu();
+    return cpu >= 0 && static_cast<std::size_t>(cpu) < node_of_cpu.size() ? node_of_cpu[static_cast<std::size_t>(cpu)] : 0;
+  }
+  cpu_set_t cpu_set(int node) const {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int c : cpus_of_node[static_cast<std::size_t>(node)]) CPU_SET(c, &set);
+    return set;
+  }
+};
+
+const Machine& machine() {
+  static const Machine m = Machine::probe();
+  return m;
 }
 
 void pin_to_node(int node) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  for (int c : cpus_of(node)) CPU_SET(c, &set);
+  if (!machine().numa) return;
+  cpu_set_t set = machine().cpu_set(node);
   if (sched_setaffinity(0, sizeof(set), &set) != 0) std::perror("numa_traffic: sched_setaffinity");
 }
 
-// `bytes` of anonymous memory, each part i placed on nodes[i] (equal parts), first-touched.
-char* place(std::size_t bytes, const std::vector<int>& nodes) {
-  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) {
+// An array whose equal parts sit on the given nodes, by construction.
+struct Array {
+  char* data = nullptr;
+  std::size_t bytes = 0;
+  std::vector<int> nodes;   // equal parts, as placed
+  int node_of(std::size_t offset) const { return nodes[offset / (bytes / nodes.size())]; }
+};
+
+// `bytes` of anonymous memory, each part i placed on nodes[i] (equal parts), first-touched by the
+// calling thread. One guard page on each side keeps it a mapping of its own.
+Array place(std::size_t bytes, const std::vector<int>& nodes) {
+  char* region = static_cast<char*>(
+      mmap(nullptr, bytes + 2 * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  if (region == MAP_FAILED) {
     std::perror("numa_traffic: mmap");
     std::exit(1);
   }
+  if (mprotect(region, kPage, PROT_NONE) != 0 || mprotect(region + kPage + bytes, kPage, PROT_NONE) != 0) {
+    std::perror("numa_traffic: mprotect (guard pages)");
+    std::exit(1);
+  }
+  char* p = region + kPage;
   madvise(p, bytes, MADV_NOHUGEPAGE);   // 4 KiB pages: hint faults and move_pages per page
   std::size_t part = bytes / nodes.size();
-  for (std::size_t i = 0; i < nodes.size(); ++i) {
-    if (numa_available() < 0) break;
+  for (std::size_t i = 0; i < nodes.size() && machine().numa; ++i) {
     unsigned long mask = 1UL << nodes[i];
-    char* start = static_cast<char*>(p) + i * part;
+    char* start = p + i * part;
     if (mbind(start, part, MPOL_BIND | kMpolFNumaBalancing, &mask, sizeof(mask) * 8, 0) != 0 &&
         mbind(start, part, MPOL_BIND, &mask, sizeof(mask) * 8, 0) != 0)
       std::perror("numa_traffic: mbind");
   }
   std::memset(p, 1, bytes);
-  return static_cast<char*>(p);
+  return {p, bytes, nodes};
 }
 
 std::atomic<bool> stop{false};
-// The truth as it happened: bytes swept from the node that holds them vs from another node
-// (the nominal share assumes equal speed everywhere, which a TCG guest does not give).
-std::atomic<unsigned long long> local_bytes{0}, remote_bytes{0};
-constexpr std::size_t kChunk = 1 << 20;
+// Settle rounds: the main thread raises `round`; a worker reports a round done once it has swept
+// its whole array in a sweep that started after the round was raised.
+std::atomic<unsigned> round_wanted{0};
 
-// Where each 1 MiB chunk of an array lives, by construction (see place()).
-struct Array {
-  char* data;
-  std::size_t bytes;
-  std::vector<int> nodes;   // equal parts, as placed
-  int node_of(std::size_t offset) const { return nodes[offset / (bytes / nodes.size())]; }
+// One worker: where it runs, what it sweeps, and what it counted.
+struct Worker {
+  int node = 0;                                // -1: placed by someone else (the hopper moves it)
+  std::vector<int> place_on;                   // non-empty: the worker places its own array there,
+  std::size_t place_bytes = 0;                 //   this large, after pinning itself
+  std::shared_ptr<const Array> shared;         // else it sweeps this array
+  std::size_t start = 0;                       // first chunk of each sweep (readers of a shared array)
+  std::atomic<bool> placed{false};
+  std::atomic<unsigned> round_done{0};
+  std::atomic<unsigned long long> sweeps{0};
+  unsigned long long local_bytes = 0, remote_bytes = 0;
+  unsigned long sum = 0;
+  pthread_t thread{};
 };
 
-// Sweeps `a` from `start` round and round. Readers of a shared array start at different offsets:
-// hint faults sample the first access to each page after a NUMA scan, and readers sweeping in
-// lockstep would hand every first access to whichever is a little ahead.
-void work(const Array& a, std::atomic<unsigned long>* sink, std::size_t start = 0) {
-  unsigned long sum = 0;
-  unsigned long long local = 0, remote = 0;
+// Sweeps the array round and round: reads every cache line, writes one byte per page. Readers of
+// a shared array start at different offsets: hint faults sample the first access to each page
+// after a NUMA scan, and readers sweeping in lockstep would hand every first access to whichever
+// is a little ahead.
+void work(Worker& w) {
+  if (w.node >= 0) pin_to_node(w.node);
+  std::optional<Array> own;
+  if (!w.place_on.empty()) own = place(w.place_bytes, w.place_on);
+  const Array& a = own ? *own : *w.shared;
+  w.placed = true;
   while (!stop.load(std::memory_order_relaxed)) {
+    unsigned round = round_wanted.load(std::memory_order_acquire);
+    bool complete = true;
     for (std::size_t k = 0; k < a.bytes; k += kChunk) {
-      std::size_t c = (start + k) % a.bytes;
-      int cpu = sched_getcpu();
-      int here = numa_available() < 0 || cpu < 0 ? 0 : numa_node_of_cpu(cpu);
-      for (std::size_t i = c; i < c + kChunk && i < a.bytes; i += 64) sum += static_cast<unsigned char>(a.data[i]);
-      for (std::size_t i = c; i < c + kChunk && i < a.bytes; i += 4096) a.data[i] = static_cast<char>(sum);
-      (here == a.node_of(c) ? local : remote) += kChunk;
+      if (stop.load(std::memory_order_relaxed)) {
+        complete = false;
+        break;
+      }
+      std::size_t c = (w.start + k) % a.bytes;
+      int here = machine().node_here();
+      for (std::size_t i = c; i < c + kChunk && i < a.bytes; i += 64) w.sum += static_cast<unsigned char>(a.data[i]);
+      for (std::size_t i = c; i < c + kChunk && i < a.bytes; i += kPage) a.data[i] = static_cast<char>(w.sum);
+      (here == a.node_of(c) ? w.local_bytes : w.remote_bytes) += std::min(kChunk, a.bytes - c);
     }
+    if (!complete) break;
+    ++w.sweeps;
+    w.round_done.store(round, std::memory_order_release);
   }
-  local_bytes += local;
-  remote_bytes += remote;
-  sink->fetch_add(sum);
+}
+
+void* run_worker(void* worker) {
+  work(*static_cast<Worker*>(worker));
+  return nullptr;
+}
+
+// Starts the worker already on its node's CPUs (a thread created elsewhere that pins itself
+// would cross nodes once at start, which the analyzer rightly counts as a migration).
+void start(Worker& w) {
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  if (w.node >= 0 && machine().numa) {
+    cpu_set_t set = machine().cpu_set(w.node);
+    pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
+  }
+  int rc = pthread_create(&w.thread, &attr, run_worker, &w);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) {
+    std::fprintf(stderr, "numa_traffic: pthread_create: %s\n", std::strerror(rc));
+    std::exit(1);
+  }
+}
+
+// Completed NUMA-balancing scans of this process's address space, or nothing where the kernel
+// does not say (no CONFIG_NUMA_BALANCING).
+std::optional<long> numa_scan_seq() {
+  std::ifstream in("/proc/self/sched");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("mm->numa_scan_seq", 0) == 0) {
+      auto colon = line.find(':');
+      if (colon != std::string::npos) return std::strtol(line.c_str() + colon + 1, nullptr, 10);
+    }
+  return std::nullopt;
+}
+
+bool numa_balancing_on() {
+  std::ifstream in("/proc/sys/kernel/numa_balancing");
+  int v = 0;
+  return (in >> v) && v != 0;
+}
+
+void deadline_passed(int) {
+  static const char msg[] = "numa_traffic: deadline passed before the scenario finished (set-up, scans or settle too slow)\n";
+  ssize_t ignored = write(2, msg, sizeof msg - 1);
+  (void)ignored;
+  _exit(3);
+}
+
+double since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 }  // namespace
@@ -122,93 +247,142 @@ void work(const Array& a, std::atomic<unsigned long>* sink, std::size_t start = 
 int main(int argc, char** argv) {
   if (argc < 2) {
     std::fprintf(stderr, "usage: numa_traffic all-local|all-remote|half-remote|migrating|shared-hot|imbalanced "
-                         "[--seconds S] [--mib M] [--threads-per-node K] [--truth FILE]\n");
+                         "[--seconds S] [--mib M] [--threads-per-node K] [--truth FILE] [--scans N] [--deadline S]\n");
     return 2;
   }
   std::string scenario = argv[1];
-  double seconds = 3;
+  double seconds = 3, deadline = 0;
   std::size_t mib = 32;
   int per_node = 1;
+  long scans_wanted = 0;
   std::string truth_path;
-  for (int i = 2; i + 1 < argc; i += 2) {
+  for (int i = 2; i < argc; i += 2) {
     std::string opt = argv[i];
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "numa_traffic: %s needs a value\n", opt.c_str());
+      return 2;
+    }
     if (opt == "--seconds") seconds = std::atof(argv[i + 1]);
     else if (opt == "--mib") mib = std::strtoul(argv[i + 1], nullptr, 10);
     else if (opt == "--threads-per-node") per_node = std::atoi(argv[i + 1]);
     else if (opt == "--truth") truth_path = argv[i + 1];
+    else if (opt == "--scans") scans_wanted = std::atol(argv[i + 1]);
+    else if (opt == "--deadline") deadline = std::atof(argv[i + 1]);
     else {
       std::fprintf(stderr, "numa_traffic: unknown option %s\n", opt.c_str());
       return 2;
     }
   }
-  const int nodes = node_count();
+  if (mib == 0 || per_node < 1 || seconds < 0 || deadline < 0 || scans_wanted < 0) {
+    std::fprintf(stderr, "numa_traffic: --mib and --threads-per-node must be >= 1, --seconds, --scans and --deadline >= 0\n");
+    return 2;
+  }
+  const auto t_start = std::chrono::steady_clock::now();
+  if (deadline > 0) {
+    signal(SIGALRM, deadline_passed);
+    alarm(static_cast<unsigned>(deadline + 0.999));
+  }
+  const int nodes = machine().nodes;
   const std::size_t bytes = mib << 20;
-  double remote = 0;
-  std::string top = "none";
-  std::atomic<unsigned long> sink{0};
-  std::vector<std::thread> threads;
-  auto spawn = [&](int node, Array a, std::size_t start = 0) {
-    threads.emplace_back([=, &sink] {
-      pin_to_node(node);
-      work(a, &sink, start);
-    });
-  };
-  auto array = [&](std::vector<int> on) { return Array{place(bytes, on), bytes, on}; };
-  if ((scenario != "all-local") && nodes < 2) {
+  if (scenario != "all-local" && nodes < 2) {
     std::fprintf(stderr, "numa_traffic: %s needs at least 2 NUMA nodes\n", scenario.c_str());
     return 77;
   }
+  // The main thread (and the hopper it starts) stays on node 0; the workers pin themselves.
+  pin_to_node(0);
+
+  double remote = 0;
+  std::string top = "none";
+  std::deque<Worker> workers;   // stable addresses: threads hold a reference
+  auto own_array = [&](int node, std::vector<int> on) {
+    Worker& w = workers.emplace_back();
+    w.node = node, w.place_on = std::move(on), w.place_bytes = bytes;
+  };
+  auto reader = [&](int node, std::shared_ptr<const Array> a, std::size_t start) {
+    Worker& w = workers.emplace_back();
+    w.node = node, w.shared = std::move(a), w.start = start;
+  };
+  std::thread hopper;
   if (scenario == "all-local") {
     for (int n = 0; n < nodes; ++n)
-      for (int k = 0; k < per_node; ++k) {
-        pin_to_node(n);   // first touch from the node itself (the main thread moves, then places)
-        spawn(n, array({n}));
-      }
+      for (int k = 0; k < per_node; ++k) own_array(n, {n});
   } else if (scenario == "all-remote") {
     for (int n = 0; n < nodes; ++n)
-      for (int k = 0; k < per_node; ++k) spawn(n, array({(n + 1) % nodes}));
+      for (int k = 0; k < per_node; ++k) own_array(n, {(n + 1) % nodes});
     remote = 1, top = "colocate";
   } else if (scenario == "half-remote") {
-    spawn(0, array({0, 1}));
+    own_array(0, {0, 1});
     remote = 0.5, top = "colocate";
   } else if (scenario == "migrating") {
-    Array data = array({0});
-    threads.emplace_back([=, &sink] {
-      // Hop over every node; each stint is long enough for the work loop to run many passes.
-      std::thread worker([&] { work(data, &sink); });
-      pthread_t handle = worker.native_handle();
-      for (int hop = 0; !stop.load(); ++hop) {
-        cpu_set_t set;
-        CPU_ZERO(&set);
-        for (int c : cpus_of(hop % nodes)) CPU_SET(c, &set);
-        pthread_setaffinity_np(handle, sizeof(set), &set);
-        std::this_thread::sleep_for(std::chrono::milliseconds(250));
-      }
-      worker.join();
-    });
+    reader(-1, std::make_shared<const Array>(place(bytes, {0})), 0);
     remote = double(nodes - 1) / nodes, top = "pin-threads";
   } else if (scenario == "shared-hot") {
-    Array data = array({0});
-    for (int n = 0; n < nodes; ++n) spawn(n, data, (bytes / nodes / kChunk) * kChunk * n);
+    auto data = std::make_shared<const Array>(place(bytes, {0}));
+    for (int n = 0; n < nodes; ++n) reader(n, data, (bytes / nodes / kChunk) * kChunk * n);
     remote = double(nodes - 1) / nodes, top = "interleave";
   } else if (scenario == "imbalanced") {
-    for (int n = 0; n < nodes; ++n) spawn(n, array({0}));
+    for (int n = 0; n < nodes; ++n) own_array(n, {0});
     remote = double(nodes - 1) / nodes, top = "colocate";
   } else {
     std::fprintf(stderr, "numa_traffic: unknown scenario '%s'\n", scenario.c_str());
     return 2;
   }
-  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  for (auto& w : workers) start(w);
+  if (scenario == "migrating") {
+    // Hop the worker over every node; each stint is long enough for many sweeps.
+    Worker& w = workers.front();
+    hopper = std::thread([&w, nodes] {
+      for (int hop = 0; !stop.load(); ++hop) {
+        cpu_set_t set = machine().cpu_set(hop % nodes);
+        pthread_setaffinity_np(w.thread, sizeof(set), &set);
+        std::this_thread::sleep_for(std::chrono::milliseconds(250));
+      }
+    });
+  }
+  using namespace std::chrono_literals;
+  for (auto& w : workers)
+    while (!w.placed.load()) std::this_thread::sleep_for(5ms);
+  const double setup_s = since(t_start);
+
+  // The measured window: at least `seconds`, and (where the kernel scans) `scans_wanted` scans.
+  const auto t_work = std::chrono::steady_clock::now();
+  const bool scanning = scans_wanted > 0 && nodes >= 2 && numa_balancing_on() && numa_scan_seq();
+  const long seq0 = scanning ? *numa_scan_seq() : 0;
+  // Without a deadline, scans are awaited for at most 60 s; with one, until 3/4 of it.
+  const double scan_wait_limit = deadline > 0 ? 0.75 * deadline - setup_s : seconds + 60;
+  while (since(t_work) < seconds || (scanning && *numa_scan_seq() - seq0 < scans_wanted && since(t_work) < scan_wait_limit))
+    std::this_thread::sleep_for(20ms);
+  const long scans = scanning ? *numa_scan_seq() - seq0 : 0;
+  bool settled = false;
+  for (int attempt = 0; scanning && !settled && attempt < 5; ++attempt) {
+    long before = *numa_scan_seq();
+    unsigned round = round_wanted.fetch_add(1) + 1;
+    for (auto& w : workers)
+      while (w.round_done.load(std::memory_order_acquire) < round) std::this_thread::sleep_for(2ms);
+    settled = *numa_scan_seq() == before;
+  }
   stop = true;
-  for (auto& t : threads) t.join();
-  double measured = local_bytes + remote_bytes ? double(remote_bytes) / double(local_bytes + remote_bytes) : 0;
+  if (hopper.joinable()) hopper.join();
+  for (auto& w : workers) pthread_join(w.thread, nullptr);
+  const double worked_s = since(t_work);
+
+  unsigned long long local = 0, remote_bytes = 0, sweeps_min = ~0ull, sweeps_max = 0;
+  unsigned long checksum = 0;
+  for (const auto& w : workers) {
+    local += w.local_bytes, remote_bytes += w.remote_bytes, checksum += w.sum;
+    sweeps_min = std::min<unsigned long long>(sweeps_min, w.sweeps), sweeps_max = std::max<unsigned long long>(sweeps_max, w.sweeps);
+  }
+  double measured = local + remote_bytes ? double(remote_bytes) / double(local + remote_bytes) : 0;
   if (!truth_path.empty()) {
     std::ofstream out(truth_path);
-    out << "{\"scenario\": \"" << scenario << "\", \"nodes\": " << nodes << ", \"threads\": " << threads.size()
+    out << "{\"scenario\": \"" << scenario << "\", \"nodes\": " << nodes << ", \"threads\": " << workers.size()
         << ", \"remote_share\": " << remote << ", \"measured_remote_share\": " << measured << ", \"top\": \"" << top
-        << "\"}\n";
+        << "\", \"scans\": " << scans << ", \"scans_wanted\": " << (scanning ? scans_wanted : 0)
+        << ", \"settled\": " << (settled ? "true" : "false") << ", \"seconds\": " << worked_s << "}\n";
   }
-  std::printf("numa_traffic %s: %d node(s), %zu worker thread(s), %.1f s, checksum %lu\n", scenario.c_str(), nodes,
-              threads.size(), seconds, sink.load());
+  std::printf("numa_traffic %s: %d node(s), %zu worker thread(s), set-up %.1f s, worked %.1f s, %ld NUMA scan(s)%s, "
+              "sweeps per thread %llu-%llu, checksum %lu\n",
+              scenario.c_str(), nodes, workers.size(), setup_s, worked_s, scans, settled ? " (settled)" : "",
+              sweeps_min, sweeps_max, checksum);
   return 0;
 }
