@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <map>
 #include <set>
+#include <string>
+#include <type_traits>
 
 #include "perf_records.hpp"
 #include "rules.hpp"
@@ -280,6 +282,24 @@ std::string mapping_label(const MappingRecord* m, std::uint64_t start) {
 
 }  // namespace
 
+namespace {
+// A field of a document we did not write (the agent's profile inside a recording): its default
+// when missing or of another type, where json::value would throw.
+template <typename T>
+T field_or(const json& object, const char* key, T fallback) {
+  if (!object.is_object()) return fallback;
+  auto it = object.find(key);
+  if (it == object.end()) return fallback;
+  if constexpr (std::is_same_v<T, bool>) {
+    return it->is_boolean() ? it->template get<bool>() : fallback;
+  } else if constexpr (std::is_integral_v<T>) {
+    return it->is_number_integer() ? it->template get<T>() : fallback;
+  } else {
+    return it->is_string() ? it->template get<T>() : fallback;
+  }
+}
+}  // namespace
+
 json build_report(const Recording& r, const ReportOptions& options) {
   const MachineInfo& m = r.machine;
   const int node_count = static_cast<int>(m.nodes.size());
@@ -487,8 +507,8 @@ json build_report(const Recording& r, const ReportOptions& options) {
                   {"score", tscore ? json(std::round(*tscore * 10) / 10) : json(nullptr)}};
     if (auto a = agent_threads.find(t.tid); a != agent_threads.end()) {
       const json& at = *a->second;
-      entry["agent"] = {{"pinned", at.value("pinned", false)}, {"cpus", at.value("cpus", "")},
-                        {"node", at.value("node", -1)}, {"reason", at.value("reason", "")}};
+      entry["agent"] = {{"pinned", field_or(at, "pinned", false)}, {"cpus", field_or(at, "cpus", std::string())},
+                        {"node", field_or(at, "node", -1)}, {"reason", field_or(at, "reason", std::string())}};
     }
     threads.push_back(entry);
   }
@@ -596,6 +616,7 @@ json build_report(const Recording& r, const ReportOptions& options) {
     if (r.agent_profile.is_object() && r.agent_profile.contains("pools") && r.agent_profile["pools"].is_object() &&
         r.agent_profile["pools"].contains("sites") && r.agent_profile["pools"]["sites"].is_array())
       for (const auto& s : r.agent_profile["pools"]["sites"]) {
+        if (!s.is_object()) continue;   // the profile is the program's file: take what is well formed
         json entry = s;
         entry["kind"] = "allocation";
         sites.push_back(entry);

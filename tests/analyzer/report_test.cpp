@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <map>
 
 #include "analyzer/recording.hpp"
 #include "analyzer/report.hpp"
@@ -354,4 +355,34 @@ TEST_CASE("a thread hopping between nodes gets pin-threads even when its samples
   // A thread that stays put, same samples: nothing.
   r.threads[0].node_migrations = 0;
   CHECK(build_report(r)["recommendations"].empty());
+}
+
+// The agent's profile inside a recording is the program's file (the fuzzer found these): fields of
+// the wrong type and malformed entries are ignored, never thrown through `report`.
+TEST_CASE("an agent profile with fields of the wrong type is read as far as it is well formed") {
+  Recording r = machine(2);
+  add_thread(r, 101, 0);
+  add_thread(r, 102, 1);
+  r.agent = true;
+  r.agent_profile = json::parse(R"({"schema": "numa-agent-profile/1",
+      "threads": [{"tid": 101, "pinned": "yes", "cpus": 7, "node": "zero", "reason": null},
+                  {"tid": 102, "pinned": true, "cpus": "2", "node": 1, "reason": "policy"}, 5, "x"],
+      "pools": {"sites": [1, "two", {"site": "main+0x10", "bytes": 64}]}})");
+  json report;
+  REQUIRE_NOTHROW(report = build_report(r));
+  std::map<int, json> agent_by_tid;
+  for (const auto& t : report["threads"]) agent_by_tid[t["tid"].get<int>()] = t["agent"];
+  CHECK(agent_by_tid[101]["pinned"] == false);     // wrong types: defaults
+  CHECK(agent_by_tid[101]["cpus"] == "");
+  CHECK(agent_by_tid[101]["node"] == -1);
+  CHECK(agent_by_tid[102]["pinned"] == true);      // the well-formed record as written
+  CHECK(agent_by_tid[102]["cpus"] == "2");
+  CHECK(agent_by_tid[102]["node"] == 1);
+  int allocation_sites = 0;
+  for (const auto& s : report["sites"])
+    if (s["kind"] == "allocation") {
+      ++allocation_sites;
+      CHECK(s["site"] == "main+0x10");
+    }
+  CHECK(allocation_sites == 1);
 }
