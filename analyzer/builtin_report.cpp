@@ -1,11 +1,10 @@
-// numa-analyze report: recording in, report model out (JSON, or text rendered from the JSON).
-#include <cstring>
-
-#include "../agent/os/procfs.hpp"
+// numa-analyze report: recording (or an existing report JSON) in, the report model out as JSON,
+// or rendered from it as text, a self-contained HTML page, or Prometheus text exposition.
 #include "commands.hpp"
-#include "recording.hpp"
+#include "compare.hpp"
+#include "render_html.hpp"
+#include "render_prometheus.hpp"
 #include "render_text.hpp"
-#include "report.hpp"
 
 namespace numa_agent::analyzer {
 namespace {
@@ -17,20 +16,18 @@ struct ReportArgs {
 };
 
 int run_report(const ReportArgs& args) {
-  auto text = os::read_text_file(args.input);
-  if (auto* err = std::get_if<os::OsError>(&text)) {
-    print_error("cannot read " + args.input + ": " + std::strerror(err->error) + " (" + errno_name(err->error) + ")");
-    return 1;
-  }
-  Recording recording;
+  nlohmann::json report;
   try {
-    recording = parse_recording(std::get<std::string>(text), args.input);
-  } catch (const RecordingError& e) {
+    report = load_report_model(args.input);
+  } catch (const ReportInputError& e) {
     print_error(e.what());
     return 1;
   }
-  nlohmann::json report = build_report(recording);
-  std::string out = args.format == "json" ? report.dump(2) + "\n" : render_report_text(report);
+  std::string out;
+  if (args.format == "json") out = report.dump(2) + "\n";
+  else if (args.format == "html") out = render_report_html(report);
+  else if (args.format == "prometheus") out = render_report_prometheus(report);
+  else out = render_report_text(report);
   return write_output(args.output, out) ? 0 : 1;
 }
 
@@ -39,8 +36,10 @@ int run_report(const ReportArgs& args) {
 void register_report_command(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<ReportArgs>();
   CLI::App* sub = app.add_subcommand("report", "Score a recording and rank recommendations");
-  sub->add_option("file", args->input, "recording file")->capture_default_str();
-  sub->add_option("--format", args->format, "text or json")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
+  sub->add_option("file", args->input, "recording file (or a report written by --format json)")->capture_default_str();
+  sub->add_option("--format", args->format, "text, json, html (one self-contained page) or prometheus (textfile collector)")
+      ->check(CLI::IsMember({"text", "json", "html", "prometheus"}))
+      ->capture_default_str();
   sub->add_option("-o,--output", args->output, "write here (atomically) instead of stdout");
   sub->callback([args, &exit_code] { exit_code = run_report(*args); });
 }

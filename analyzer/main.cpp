@@ -36,6 +36,8 @@ int main(int argc, char** argv) {
   register_record_command(app, exit_code);
   register_report_command(app, exit_code);
   register_topology_command(app, exit_code);
+  register_compare_command(app, exit_code);
+  register_top_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

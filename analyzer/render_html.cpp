@@ -1,0 +1,348 @@
+// See render_html.hpp.
+#include "render_html.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+#include <string_view>
+
+namespace numa_agent::analyzer {
+
+using nlohmann::json;
+
+std::string html_escape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+namespace {
+
+const json& at(const json& j, const char* key) {
+  static const json null_value;
+  return j.is_object() && j.contains(key) ? j[key] : null_value;
+}
+
+double number(const json& v, double fallback = 0) { return v.is_number() ? v.get<double>() : fallback; }
+
+std::string fmt(const char* format, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, v);
+  return buf;
+}
+
+std::string text(const json& v) {
+  if (v.is_null()) return "-";
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_number_float()) {
+    double d = v.get<double>();
+    if (d == std::floor(d) && std::abs(d) < 1e15) return fmt("%.0f", d);
+    return fmt("%.4g", d);
+  }
+  return v.dump();
+}
+
+std::string e(const json& v) { return html_escape(text(v)); }
+std::string e(const std::string& s) { return html_escape(s); }
+
+std::string pct(const json& share) { return share.is_number() ? fmt("%.1f %%", share.get<double>() * 100) : "-"; }
+
+// Light to dark blue by share 0..1 (the heat-map scale).
+std::string heat_color(double share) {
+  share = std::clamp(share, 0.0, 1.0);
+  int r = static_cast<int>(std::lround(240 - share * (240 - 23)));
+  int g = static_cast<int>(std::lround(244 - share * (244 - 80)));
+  int b = static_cast<int>(std::lround(250 - share * (250 - 160)));
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "#%02x%02x%02x", r, g, b);
+  return buf;
+}
+
+constexpr int kChartWidth = 560;
+constexpr int kLabelWidth = 120;
+
+// Horizontal bars: one row per item, value scaled to the largest (or to `scale_max` when > 0).
+struct Bar {
+  std::string label, value_text, css_class;
+  double value = 0;
+  bool missing = false;
+};
+std::string bar_chart(const char* chart, const std::string& title, const std::vector<Bar>& bars, double scale_max) {
+  const int row = 30, top = 8;
+  double max = scale_max;
+  if (max <= 0)
+    for (const auto& b : bars) max = std::max(max, b.value);
+  const int plot = kChartWidth - kLabelWidth - 120;
+  const int height = top * 2 + row * static_cast<int>(std::max<std::size_t>(bars.size(), 1));
+  std::ostringstream s;
+  s << "<svg data-chart=\"" << chart << "\" role=\"img\" aria-label=\"" << e(title) << "\" width=\"" << kChartWidth
+    << "\" height=\"" << height << "\" viewBox=\"0 0 " << kChartWidth << ' ' << height << "\">";
+  s << "<title>" << e(title) << "</title>";
+  int y = top;
+  for (const auto& b : bars) {
+    double w = max > 0 && !b.missing ? plot * std::clamp(b.value / max, 0.0, 1.0) : 0;
+    s << "<text x=\"" << kLabelWidth - 8 << "\" y=\"" << y + 19 << "\" text-anchor=\"end\" class=\"label\">" << e(b.label)
+      << "</text>";
+    s << "<rect class=\"track\" x=\"" << kLabelWidth << "\" y=\"" << y + 5 << "\" width=\"" << plot << "\" height=\"20\"/>";
+    s << "<rect class=\"bar " << b.css_class << "\" x=\"" << kLabelWidth << "\" y=\"" << y + 5 << "\" width=\""
+      << fmt("%.1f", w) << "\" height=\"20\"/>";
+    s << "<text x=\"" << kLabelWidth + plot + 8 << "\" y=\"" << y + 19 << "\" class=\"value\">"
+      << e(b.missing ? "n/a" : b.value_text) << "</text>";
+    y += row;
+  }
+  if (bars.empty()) s << "<text x=\"8\" y=\"26\" class=\"label\">no data</text>";
+  s << "</svg>";
+  return s.str();
+}
+
+std::string score_section(const json& report) {
+  const json& comp = at(report, "components");
+  const json& weights = at(at(at(comp, "details"), "score"), "weights");
+  std::vector<Bar> bars;
+  for (const char* k : {"locality", "stability", "balance"}) {
+    const json& v = at(comp, k);
+    std::string label = std::string(k) + (at(weights, k).is_number() ? " ×" + fmt("%.1f", number(at(weights, k))) : "");
+    bars.push_back({label, pct(v), std::string("c-") + k, number(v), !v.is_number()});
+  }
+  std::ostringstream s;
+  const json& score = at(report, "score");
+  s << "<section id=\"score\" class=\"card\"><h2>NUMA efficiency score</h2>";
+  s << "<div class=\"score-row\"><div class=\"score\" data-score=\"" << e(score) << "\">"
+    << (score.is_number() ? fmt("%.1f", number(score)) : "n/a") << "<small>/ 100</small></div>";
+  s << "<div>" << bar_chart("score", "Score breakdown: components 0-100 %, with their weights", bars, 1.0) << "</div></div>";
+  if (at(comp, "score_note").is_string()) s << "<p class=\"note\">" << e(at(comp, "score_note")) << "</p>";
+  const json& ev = at(report, "evidence");
+  s << "<p>Locality from <b>" << e(at(ev, "locality_source")) << "</b>"
+    << (at(ev, "confidence").is_string() ? " (confidence " + e(at(ev, "confidence")) + ")" : "") << "; remote share "
+    << pct(at(comp, "remote_share")) << ".</p>";
+  s << "</section>";
+  return s.str();
+}
+
+std::string nodes_section(const json& report) {
+  const json& nodes = at(at(report, "components"), "nodes");
+  const json& machine_nodes = at(at(report, "machine"), "nodes");
+  std::vector<Bar> memory, traffic;
+  for (const auto& n : nodes) {
+    std::string node = "node " + text(at(n, "node"));
+    double pages = number(at(n, "resident_pages"));
+    memory.push_back({node, fmt("%.0f pages", pages), "c-memory", pages});
+    traffic.push_back({node + " served", text(at(n, "accesses_served")), "c-served", number(at(n, "accesses_served"))});
+    traffic.push_back({node + " issued", text(at(n, "accesses_issued")), "c-issued", number(at(n, "accesses_issued"))});
+  }
+  std::ostringstream s;
+  s << "<section id=\"nodes\" class=\"card\"><h2>Per node</h2>";
+  s << "<h3>Resident memory of the program (pages, from numa_maps)</h3>"
+    << bar_chart("memory", "Resident pages per node", memory, 0);
+  s << "<h3>Sampled memory traffic (accesses served by each node's memory, issued by its CPUs)</h3>"
+    << bar_chart("traffic", "Sampled accesses per node", traffic, 0);
+  s << "<table><tr><th>node</th><th>OS node</th><th>CPUs</th><th>capacity</th><th>threads at home</th></tr>";
+  for (std::size_t i = 0; i < machine_nodes.size(); ++i) {
+    const json& m = machine_nodes[i];
+    const json& n = i < nodes.size() ? nodes[i] : json();
+    s << "<tr><td>" << e(at(m, "node")) << "</td><td>" << e(at(m, "os_index")) << "</td><td>" << e(at(m, "cpus"))
+      << "</td><td>" << fmt("%.1f GiB", number(at(m, "memory_bytes")) / (1024.0 * 1024 * 1024)) << "</td><td>"
+      << e(at(n, "threads")) << "</td></tr>";
+  }
+  s << "</table></section>";
+  return s.str();
+}
+
+constexpr std::size_t kMaxHeatmapThreads = 256;
+
+std::string heatmap_section(const json& report) {
+  const json& threads = at(report, "threads");
+  const std::size_t nodes = at(at(report, "machine"), "nodes").size();
+  const std::size_t rows = std::min(threads.size(), kMaxHeatmapThreads);
+  const int label = 190, cell_w = std::max(40, std::min(90, static_cast<int>((kChartWidth - label) / std::max<std::size_t>(nodes, 1)))),
+            cell_h = 22, top = 24;
+  const int width = label + cell_w * static_cast<int>(nodes) + 10;
+  const int height = top + cell_h * static_cast<int>(std::max<std::size_t>(rows, 1)) + 6;
+  std::ostringstream s;
+  s << "<section id=\"heatmap\" class=\"card\"><h2>Threads × nodes</h2>"
+    << "<p>Share of each thread's time on each node's CPUs (residency); darker is more. "
+       "Hover a cell for the thread's NUMA faults by memory node.</p>";
+  s << "<svg data-chart=\"heatmap\" role=\"img\" aria-label=\"thread by node residency heat map\" width=\"" << width
+    << "\" height=\"" << height << "\" viewBox=\"0 0 " << width << ' ' << height << "\">";
+  for (std::size_t n = 0; n < nodes; ++n)
+    s << "<text class=\"label\" x=\"" << label + cell_w * static_cast<int>(n) + cell_w / 2 << "\" y=\"16\" text-anchor=\"middle\">node "
+      << n << "</text>";
+  for (std::size_t i = 0; i < rows; ++i) {
+    const json& t = threads[i];
+    int y = top + cell_h * static_cast<int>(i);
+    s << "<text class=\"label\" x=\"" << label - 8 << "\" y=\"" << y + 15 << "\" text-anchor=\"end\">" << e(at(t, "name"))
+      << " " << e(at(t, "tid")) << "</text>";
+    std::string faults;
+    for (auto& [node, v] : at(t, "numa_faults_by_memory_node").items()) faults += " N" + node + "=" + text(v);
+    for (std::size_t n = 0; n < nodes; ++n) {
+      const json& share = at(at(t, "residency"), std::to_string(n).c_str());
+      double v = number(share);
+      s << "<rect class=\"cell\" data-tid=\"" << e(at(t, "tid")) << "\" data-node=\"" << n << "\" data-share=\""
+        << fmt("%.3f", v) << "\" x=\"" << label + cell_w * static_cast<int>(n) << "\" y=\"" << y << "\" width=\""
+        << cell_w - 2 << "\" height=\"" << cell_h - 2 << "\" fill=\"" << heat_color(v) << "\"><title>thread "
+        << e(at(t, "tid")) << " (" << e(at(t, "name")) << ") on node " << n << ": " << pct(share)
+        << (faults.empty() ? "" : "; NUMA faults by memory node:" + e(faults)) << "</title></rect>";
+      s << "<text class=\"cell-text" << (v > 0.55 ? " dark" : "") << "\" x=\""
+        << label + cell_w * static_cast<int>(n) + cell_w / 2 - 1 << "\" y=\"" << y + 15 << "\" text-anchor=\"middle\">"
+        << fmt("%.0f%%", v * 100) << "</text>";
+    }
+  }
+  if (rows == 0) s << "<text class=\"label\" x=\"8\" y=\"" << top + 15 << "\">no threads were seen</text>";
+  s << "</svg>";
+  if (threads.size() > rows)
+    s << "<p class=\"note\">First " << rows << " of " << threads.size() << " threads shown.</p>";
+  s << "</section>";
+  return s.str();
+}
+
+std::string recommendations_section(const json& report) {
+  std::ostringstream s;
+  s << "<section id=\"recommendations\" class=\"card wide\"><h2>Recommendations, ranked by estimated gain</h2>";
+  const json& recs = at(report, "recommendations");
+  if (recs.empty()) {
+    const json& note = at(at(report, "components"), "recommendation_note");
+    s << "<p>None" << (note.is_string() ? ": " + e(note) : ".") << "</p>";
+  } else {
+    s << "<ol class=\"recs\">";
+    for (const auto& r : recs) {
+      const json& g = at(r, "estimated_gain");
+      s << "<li class=\"rec\" data-kind=\"" << e(at(r, "kind")) << "\"><div class=\"rec-title\"><span class=\"kind\">"
+        << e(at(r, "kind")) << "</span> " << e(at(r, "title")) << "</div>";
+      s << "<div class=\"why\">" << e(at(r, "evidence")) << "</div>";
+      s << "<pre class=\"command\"><code>" << e(at(r, "command")) << "</code></pre>";
+      s << "<div class=\"gain\">gain: " << e(at(g, "cost")) << " " << e(at(g, "unit")) << " — "
+        << pct(at(g, "share_of_remote_cost")) << " of the remote-access cost"
+        << (at(g, "upper_bound").is_boolean() && at(g, "upper_bound").get<bool>() ? " (upper bound)" : "")
+        << "; rule " << e(at(at(r, "rule"), "id")) << ": " << e(at(at(r, "rule"), "source")) << "</div></li>";
+    }
+    s << "</ol>";
+  }
+  s << "</section>";
+  return s.str();
+}
+
+std::string tables_section(const json& report) {
+  std::ostringstream s;
+  s << "<section id=\"threads\" class=\"card wide\"><h2>Threads</h2><table><tr><th>tid</th><th>name</th><th>home node</th>"
+       "<th>node migrations</th><th>per s</th><th>local</th><th>remote</th><th>locality</th><th>score</th></tr>";
+  for (const auto& t : at(report, "threads"))
+    s << "<tr><td>" << e(at(t, "tid")) << "</td><td>" << e(at(t, "name")) << "</td><td>" << e(at(t, "home_node"))
+      << "</td><td>" << e(at(t, "node_migrations")) << "</td><td>" << e(at(t, "node_migrations_per_s")) << "</td><td>"
+      << e(at(at(t, "accesses"), "local")) << "</td><td>" << e(at(at(t, "accesses"), "remote")) << "</td><td>"
+      << pct(at(t, "locality")) << "</td><td>" << e(at(t, "score")) << "</td></tr>";
+  s << "</table></section>";
+
+  s << "<section id=\"mappings\" class=\"card wide\"><h2>Top mappings</h2><table><tr><th>start</th><th>name</th>"
+       "<th>policy</th><th>bytes</th><th>pages by node</th><th>local</th><th>remote</th><th>locality</th></tr>";
+  int shown = 0;
+  for (const auto& m : at(report, "mappings")) {
+    if (++shown > 15) break;
+    std::string pages;
+    for (auto& [node, v] : at(m, "pages_by_node").items()) pages += (pages.empty() ? "N" : " N") + node + "=" + text(v);
+    s << "<tr><td><code>" << e(at(m, "start")) << "</code></td><td>" << e(at(m, "name")) << "</td><td>"
+      << e(at(m, "policy")) << "</td><td>" << e(at(m, "bytes")) << "</td><td>" << e(pages.empty() ? "-" : pages)
+      << "</td><td>" << e(at(at(m, "accesses"), "local")) << "</td><td>" << e(at(at(m, "accesses"), "remote"))
+      << "</td><td>" << pct(at(m, "locality")) << "</td></tr>";
+  }
+  s << "</table></section>";
+
+  const json& ev = at(report, "evidence");
+  s << "<section id=\"evidence\" class=\"card wide\"><h2>Evidence</h2><table><tr><th>source</th><th>used</th><th>detail</th></tr>";
+  for (const auto& src : at(ev, "sources"))
+    s << "<tr class=\"" << (at(src, "used").is_boolean() && src["used"].get<bool>() ? "used" : "unused") << "\"><td>"
+      << e(at(src, "source")) << "</td><td>" << (at(src, "used").is_boolean() && src["used"].get<bool>() ? "yes" : "no")
+      << "</td><td>" << e(at(src, "detail")) << "</td></tr>";
+  s << "</table>";
+  for (const auto& n : at(ev, "notes")) s << "<p class=\"note\">" << e(n) << "</p>";
+  s << "</section>";
+  return s.str();
+}
+
+constexpr std::string_view kStyle = R"(
+:root{--ink:#1d2433;--muted:#5b6475;--line:#d9dee7;--bg:#f5f7fa}
+*{box-sizing:border-box}
+body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:var(--ink);background:var(--bg)}
+header{padding:14px 24px;background:#1d2433;color:#fff}
+header h1{margin:0;font-size:20px;font-weight:600}
+header p{margin:4px 0 0;color:#c9d1e0}
+main{display:grid;grid-template-columns:repeat(auto-fit,minmax(600px,1fr));gap:16px;padding:16px 24px;max-width:1400px}
+.card{background:#fff;border:1px solid var(--line);border-radius:8px;padding:12px 16px;overflow-x:auto}
+.wide{grid-column:1/-1}
+h2{margin:0 0 8px;font-size:16px}
+h3{margin:10px 0 4px;font-size:13px;color:var(--muted);font-weight:500}
+.score-row{display:flex;align-items:center;gap:16px;flex-wrap:wrap}
+.score{font-size:44px;font-weight:700;min-width:130px}
+.score small{font-size:16px;color:var(--muted);font-weight:400;margin-left:4px}
+svg{display:block;max-width:100%;height:auto}
+svg .label{font-size:12px;fill:var(--ink)}
+svg .value{font-size:12px;fill:var(--muted)}
+svg .track{fill:#eef1f6}
+svg .bar{fill:#3b6fd8}
+svg .c-stability{fill:#2f9e72}
+svg .c-balance{fill:#d9822b}
+svg .c-memory{fill:#7a5cc7}
+svg .c-served{fill:#3b6fd8}
+svg .c-issued{fill:#8fb0f0}
+svg .cell{stroke:#fff}
+svg .cell-text{font-size:11px;fill:#1d2433;pointer-events:none}
+svg .cell-text.dark{fill:#fff}
+table{border-collapse:collapse;width:100%;font-size:13px}
+th,td{text-align:left;padding:4px 8px;border-bottom:1px solid var(--line);vertical-align:top}
+th{color:var(--muted);font-weight:500}
+tr.unused td{color:var(--muted)}
+.note{color:var(--muted)}
+ol.recs{padding-left:22px;margin:0}
+.rec{margin:0 0 12px}
+.rec-title{font-weight:600}
+.kind{display:inline-block;background:#eef1f6;border-radius:4px;padding:0 6px;font-size:12px;font-weight:500;margin-right:4px}
+.why,.gain{color:var(--muted)}
+pre.command{background:#1d2433;color:#e8ecf3;padding:8px 10px;border-radius:6px;white-space:pre-wrap;word-break:break-all;margin:6px 0}
+)";
+
+// Stamps each chart with its laid-out size and the page with "ok" (tests read both from the DOM).
+constexpr std::string_view kScript = R"((function () {
+  var charts = document.querySelectorAll('svg[data-chart]');
+  for (var i = 0; i < charts.length; i++) {
+    var r = charts[i].getBoundingClientRect();
+    charts[i].setAttribute('data-rendered-size', Math.round(r.width) + 'x' + Math.round(r.height));
+  }
+  document.documentElement.setAttribute('data-render-check', 'ok');
+})();)";
+
+}  // namespace
+
+std::string render_report_html(const json& report) {
+  const json& rec = at(at(report, "evidence"), "recording");
+  std::string program;
+  for (const auto& a : at(rec, "command")) program += (program.empty() ? "" : " ") + text(a);
+  if (program.empty()) program = "(unknown program)";
+  std::ostringstream s;
+  s << "<!DOCTYPE html>\n<html lang=\"en\" data-render-check=\"pending\"><head><meta charset=\"utf-8\">"
+    << "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
+       "script-src 'unsafe-inline'; img-src data:\">"
+    << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+    << "<meta name=\"generator\" content=\"numa-analyze " << e(at(rec, "tool_version")) << "\">"
+    << "<title>numa-analyze: " << e(program) << "</title><style>" << kStyle << "</style></head><body>";
+  s << "<header><h1>numa-analyze report: " << e(program) << "</h1><p>PID " << e(at(rec, "pid")) << " · "
+    << e(at(rec, "mode")) << " · " << e(at(rec, "duration_s")) << " s · stopped: " << e(at(rec, "stop_reason"))
+    << (at(rec, "agent").is_boolean() && rec["agent"].get<bool>() ? " · under libnumaagent.so" : "") << " · "
+    << at(at(report, "machine"), "nodes").size() << " NUMA node(s), kernel " << e(at(at(report, "machine"), "kernel"))
+    << " · " << e(at(report, "schema")) << "</p></header><main>";
+  s << score_section(report) << nodes_section(report) << heatmap_section(report) << recommendations_section(report)
+    << tables_section(report);
+  s << "</main><script>" << kScript << "</script></body></html>\n";
+  return s.str();
+}
+
+}  // namespace numa_agent::analyzer

@@ -1,0 +1,192 @@
+// See render_prometheus.hpp.
+#include "render_prometheus.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <sstream>
+#include <utility>
+#include <vector>
+
+namespace numa_agent::analyzer {
+
+using nlohmann::json;
+
+std::string prometheus_label_escape(std::string_view value) {
+  std::string out;
+  for (char c : value) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '"') out += "\\\"";
+    else if (c == '\n') out += "\\n";
+    else out += c;
+  }
+  return out;
+}
+
+namespace {
+
+const json& at(const json& j, const char* key) {
+  static const json null_value;
+  return j.is_object() && j.contains(key) ? j[key] : null_value;
+}
+
+// Shortest text that parses back to the same double.
+std::string value_text(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
+}
+
+std::string help_escape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '\n') out += "\\n";
+    else out += c;
+  }
+  return out;
+}
+
+using Labels = std::vector<std::pair<std::string, std::string>>;
+
+// One metric family: HELP and TYPE once, then its samples; a family without samples is left out.
+class Family {
+ public:
+  Family(std::string name, std::string type, std::string help)
+      : name_(std::move(name)), type_(std::move(type)), help_(std::move(help)) {}
+  // Adds a sample when `v` is a number; nulls and non-numbers are no sample.
+  void add(const Labels& labels, const json& v) {
+    if (!v.is_number() && !v.is_boolean()) return;
+    double d = v.is_boolean() ? (v.get<bool>() ? 1.0 : 0.0) : v.get<double>();
+    samples_ << name_;
+    if (!labels.empty()) {
+      samples_ << '{';
+      for (std::size_t i = 0; i < labels.size(); ++i)
+        samples_ << (i ? "," : "") << labels[i].first << "=\"" << prometheus_label_escape(labels[i].second) << '"';
+      samples_ << '}';
+    }
+    samples_ << ' ' << value_text(d) << '\n';
+    ++count_;
+  }
+  void write(std::ostringstream& out) const {
+    if (!count_) return;
+    out << "# HELP " << name_ << ' ' << help_escape(help_) << '\n' << "# TYPE " << name_ << ' ' << type_ << '\n'
+        << samples_.str();
+  }
+
+ private:
+  std::string name_, type_, help_;
+  std::ostringstream samples_;
+  int count_ = 0;
+};
+
+std::string label_text(const json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_null()) return "";
+  return v.dump();
+}
+
+}  // namespace
+
+std::string render_report_prometheus(const json& report) {
+  const json& ev = at(report, "evidence");
+  const json& rec = at(ev, "recording");
+  const json& comp = at(report, "components");
+  std::string program = "unknown";
+  if (at(rec, "command").is_array() && !rec["command"].empty() && rec["command"][0].is_string()) {
+    program = rec["command"][0].get<std::string>();
+    program = program.substr(program.find_last_of('/') + 1);
+  }
+  const Labels base{{"program", program}};
+  auto with = [&](Labels extra) {
+    Labels l = base;
+    l.insert(l.end(), extra.begin(), extra.end());
+    return l;
+  };
+
+  Family info("numa_agent_report_info", "gauge",
+              "Constant 1; labels describe the report (schema, evidence behind locality, confidence, kernel)");
+  info.add(with({{"schema", label_text(at(report, "schema"))},
+                 {"locality_source", label_text(at(ev, "locality_source"))},
+                 {"confidence", label_text(at(ev, "confidence"))},
+                 {"kernel", label_text(at(at(report, "machine"), "kernel"))},
+                 {"tool_version", label_text(at(rec, "tool_version"))}}),
+           1);
+  Family score("numa_agent_score", "gauge", "NUMA efficiency score, 0-100 (absent when null: one node or no evidence)");
+  score.add(base, at(report, "score"));
+  Family locality("numa_agent_locality_ratio", "gauge", "Share (0-1) of sampled accesses served by the accessing thread's own node");
+  locality.add(base, at(comp, "locality"));
+  Family remote("numa_agent_remote_access_ratio", "gauge", "Share (0-1) of sampled accesses served by another node");
+  remote.add(base, at(comp, "remote_share"));
+  Family stability("numa_agent_stability_ratio", "gauge", "1 / (1 + cross-node migrations per thread-second)");
+  stability.add(base, at(comp, "stability"));
+  Family balance("numa_agent_balance_ratio", "gauge", "1 - CV(per-node traffic) / sqrt(nodes - 1); 1 is even");
+  balance.add(base, at(comp, "balance"));
+  Family duration("numa_agent_recording_duration_seconds", "gauge", "Length of the recording the report scores");
+  duration.add(base, at(rec, "duration_s"));
+  Family agent("numa_agent_under_agent", "gauge", "1 when the program ran under libnumaagent.so");
+  agent.add(base, at(rec, "agent"));
+
+  Family node_capacity("numa_agent_node_memory_bytes", "gauge", "Memory of the NUMA node (capacity)");
+  for (const auto& n : at(at(report, "machine"), "nodes"))
+    node_capacity.add(with({{"node", label_text(at(n, "node"))}}), at(n, "memory_bytes"));
+  Family node_pages("numa_agent_node_resident_pages", "gauge", "Pages of the program resident on the node (numa_maps)");
+  Family node_threads("numa_agent_node_threads", "gauge", "Threads whose home (most frequent) node is this node");
+  Family served("numa_agent_node_accesses_served_total", "counter",
+                "Sampled memory accesses served by the node's memory during the recording");
+  Family issued("numa_agent_node_accesses_issued_total", "counter",
+                "Sampled memory accesses issued by the node's CPUs during the recording");
+  for (const auto& n : at(comp, "nodes")) {
+    Labels l = with({{"node", label_text(at(n, "node"))}});
+    node_pages.add(l, at(n, "resident_pages"));
+    node_threads.add(l, at(n, "threads"));
+    served.add(l, at(n, "accesses_served"));
+    issued.add(l, at(n, "accesses_issued"));
+  }
+
+  Family thread_locality("numa_agent_thread_locality_ratio", "gauge", "Share (0-1) of the thread's sampled accesses that were local");
+  Family thread_residency("numa_agent_thread_residency_ratio", "gauge", "Share (0-1) of the thread's time on the node's CPUs");
+  Family thread_node_migr("numa_agent_thread_node_migrations_total", "counter", "Moves of the thread to another node's CPU");
+  Family thread_cpu_migr("numa_agent_thread_cpu_migrations_total", "counter", "Moves of the thread to another CPU");
+  Family thread_life("numa_agent_thread_lifetime_seconds", "gauge", "How long the thread was seen during the recording");
+  for (const auto& t : at(report, "threads")) {
+    Labels l = with({{"tid", label_text(at(t, "tid"))}, {"thread", label_text(at(t, "name"))}});
+    thread_locality.add(l, at(t, "locality"));
+    thread_node_migr.add(l, at(t, "node_migrations"));
+    thread_cpu_migr.add(l, at(t, "cpu_migrations"));
+    thread_life.add(l, at(t, "lifetime_s"));
+    if (at(t, "residency").is_object())
+      for (auto& [node, share] : t["residency"].items()) {
+        Labels ln = l;
+        ln.emplace_back("node", node);
+        thread_residency.add(ln, share);
+      }
+  }
+
+  Family recs("numa_agent_recommendations", "gauge", "Number of recommendations in the report");
+  recs.add(base, static_cast<double>(at(report, "recommendations").size()));
+  Family rec_share("numa_agent_recommendation_remote_cost_share_ratio", "gauge",
+                   "Estimated share (0-1) of the remote-access cost the recommendation removes");
+  for (const auto& r : at(report, "recommendations"))
+    rec_share.add(with({{"rank", label_text(at(r, "rank"))}, {"kind", label_text(at(r, "kind"))},
+                        {"rule", label_text(at(at(r, "rule"), "id"))}}),
+                  at(at(r, "estimated_gain"), "share_of_remote_cost"));
+
+  Family kernel_events("numa_agent_kernel_numa_events_total", "counter",
+                       "/proc/vmstat numa_* counter increase during the recording (system-wide)");
+  if (at(ev, "vmstat_delta").is_object())
+    for (auto& [name, v] : ev["vmstat_delta"].items()) kernel_events.add(with({{"event", name}}), v);
+  Family samples("numa_agent_samples_total", "counter", "Samples numa-analyze took during the recording, by kind");
+  if (at(ev, "samples").is_object())
+    for (auto& [name, v] : ev["samples"].items()) samples.add(with({{"kind", name}}), v);
+
+  std::ostringstream out;
+  for (const Family* f : {&info, &score, &locality, &remote, &stability, &balance, &duration, &agent, &node_capacity,
+                          &node_pages, &node_threads, &served, &issued, &thread_locality, &thread_residency,
+                          &thread_node_migr, &thread_cpu_migr, &thread_life, &recs, &rec_share, &kernel_events, &samples})
+    f->write(out);
+  return out.str();
+}
+
+}  // namespace numa_agent::analyzer
