@@ -18,36 +18,40 @@
 // pages on both sides): the kernel merges adjacent anonymous mappings with the same policy, and
 // two threads' arrays merged into one mapping would look like one array shared by two nodes.
 //
-// --scans N (multi-node guests with NUMA balancing on): run at least S seconds and until the
-// kernel has completed N NUMA scans of the address space (mm->numa_scan_seq in /proc/self/sched),
-// then settle: every worker sweeps its whole array once more after the last scan, so that every
-// page the last scan marked takes its hint fault. Hint faults sample the first access to each page
-// after a scan; without the settle a thread slowed down near the end (a busy TCG host) misses part
-// of the last scan and its node's share drifts by up to 1/N.
+// --scans N (multi-node test guests, as root): run at least S seconds and N paced NUMA-balancing
+// scans; pacing switches /proc/sys/kernel/numa_balancing off after each scan until every worker has
+// swept its whole array once (then on again; the original value is restored on exit). Hint faults
+// sample the first access to each page after a scan; unpaced, a worker whose vCPU a busy TCG host
+// starves for a second misses part of a scan, and its node's share drifts (measured 0.81 instead
+// of 0.75 on 4 nodes). Paced, every scan is sampled completely by every thread.
 // --deadline S: the whole run ends within S seconds whatever happens (exit 3, one line): no
 // guest step may hang.
 // --truth FILE receives {"scenario", "nodes", "threads", "remote_share", "measured_remote_share",
-// "top", "scans", "scans_wanted", "settled", "seconds"}: remote_share is the design value above
-// (share of the working set each thread touches remotely); measured_remote_share counts bytes swept
-// from a CPU of the chunk's node or not, which differs when threads run at different speeds (as
-// vCPUs of a busy TCG guest do); top is the recommendation kind numa-analyze should rank first,
-// or "none".
+// "top", "scans", "scans_wanted", "seconds"}: remote_share is the design value above (share of the
+// working set each thread touches remotely); measured_remote_share counts bytes swept from a CPU
+// of the chunk's node or not, which differs when threads run at different speeds (as vCPUs of a
+// busy TCG guest do); top is the recommendation kind numa-analyze should rank first, or "none";
+// scans counts the completely sampled scans.
 #include <numa.h>
 #include <numaif.h>
 #include <pthread.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -141,9 +145,16 @@ Array place(std::size_t bytes, const std::vector<int>& nodes) {
 }
 
 std::atomic<bool> stop{false};
-// Settle rounds: the main thread raises `round`; a worker reports a round done once it has swept
-// its whole array in a sweep that started after the round was raised.
+
+// Paced scans (--scans, see main): NUMA balancing is off except while the kernel scans, and the
+// workers touch their memory only in rounds, one per completed scan. In a round every worker
+// sweeps its whole array once; readers of a shared array sweep their own slice first and wait for
+// each other before reading on, so that each page's single hint fault goes to the reader that
+// owns its slice rather than to whoever wins the race with the scanning thread. Between rounds the
+// workers spin without touching memory (the kernel starts a scan from a running thread's tick).
+std::atomic<bool> paced{false};
 std::atomic<unsigned> round_wanted{0};
+std::atomic<int> slices_left{0};
 
 // One worker: where it runs, what it sweeps, and what it counted.
 struct Worker {
@@ -151,7 +162,9 @@ struct Worker {
   std::vector<int> place_on;                   // non-empty: the worker places its own array there,
   std::size_t place_bytes = 0;                 //   this large, after pinning itself
   std::shared_ptr<const Array> shared;         // else it sweeps this array
-  std::size_t start = 0;                       // first chunk of each sweep (readers of a shared array)
+  std::size_t start = 0;                       // first byte of each sweep (readers of a shared array)
+  std::size_t slice = 0;                       // readers: bytes from `start` that are theirs in a round
+  std::atomic<int> round_node{-1};             // >= 0: sweep the rounds from this node (migrating)
   std::atomic<bool> placed{false};
   std::atomic<unsigned> round_done{0};
   std::atomic<unsigned long long> sweeps{0};
@@ -160,33 +173,48 @@ struct Worker {
   pthread_t thread{};
 };
 
-// Sweeps the array round and round: reads every cache line, writes one byte per page. Readers of
-// a shared array start at different offsets: hint faults sample the first access to each page
-// after a NUMA scan, and readers sweeping in lockstep would hand every first access to whichever
-// is a little ahead.
+// Reads every cache line and writes one byte per page of `length` bytes from `from` (wrapping);
+// false when stopped half-way.
+bool sweep(Worker& w, const Array& a, std::size_t from, std::size_t length) {
+  for (std::size_t k = 0; k < length; k += kChunk) {
+    if (stop.load(std::memory_order_relaxed)) return false;
+    std::size_t c = (from + k) % a.bytes;
+    std::size_t end = std::min({c + kChunk, a.bytes, c + (length - k)});
+    int here = machine().node_here();
+    for (std::size_t i = c; i < end; i += 64) w.sum += static_cast<unsigned char>(a.data[i]);
+    for (std::size_t i = c; i < end; i += kPage) a.data[i] = static_cast<char>(w.sum);
+    (here == a.node_of(c) ? w.local_bytes : w.remote_bytes) += end - c;
+  }
+  return true;
+}
+
+// Sweeps the array round and round (or, paced, once per round). Readers of a shared array start
+// at different offsets, so that unpaced they do not sweep in lockstep either.
 void work(Worker& w) {
   if (w.node >= 0) pin_to_node(w.node);
   std::optional<Array> own;
   if (!w.place_on.empty()) own = place(w.place_bytes, w.place_on);
   const Array& a = own ? *own : *w.shared;
   w.placed = true;
+  unsigned done = 0;
   while (!stop.load(std::memory_order_relaxed)) {
     unsigned round = round_wanted.load(std::memory_order_acquire);
-    bool complete = true;
-    for (std::size_t k = 0; k < a.bytes; k += kChunk) {
-      if (stop.load(std::memory_order_relaxed)) {
-        complete = false;
-        break;
+    if (round != done) {
+      if (int node = w.round_node.load(); node >= 0) pin_to_node(node);
+      if (w.slice > 0) {
+        if (!sweep(w, a, w.start, w.slice)) break;
+        slices_left.fetch_sub(1);
+        while (slices_left.load() > 0 && !stop.load(std::memory_order_relaxed)) {
+        }
       }
-      std::size_t c = (w.start + k) % a.bytes;
-      int here = machine().node_here();
-      for (std::size_t i = c; i < c + kChunk && i < a.bytes; i += 64) w.sum += static_cast<unsigned char>(a.data[i]);
-      for (std::size_t i = c; i < c + kChunk && i < a.bytes; i += kPage) a.data[i] = static_cast<char>(w.sum);
-      (here == a.node_of(c) ? w.local_bytes : w.remote_bytes) += std::min(kChunk, a.bytes - c);
+      if (!sweep(w, a, w.start, a.bytes)) break;
+      ++w.sweeps;
+      done = round;
+      w.round_done.store(round, std::memory_order_release);
+    } else if (!paced.load(std::memory_order_relaxed)) {
+      if (!sweep(w, a, w.start, a.bytes)) break;
+      ++w.sweeps;
     }
-    if (!complete) break;
-    ++w.sweeps;
-    w.round_done.store(round, std::memory_order_release);
   }
 }
 
@@ -225,13 +253,31 @@ std::optional<long> numa_scan_seq() {
   return std::nullopt;
 }
 
-bool numa_balancing_on() {
-  std::ifstream in("/proc/sys/kernel/numa_balancing");
+// The NUMA-balancing switch. --scans paces the kernel's scans with it (see main).
+constexpr const char* kBalancing = "/proc/sys/kernel/numa_balancing";
+std::optional<int> read_balancing() {
+  std::ifstream in(kBalancing);
   int v = 0;
-  return (in >> v) && v != 0;
+  if (in >> v) return v;
+  return std::nullopt;
+}
+// The value to put back on exit (a signal handler reads it): -1 while nothing was changed.
+volatile sig_atomic_t balancing_to_restore = -1;
+bool write_balancing(int v) {
+  int fd = open(kBalancing, O_WRONLY);
+  if (fd < 0) return false;
+  char text[16];
+  int n = std::snprintf(text, sizeof text, "%d\n", v);
+  bool ok = write(fd, text, static_cast<std::size_t>(n)) == n;
+  close(fd);
+  return ok;
+}
+void restore_balancing() {
+  if (balancing_to_restore >= 0) write_balancing(balancing_to_restore);   // open/write: async-signal-safe
 }
 
 void deadline_passed(int) {
+  restore_balancing();
   static const char msg[] = "numa_traffic: deadline passed before the scenario finished (set-up, scans or settle too slow)\n";
   ssize_t ignored = write(2, msg, sizeof msg - 1);
   (void)ignored;
@@ -288,7 +334,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "numa_traffic: %s needs at least 2 NUMA nodes\n", scenario.c_str());
     return 77;
   }
-  // The main thread (and the hopper it starts) stays on node 0; the workers pin themselves.
+  // migrating: as many rounds on each node (see sweep_round below).
+  if (scenario == "migrating") scans_wanted = (scans_wanted + nodes - 1) / nodes * nodes;
+  // The main thread (and the hopper it starts) stays on node 0; the workers start on their node.
   pin_to_node(0);
 
   double remote = 0;
@@ -298,9 +346,9 @@ int main(int argc, char** argv) {
     Worker& w = workers.emplace_back();
     w.node = node, w.place_on = std::move(on), w.place_bytes = bytes;
   };
-  auto reader = [&](int node, std::shared_ptr<const Array> a, std::size_t start) {
+  auto reader = [&](int node, std::shared_ptr<const Array> a, std::size_t start, std::size_t slice) {
     Worker& w = workers.emplace_back();
-    w.node = node, w.shared = std::move(a), w.start = start;
+    w.node = node, w.shared = std::move(a), w.start = start, w.slice = slice;
   };
   std::thread hopper;
   if (scenario == "all-local") {
@@ -314,11 +362,13 @@ int main(int argc, char** argv) {
     own_array(0, {0, 1});
     remote = 0.5, top = "colocate";
   } else if (scenario == "migrating") {
-    reader(-1, std::make_shared<const Array>(place(bytes, {0})), 0);
+    reader(-1, std::make_shared<const Array>(place(bytes, {0})), 0, 0);
     remote = double(nodes - 1) / nodes, top = "pin-threads";
   } else if (scenario == "shared-hot") {
     auto data = std::make_shared<const Array>(place(bytes, {0}));
-    for (int n = 0; n < nodes; ++n) reader(n, data, (bytes / nodes / kChunk) * kChunk * n);
+    // Reader n starts at slice n (whole chunks); its slice ends where the next one starts.
+    const std::size_t slice = (bytes / nodes / kChunk) * kChunk;
+    for (int n = 0; n < nodes; ++n) reader(n, data, slice * n, n + 1 < nodes ? slice : bytes - slice * n);
     remote = double(nodes - 1) / nodes, top = "interleave";
   } else if (scenario == "imbalanced") {
     for (int n = 0; n < nodes; ++n) own_array(n, {0});
@@ -327,14 +377,29 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "numa_traffic: unknown scenario '%s'\n", scenario.c_str());
     return 2;
   }
+  // Paced scans need NUMA balancing on and ours to switch (see the comment at the top).
+  const std::optional<int> balancing = read_balancing();
+  std::string no_scans;   // why no scans were paced, when some were wanted
+  if (scans_wanted > 0) {
+    if (nodes < 2) no_scans = "one NUMA node";
+    else if (!balancing || *balancing == 0) no_scans = "NUMA balancing is off (" + std::string(kBalancing) + ")";
+    else if (!numa_scan_seq()) no_scans = "/proc/self/sched has no mm->numa_scan_seq";
+    else if (!write_balancing(*balancing)) no_scans = "cannot write " + std::string(kBalancing) + ": " + std::strerror(errno);
+    paced = no_scans.empty();
+  }
   for (auto& w : workers) start(w);
+  // migrating: hop the worker over every node every 250 ms, except during a paced round.
+  std::mutex hop_lock;
+  bool in_round = false;
   if (scenario == "migrating") {
-    // Hop the worker over every node; each stint is long enough for many sweeps.
     Worker& w = workers.front();
-    hopper = std::thread([&w, nodes] {
+    hopper = std::thread([&w, &hop_lock, &in_round, nodes] {
       for (int hop = 0; !stop.load(); ++hop) {
-        cpu_set_t set = machine().cpu_set(hop % nodes);
-        pthread_setaffinity_np(w.thread, sizeof(set), &set);
+        {
+          std::lock_guard<std::mutex> lock(hop_lock);
+          cpu_set_t set = machine().cpu_set(hop % nodes);
+          if (!in_round) pthread_setaffinity_np(w.thread, sizeof(set), &set);
+        }
         std::this_thread::sleep_for(std::chrono::milliseconds(250));
       }
     });
@@ -344,23 +409,57 @@ int main(int argc, char** argv) {
     while (!w.placed.load()) std::this_thread::sleep_for(5ms);
   const double setup_s = since(t_start);
 
-  // The measured window: at least `seconds`, and (where the kernel scans) `scans_wanted` scans.
+  // The measured window: at least `seconds`, and where the kernel balances NUMA, `scans_wanted`
+  // paced scans: switch NUMA balancing on, wait until the kernel has completed one scan of the
+  // address space (mm->numa_scan_seq advances), switch it off, and run a round (every page the
+  // scan marked takes its one hint fault in the round, however slowly a busy host runs that
+  // worker's vCPU). Each scan is then sampled completely, so the hint faults' remote share is the
+  // share by construction.
   const auto t_work = std::chrono::steady_clock::now();
-  const bool scanning = scans_wanted > 0 && nodes >= 2 && numa_balancing_on() && numa_scan_seq();
-  const long seq0 = scanning ? *numa_scan_seq() : 0;
   // Without a deadline, scans are awaited for at most 60 s; with one, until 3/4 of it.
   const double scan_wait_limit = deadline > 0 ? 0.75 * deadline - setup_s : seconds + 60;
-  while (since(t_work) < seconds || (scanning && *numa_scan_seq() - seq0 < scans_wanted && since(t_work) < scan_wait_limit))
-    std::this_thread::sleep_for(20ms);
-  const long scans = scanning ? *numa_scan_seq() - seq0 : 0;
-  bool settled = false;
-  for (int attempt = 0; scanning && !settled && attempt < 5; ++attempt) {
-    long before = *numa_scan_seq();
+  // Round k: the migrating worker sweeps from node k mod N (so N rounds hold the share by
+  // construction); readers of a shared array each take their slice first.
+  const bool migrating = scenario == "migrating";
+  auto sweep_round = [&](long k) {
+    if (migrating) {
+      std::lock_guard<std::mutex> lock(hop_lock);
+      in_round = true;
+      workers.front().round_node = static_cast<int>(k % nodes);
+    }
+    int readers = 0;
+    for (const auto& w : workers) readers += w.slice > 0;
+    slices_left = readers;
     unsigned round = round_wanted.fetch_add(1) + 1;
     for (auto& w : workers)
       while (w.round_done.load(std::memory_order_acquire) < round) std::this_thread::sleep_for(2ms);
-    settled = *numa_scan_seq() == before;
+    if (migrating) {
+      std::lock_guard<std::mutex> lock(hop_lock);
+      in_round = false;
+    }
+  };
+  long scans = 0;
+  if (paced) {
+    balancing_to_restore = *balancing;
+    while ((scans < scans_wanted || since(t_work) < seconds || (migrating && scans % nodes != 0)) &&
+           since(t_work) < scan_wait_limit) {
+      long seq = *numa_scan_seq();
+      write_balancing(*balancing);
+      while (*numa_scan_seq() == seq && since(t_work) < scan_wait_limit) std::this_thread::sleep_for(10ms);
+      write_balancing(0);
+      if (*numa_scan_seq() == seq) break;   // no scan in time: the checker says so
+      sweep_round(scans);
+      ++scans;
+    }
+    write_balancing(*balancing);
+    balancing_to_restore = -1;
+    if (scans < scans_wanted)
+      no_scans = "the kernel completed " + std::to_string(scans) + " NUMA scan(s) in " +
+                 std::to_string(static_cast<int>(since(t_work))) + " s";
+  } else {
+    while (since(t_work) < seconds) std::this_thread::sleep_for(20ms);
   }
+  if (!no_scans.empty()) std::fprintf(stderr, "numa_traffic: %ld of %ld NUMA scans: %s\n", scans, scans_wanted, no_scans.c_str());
   stop = true;
   if (hopper.joinable()) hopper.join();
   for (auto& w : workers) pthread_join(w.thread, nullptr);
@@ -377,12 +476,12 @@ int main(int argc, char** argv) {
     std::ofstream out(truth_path);
     out << "{\"scenario\": \"" << scenario << "\", \"nodes\": " << nodes << ", \"threads\": " << workers.size()
         << ", \"remote_share\": " << remote << ", \"measured_remote_share\": " << measured << ", \"top\": \"" << top
-        << "\", \"scans\": " << scans << ", \"scans_wanted\": " << (scanning ? scans_wanted : 0)
-        << ", \"settled\": " << (settled ? "true" : "false") << ", \"seconds\": " << worked_s << "}\n";
+        << "\", \"scans\": " << scans << ", \"scans_wanted\": " << scans_wanted
+        << ", \"seconds\": " << worked_s << "}\n";
   }
-  std::printf("numa_traffic %s: %d node(s), %zu worker thread(s), set-up %.1f s, worked %.1f s, %ld NUMA scan(s)%s, "
+  std::printf("numa_traffic %s: %d node(s), %zu worker thread(s), set-up %.1f s, worked %.1f s, %ld paced NUMA scan(s), "
               "sweeps per thread %llu-%llu, checksum %lu\n",
-              scenario.c_str(), nodes, workers.size(), setup_s, worked_s, scans, settled ? " (settled)" : "",
+              scenario.c_str(), nodes, workers.size(), setup_s, worked_s, scans,
               sweeps_min, sweeps_max, checksum);
   return 0;
 }
