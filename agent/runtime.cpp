@@ -100,13 +100,13 @@ AgentRuntime::AgentRuntime(ProcessFacts facts) : facts_(std::move(facts)) {
   if (facts_.openmp_affinity_env && options_.honor_openmp)
     info(facts_.openmp_variable + " is set: the OpenMP runtime places its threads; the agent pins none");
 
-  if (options_.pools && facts_.topology_error.empty()) {
+  if (facts_.topology_error.empty()) {
     pool::PoolConfig config;
     config.enabled = options_.pools;
     config.small_max = options_.small_max;
     config.arena_bytes_per_node = options_.arena_size;
     config.sample_bytes = options_.sample;
-    pool::start(config, facts_.machine);
+    if (auto why = pool::start(config, facts_.machine); !why.empty()) warn(why);
   }
   log_info_summary();
 }

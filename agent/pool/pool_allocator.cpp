@@ -42,6 +42,7 @@ HeapCounters& HeapCounters::operator+=(const HeapCounters& o) {
   spans_acquired += o.spans_acquired;
   spans_released += o.spans_released;
   samples += o.samples;
+  node_moves += o.node_moves;
   return *this;
 }
 
@@ -51,17 +52,43 @@ const char* PoolAllocator::start(const PoolConfig& config, const Topology& topol
                                  ThreadHooks hooks) {
   if (started()) return "pools already started";
   if (!config.enabled) return "disabled by NUMA_AGENT_POOLS=0";
+  // From here on a failure leaves the pools off for good: count what they are asked for.
+  auto fail = [this](const char* why, int error) {
+    start_errno_ = error;
+    count_off_ = true;
+    return why;
+  };
   const int nodes = topology.node_count();
-  if (nodes < 1) return "topology has no NUMA node";
-  if (nodes > kMaxNodes) return "more NUMA nodes than the pools support (64)";
-  if (!os.reserve || !os.commit || !os.bind || !os.current_cpu || !hooks.slot) return "incomplete OS interface";
+  if (nodes < 1) return fail("topology has no NUMA node", 0);
+  if (nodes > kMaxNodes) return fail("more NUMA nodes than the pools support (64)", 0);
+  if (!os.reserve || !os.commit || !os.bind || !os.current_cpu || !hooks.slot) return fail("incomplete OS interface", 0);
 
   std::size_t arena = std::max(config.arena_bytes_per_node, kChunkBytes);
   arena = (arena + kChunkBytes - 1) & ~(kChunkBytes - 1);
-  if (arena > (std::size_t{1} << 46) / static_cast<std::size_t>(nodes)) return "arena size too large for the address space";
+  start_bytes_ = arena * static_cast<std::size_t>(nodes);
+  if (arena > (std::size_t{1} << 46) / static_cast<std::size_t>(nodes))
+    return fail("arena size too large for the address space", 0);
   const std::size_t total = arena * static_cast<std::size_t>(nodes);
   void* base = os.reserve(total, kChunkBytes);
-  if (!base) return "reserving the pool address space failed";
+  if (!base) return fail("cannot reserve the pools' address space", errno);
+
+  // Binding is what the pools are for: probe it once, on the first chunk of the first node with
+  // memory (PROT_NONE still; the chunk's own commit binds it again), so that a seccomp filter or
+  // a kernel without NUMA turns the pools off here rather than failing every later refill.
+  {
+    int probe_node = 0;
+    for (int i = 0; i < nodes; ++i)
+      if (topology.nodes()[static_cast<std::size_t>(i)].memory_bytes > 0) {
+        probe_node = i;
+        break;
+      }
+    char* probe = static_cast<char*>(base) + arena * static_cast<std::size_t>(probe_node);
+    const int rc = os.bind(probe, kChunkBytes, topology.nodes()[static_cast<std::size_t>(probe_node)].os_index);
+    if (rc != 0) {
+      if (os.release) os.release(base, total);
+      return fail("mbind refused", -rc);
+    }
+  }
 
   os_ = os;
   hooks_ = hooks;
@@ -239,28 +266,76 @@ Heap* PoolAllocator::new_heap(NodeArena& a, int node) {
   return h;
 }
 
-Heap* PoolAllocator::attach_heap() {
-  const int node = node_for_cpu(os_.current_cpu());
+// An abandoned heap of the node, else a new one; nullptr when the node has no room left.
+Heap* PoolAllocator::take_heap(int node) {
   NodeArena& a = nodes_[node];
+  std::lock_guard g(a.lock);
   Heap* h = nullptr;
-  {
-    std::lock_guard g(a.lock);
-    if (a.abandoned) {
-      h = a.abandoned;
-      a.abandoned = h->next_abandoned;
-      h->next_abandoned = nullptr;
-      ++a.heaps_adopted;
-    } else {
-      h = new_heap(a, node);
-    }
-    if (h) h->state = HeapState::Active;
+  if (a.abandoned) {
+    h = a.abandoned;
+    a.abandoned = h->next_abandoned;
+    h->next_abandoned = nullptr;
+    ++a.heaps_adopted;
+  } else {
+    h = new_heap(a, node);
   }
-  if (!h) return nullptr;
+  if (h) h->state = HeapState::Active;
+  return h;
+}
+
+// Makes h the calling thread's heap.
+Heap* PoolAllocator::install(Heap* h) {
   h->tid = os_.current_tid ? os_.current_tid() : 0;
   ++h->attaches;
   *hooks_.slot() = h;
   if (hooks_.attached) hooks_.attached(h);
   return h;
+}
+
+Heap* PoolAllocator::attach_heap() {
+  Heap* h = take_heap(node_for_cpu(os_.current_cpu()));
+  return h ? install(h) : nullptr;
+}
+
+// The calling thread leaves h (abandoned on its node, for adoption) for a heap of `node`. When
+// that node cannot give a heap, the thread keeps h.
+Heap* PoolAllocator::move_thread(Heap* h, int node) {
+  Heap* next = take_heap(node);
+  if (!next) return h;
+  ++h->counters.node_moves;
+  abandon(h);
+  next->move_cooldown = kMoveCooldown;
+  return install(next);
+}
+
+// Slow-path check that h is on the node the calling thread runs on (see the header).
+Heap* PoolAllocator::follow_thread(Heap* h) {
+  if (h->move_cooldown != 0) {
+    --h->move_cooldown;
+    return h;
+  }
+  const int node = node_for_cpu(os_.current_cpu());
+  return node == h->node ? h : move_thread(h, node);
+}
+
+bool PoolAllocator::thread_placed(Heap** slot) {
+  Heap* h = *slot;
+  if (!started() || node_count_ < 2 || h == &g_detached_heap || h == &g_exited_heap) return false;
+  const int node = node_for_cpu(os_.current_cpu());
+  if (node == h->node) return false;
+  ErrnoGuard keep_errno;
+  return move_thread(h, node) != h;
+}
+
+void PoolAllocator::note_pools_off() {
+  const auto frame = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
+  off_fallthroughs_[(frame >> 20) % kOffShards].count.fetch_add(1, std::memory_order_relaxed);
+}
+
+std::uint64_t PoolAllocator::pools_off_fallthroughs() const {
+  std::uint64_t total = 0;
+  for (const auto& shard : off_fallthroughs_) total += shard.count.load(std::memory_order_relaxed);
+  return total;
 }
 
 void PoolAllocator::abandon(Heap* h) {
@@ -416,7 +491,10 @@ void* PoolAllocator::refill(Heap* h, unsigned cls) {
 }
 
 void* PoolAllocator::alloc_slow(Heap* h, std::size_t n) {
-  if (!started()) return nullptr;
+  if (!started()) {
+    if (count_off_) note_pools_off();
+    return nullptr;
+  }
   if (h == &g_exited_heap) {
     exited_fallthroughs_.fetch_add(1, std::memory_order_relaxed);
     return nullptr;
@@ -424,6 +502,8 @@ void* PoolAllocator::alloc_slow(Heap* h, std::size_t n) {
   if (h == &g_detached_heap) {
     h = attach_heap();
     if (!h) return nullptr;
+  } else if (node_count_ > 1 && n <= small_max_) {
+    h = follow_thread(h);
   }
   ++h->counters.slow_allocs;
   if (n > small_max_) {
@@ -447,6 +527,8 @@ void* PoolAllocator::alloc_aligned(Heap* h, std::size_t alignment, std::size_t n
   if (cls > max_class_ || n > small_max_) {
     if (started() && h != &g_detached_heap && h != &g_exited_heap)
       ++h->counters.fallthrough[static_cast<unsigned>(FallReason::Alignment)];
+    else if (!started() && count_off_)
+      note_pools_off();
     return nullptr;
   }
   const std::size_t bytes = class_bytes(cls);
@@ -467,7 +549,13 @@ void PoolAllocator::record_sample(Heap* h, std::size_t bytes) {
   }
   hash |= 1;   // 0 marks a free slot
   ++h->counters.samples;
-  std::lock_guard g(sample_lock_);
+  std::unique_lock g(sample_lock_, std::defer_lock);
+  if (!sample_reader_active_.load(std::memory_order_relaxed)) {
+    g.lock();
+  } else if (!g.try_lock()) {   // the profile is being read, perhaps by this very thread
+    samples_dropped_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   for (std::size_t probe = 0; probe < sample_capacity_; ++probe) {
     SampleSite& site = samples_[(hash + probe) & (sample_capacity_ - 1)];
     if (site.hash == 0) {
@@ -483,7 +571,7 @@ void PoolAllocator::record_sample(Heap* h, std::size_t bytes) {
     ++site.per_node[h->node];
     return;
   }
-  ++samples_dropped_;
+  samples_dropped_.fetch_add(1, std::memory_order_relaxed);
 }
 
 bool PoolAllocator::sample_view(std::size_t i, SampleView& v) const {

@@ -14,6 +14,14 @@
 // of an exited thread is abandoned on its node and adopted by the next new thread there, so
 // thread churn reuses heaps instead of growing. Heaps are never destroyed.
 //
+// Following the thread. A thread's node can change after it took its heap (it pins itself, or the
+// runtime pins it late, as it does the main thread). On the slow path, never the fast path, the
+// heap's node is compared with the node of the CPU the thread runs on (sched_getcpu: a read of the
+// rseq area on this glibc); when they differ the thread leaves its heap abandoned on the old node
+// (its blocks stay owned by it: later frees of them are remote frees, collected by the heap's next
+// owner) and takes a heap of its current node. After a move the check rests for kMoveCooldown
+// slow paths, so a thread that the scheduler bounces between nodes cannot thrash heaps.
+//
 // Everything that is not the fast path (new spans, remote-free collection, heap attach/abandon,
 // sampling, fork) is out of line in pool_allocator.cpp. This header knows nothing of the real
 // allocator: a null result means "not served by the pools" and the caller falls through.
@@ -71,9 +79,11 @@ struct ChunkHeader {
 };
 static_assert(sizeof(ChunkHeader) <= kSpanBytes);
 
-enum class FallReason : unsigned { TooLarge, Alignment, ArenaFull, OsError, ThreadExiting, kCount };
+enum class FallReason : unsigned { TooLarge, Alignment, ArenaFull, OsError, ThreadExiting, PoolsOff, kCount };
 inline constexpr const char* kFallReasonNames[] = {"too_large", "alignment", "arena_full", "os_error",
-                                                   "thread_exiting"};
+                                                   "thread_exiting", "pools_off"};
+// Slow paths a heap waits, after its thread moved to it, before the thread may move again.
+inline constexpr std::uint32_t kMoveCooldown = 64;
 
 // Per-heap counters: written only by the heap's thread (no atomics), on their own cache lines,
 // summed when the profile is written. pool_allocs is the fast path's only counter.
@@ -87,6 +97,7 @@ struct alignas(64) HeapCounters {
   std::uint64_t spans_acquired = 0;
   std::uint64_t spans_released = 0;
   std::uint64_t samples = 0;
+  std::uint64_t node_moves = 0;             // its thread left it for a heap of the node it ran on
 
   HeapCounters& operator+=(const HeapCounters& o);
 };
@@ -103,6 +114,7 @@ struct alignas(64) Heap {
   int tid = 0;                               // last thread attached
   std::uint32_t attaches = 0;                // threads that have owned this heap
   std::uint64_t sample_credit = 0;           // bytes carved since the last sample
+  std::uint32_t move_cooldown = 0;           // slow paths left before its thread may move again
   Heap* next_in_node = nullptr;              // every heap of the node (profile, fork)
   Heap* next_abandoned = nullptr;
 
@@ -161,11 +173,17 @@ class PoolAllocator {
   PoolAllocator(const PoolAllocator&) = delete;
   PoolAllocator& operator=(const PoolAllocator&) = delete;
 
-  // Reserves the arenas and builds the CPU→node table. Returns nullptr on success, else why the
-  // pools stay off (a static string). Allocates nothing from the heap.
+  // Reserves the arenas, checks once that memory can be bound to a node (mbind on the
+  // reservation: a seccomp filter or a kernel without NUMA shows here, not at the first refill)
+  // and builds the CPU→node table. Returns nullptr on success, else why the pools stay off (a
+  // static string; start_errno() and start_bytes() give the OS error and the size asked for).
+  // Allocates nothing from the heap. After a failure every allocation request that reaches the
+  // pools is counted as a "pools_off" fall-through.
   const char* start(const PoolConfig& config, const Topology& topology, const PoolOs& os,
                     ThreadHooks hooks);
   bool started() const { return size_ != 0; }
+  int start_errno() const { return start_errno_; }
+  std::size_t start_bytes() const { return start_bytes_; }
   // Unmaps everything (tests only; production never tears the pools down).
   void release_for_tests();
 
@@ -217,6 +235,9 @@ class PoolAllocator {
   }
   // The calling thread is exiting: its heap is abandoned on its node for adoption.
   void thread_exit(Heap** slot);
+  // The calling thread's CPU affinity changed: if it now runs on another node than its heap's,
+  // it moves to a heap of that node now (no cooldown). True if it moved. Allocates nothing.
+  bool thread_placed(Heap** slot);
   // fork(): prepare locks everything, parent unlocks, child unlocks and abandons the heaps of
   // threads that do not exist in the child (so their blocks can still be freed and reused).
   void fork_prepare();
@@ -233,12 +254,19 @@ class PoolAllocator {
   std::size_t reserved_bytes() const { return size_; }
   std::size_t arena_bytes() const { return arena_bytes_; }
   std::uint64_t sample_bytes() const { return sample_bytes_; }
-  // Visits every heap (node order), under each node's lock. Counters are read as they are.
+  // Visits every heap (node order). Counters are read as they are. f may allocate (the profile
+  // does): no lock is held while it runs, or an allocation that takes or moves a heap would
+  // deadlock on the node's lock. That is safe because heaps are never destroyed and a node's list
+  // only grows at its head: the head read under the lock leads to fully built heaps.
   template <typename F>
   void for_each_heap(F&& f) {
     for (int i = 0; i < node_count_; ++i) {
-      std::lock_guard g(nodes_[i].lock);
-      for (Heap* h = nodes_[i].heaps; h; h = h->next_in_node) f(*h);
+      Heap* head;
+      {
+        std::lock_guard g(nodes_[i].lock);
+        head = nodes_[i].heaps;
+      }
+      for (Heap* h = head; h; h = h->next_in_node) f(*h);
     }
   }
   struct SampleView {
@@ -248,22 +276,33 @@ class PoolAllocator {
     std::uint64_t bytes;
     const std::uint64_t* per_node;   // node_count() entries
   };
+  // f runs under the sample table's lock; a sample the slow path takes meanwhile (f allocating)
+  // is dropped rather than waiting for that lock.
   template <typename F>
   void for_each_sample(F&& f) {
     std::lock_guard g(sample_lock_);
+    sample_reader_active_.store(true, std::memory_order_relaxed);
     for (std::size_t i = 0; i < sample_capacity_; ++i) {
       SampleView v;
       if (sample_view(i, v)) f(v);
     }
+    sample_reader_active_.store(false, std::memory_order_relaxed);
   }
-  std::uint64_t samples_dropped() const { return samples_dropped_; }
+  std::uint64_t samples_dropped() const { return samples_dropped_.load(std::memory_order_relaxed); }
   // Allocations by threads whose heap was already abandoned at their exit (no heap to count in).
   std::uint64_t exited_thread_fallthroughs() const { return exited_fallthroughs_.load(std::memory_order_relaxed); }
+  // Allocation requests sent to the real allocator because start failed.
+  std::uint64_t pools_off_fallthroughs() const;
 
  private:
   [[gnu::noinline]] void free_remote(Heap* h, Span* s, void* p);
   [[gnu::noinline]] void span_gained_free(Heap* h, Span* s);
   Heap* attach_heap();
+  Heap* take_heap(int node);
+  Heap* install(Heap* h);
+  Heap* follow_thread(Heap* h);
+  Heap* move_thread(Heap* h, int node);
+  void note_pools_off();
   void* refill(Heap* h, unsigned cls);
   void collect_remote(Heap* h);
   void local_free_slow(Heap* h, Span* s, Block* b);
@@ -297,8 +336,20 @@ class PoolAllocator {
   std::mutex sample_lock_;
   SampleSite* samples_ = nullptr;       // open-addressed table, mapped at start when sampling
   std::size_t sample_capacity_ = 0;
-  std::uint64_t samples_dropped_ = 0;
+  std::atomic<std::uint64_t> samples_dropped_{0};
+  std::atomic<bool> sample_reader_active_{false};   // for_each_sample holds sample_lock_
   std::atomic<std::uint64_t> exited_fallthroughs_{0};
+
+  // After a failed start: requests counted on shards picked by the caller's stack address, so
+  // that the threads of a program running on the real allocator do not share one cache line.
+  struct alignas(64) OffShard {
+    std::atomic<std::uint64_t> count{0};
+  };
+  static constexpr unsigned kOffShards = 16;
+  bool count_off_ = false;
+  OffShard off_fallthroughs_[kOffShards];
+  int start_errno_ = 0;
+  std::size_t start_bytes_ = 0;
 };
 
 }  // namespace numa_agent::pool

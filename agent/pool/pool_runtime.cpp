@@ -6,6 +6,7 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <string>
 #include <vector>
@@ -19,8 +20,11 @@ __thread Heap* tl_heap __attribute__((tls_model("initial-exec"))) = &g_detached_
 
 namespace {
 
-constinit const char* g_off_reason = "pools not started";
+// Why the pools are off, for the profile: a fixed buffer (no destructor: the profile may be
+// written late in exit).
+constinit char g_off_reason[320] = "pools not started";
 constinit bool g_started = false;
+constinit bool g_start_failed = false;   // not just disabled: the profile counts the fall-throughs
 constinit pthread_key_t g_exit_key{};
 
 Heap** current_slot() { return &tl_heap; }
@@ -36,25 +40,60 @@ void after_fork_child() { g_pool.fork_child(); }
 
 }  // namespace
 
-void start(const PoolConfig& config, const Topology& topology) {
-  if (g_started) return;
+namespace {
+
+void set_off_reason(const std::string& text) {
+  const std::size_t n = std::min(text.size(), sizeof g_off_reason - 1);
+  std::memcpy(g_off_reason, text.data(), n);
+  g_off_reason[n] = '\0';
+}
+
+std::string gib(std::size_t bytes) {
+  const std::size_t g = bytes >> 30;
+  return g > 0 ? std::to_string(g) + " GiB" : std::to_string(bytes >> 20) + " MiB";
+}
+
+// "pools off: WHAT (DETAIL): every allocation goes to the real allocator"
+std::string off_line(const char* what, int error) {
+  std::string line = std::string("pools off: ") + what;
+  const char* name = error > 0 ? strerrorname_np(error) : nullptr;
+  if (std::strcmp(what, "cannot reserve the pools' address space") == 0)
+    line += " of " + gib(g_pool.start_bytes()) + " (" + (name ? name : "error") +
+            "; RLIMIT_AS / ulimit -v too small? NUMA_AGENT_ARENA_SIZE sets the size per node)";
+  else if (name)
+    line += std::string(" (") + name + ")";
+  return line + ": every allocation goes to the real allocator";
+}
+
+}  // namespace
+
+std::string start(const PoolConfig& config, const Topology& topology) {
+  if (g_started) return {};
   if (!config.enabled) {
-    g_off_reason = "disabled by NUMA_AGENT_POOLS=0";
-    return;
+    set_off_reason("disabled by NUMA_AGENT_POOLS=0");
+    return {};
   }
   // Created first, while few keys exist: keys below 32 live inside the thread descriptor, so
   // pthread_setspecific from the allocator's slow path allocates nothing.
   if (pthread_key_create(&g_exit_key, thread_ended) != 0) {
-    g_off_reason = "pthread_key_create failed";
-    return;
+    std::string line = off_line("no pthread key left for the thread-exit handler", 0);
+    set_off_reason(line);
+    return line;
   }
   if (const char* why = g_pool.start(config, topology, production_pool_os(), ThreadHooks{current_slot, heap_attached})) {
-    g_off_reason = why;
-    return;
+    std::string line = off_line(why, g_pool.start_errno());
+    set_off_reason(line);
+    g_start_failed = true;
+    return line;
   }
   pthread_atfork(before_fork, after_fork_parent, after_fork_child);
   g_started = true;
-  g_off_reason = nullptr;
+  g_off_reason[0] = '\0';
+  return {};
+}
+
+void thread_placed() {
+  if (g_started) g_pool.thread_placed(&tl_heap);
 }
 
 namespace {
@@ -75,7 +114,8 @@ nlohmann::json counters_json(const HeapCounters& c) {
           {"real_allocator_frees", c.real_frees},
           {"spans_acquired", c.spans_acquired},
           {"spans_released", c.spans_released},
-          {"samples", c.samples}};
+          {"samples", c.samples},
+          {"node_moves", c.node_moves}};
 }
 
 std::string hex(std::uintptr_t v) {
@@ -146,7 +186,16 @@ nlohmann::json samples_json() {
 }  // namespace
 
 nlohmann::json profile_section() {
-  if (!g_started) return {{"enabled", false}, {"reason", g_off_reason ? g_off_reason : "off"}};
+  if (!g_started) {
+    nlohmann::json off{{"enabled", false}, {"reason", g_off_reason[0] ? g_off_reason : "off"}};
+    if (g_start_failed) {
+      // Everything the pools were asked for went to the real allocator.
+      HeapCounters total;
+      total.fallthrough[static_cast<unsigned>(FallReason::PoolsOff)] = g_pool.pools_off_fallthroughs();
+      off["totals"] = counters_json(total);
+    }
+    return off;
+  }
   const int nodes = g_pool.node_count();
   std::vector<HeapCounters> per_node(static_cast<std::size_t>(nodes));
   HeapCounters total;

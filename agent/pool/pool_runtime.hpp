@@ -3,6 +3,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
@@ -18,8 +19,16 @@ struct PoolConfig {
 };
 
 // Called once by the runtime after options and topology are known, before the first thread is
-// created. Until then every allocation goes to the real allocator.
-void start(const PoolConfig& config, const Topology& topology);
+// created (also when config.enabled is false). Until then every allocation goes to the real
+// allocator. Returns "" when the pools started or are disabled by the configuration, else one
+// line for the user: why the pools are off and that every allocation goes to the real allocator.
+std::string start(const PoolConfig& config, const Topology& topology);
+
+// The calling thread's CPU affinity was just changed by the agent (a new thread pinned in the
+// pthread_create trampoline, the main thread pinned as it creates its first thread): if it now
+// runs on another node than its heap's, it takes a heap of that node at once. Without this call
+// the move happens at the thread's next pool refill. Cheap, allocates nothing, never fails.
+void thread_placed();
 
 // The "pools" object of the profile (agent/PROFILE_SCHEMA.md). Called at exit.
 nlohmann::json profile_section();

@@ -329,6 +329,184 @@ TEST_CASE("a thread after its exit handler falls through to the real allocator",
   t.join();
 }
 
+TEST_CASE("a thread that moves to another node takes a heap there at its next refill", "[pool]") {
+  for (int nodes : {2, 4}) {
+    FakeMachine m(nodes);
+    Heap* first = nullptr;
+    std::vector<void*> old_blocks, new_blocks;
+    std::size_t ready = 0;   // blocks the fast path still serves from the old node
+    m.on_thread(m.first_cpu_of(0), [&] {
+      for (int i = 0; i < 10; ++i) old_blocks.push_back(TestFamily::malloc(64));
+      first = tl_test_heap;
+      REQUIRE(first->node == 0);
+      const Span* current = first->current[class_of(64)];
+      for (const Block* b = current->free; b; b = b->next) ++ready;
+
+      // The thread now runs on the last node (it pinned itself, say).
+      tl_fake_cpu = m.first_cpu_of(nodes - 1);
+      for (int i = 0; i < 1000; ++i) new_blocks.push_back(TestFamily::malloc(64));
+      std::size_t on_old = 0;
+      for (std::size_t i = 0; i < new_blocks.size(); ++i) {
+        const int node = m.pool().node_of(new_blocks[i]);
+        if (i < ready) {
+          REQUIRE(node == 0);   // already cut from the old span: the fast path is not checked
+          ++on_old;
+        } else {
+          REQUIRE(node == nodes - 1);
+        }
+      }
+      REQUIRE(on_old == ready);
+      REQUIRE(tl_test_heap != first);
+      REQUIRE(tl_test_heap->node == nodes - 1);
+      REQUIRE(first->state == HeapState::Abandoned);
+      REQUIRE(first->counters.node_moves == 1);
+      REQUIRE(m.pool().node(0).abandoned == first);
+
+      // The old blocks stay the old heap's: freeing them is a remote free, nothing is lost.
+      for (void* p : old_blocks) TestFamily::free(p);
+      for (void* p : new_blocks) TestFamily::free(p);
+      REQUIRE(tl_test_heap->counters.remote_frees_sent == old_blocks.size() + ready);
+    });
+    // A new thread of node 0 adopts the old heap and collects those frees: its spans go back.
+    m.on_thread(m.first_cpu_of(0) + 1, [&] {
+      TestFamily::free(TestFamily::malloc(1000));
+      REQUIRE(tl_test_heap == first);
+      REQUIRE(first->counters.remote_frees_collected == old_blocks.size() + ready);
+    });
+    REQUIRE(m.pool().node(0).spans_in_use <= 2);   // the heap store and the 1000-byte class
+  }
+}
+
+TEST_CASE("after a move a thread stays on its heap for a while, then follows again", "[pool]") {
+  FakeMachine m(2);
+  m.on_thread(m.first_cpu_of(0), [&] {
+    std::vector<void*> keep;
+    keep.push_back(TestFamily::malloc(64));
+    Heap* home = tl_test_heap;
+    tl_fake_cpu = m.first_cpu_of(1);
+    keep.push_back(TestFamily::malloc(32));   // class 32 has no span: slow path, the move
+    Heap* away = tl_test_heap;
+    REQUIRE(away != home);
+    REQUIRE(away->node == 1);
+    // Back on node 0 at once: the next kMoveCooldown slow paths keep the node-1 heap.
+    tl_fake_cpu = m.first_cpu_of(0);
+    for (std::uint32_t i = 0; i < kMoveCooldown; ++i) {
+      const std::uint64_t before = away->counters.slow_allocs;
+      while (away->counters.slow_allocs == before) keep.push_back(TestFamily::malloc(256));
+      REQUIRE(tl_test_heap == away);
+    }
+    keep.push_back(TestFamily::malloc(512));   // a new class: the slow path after the cooldown
+    REQUIRE(tl_test_heap->node == 0);
+    REQUIRE(tl_test_heap == home);              // its own abandoned heap, adopted back
+    REQUIRE(away->counters.node_moves == 1);
+    for (void* p : keep) TestFamily::free(p);
+  });
+}
+
+TEST_CASE("thread_placed moves the calling thread's heap to its new node at once", "[pool]") {
+  FakeMachine m(4);
+  m.on_thread(m.first_cpu_of(1), [&] {
+    REQUIRE_FALSE(m.pool().thread_placed(&tl_test_heap));   // no heap yet: nothing to move
+    void* a = TestFamily::malloc(48);
+    Heap* first = tl_test_heap;
+    REQUIRE_FALSE(m.pool().thread_placed(&tl_test_heap));   // same node
+    tl_fake_cpu = m.first_cpu_of(3) + 1;
+    errno = 1234;
+    REQUIRE(m.pool().thread_placed(&tl_test_heap));
+    REQUIRE(errno == 1234);
+    REQUIRE(tl_test_heap != first);
+    REQUIRE(tl_test_heap->node == 3);
+    void* b = TestFamily::malloc(48);   // the very next block, even of a class the old heap had
+    REQUIRE(m.pool().node_of(b) == 3);
+    TestFamily::free(a);
+    TestFamily::free(b);
+  });
+  // A thread that exited has no heap to move.
+  m.on_thread(m.first_cpu_of(0), [&] {
+    TestFamily::free(TestFamily::malloc(16));
+    m.pool().thread_exit(&tl_test_heap);
+    tl_fake_cpu = m.first_cpu_of(2);
+    REQUIRE_FALSE(m.pool().thread_placed(&tl_test_heap));
+    REQUIRE(tl_test_heap == &g_exited_heap);
+    tl_test_heap = &g_detached_heap;
+  });
+}
+
+TEST_CASE("the profile reader may allocate and move its heap while it walks heaps and samples", "[pool]") {
+  PoolConfig config;
+  config.sample_bytes = 4096;   // a sample at nearly every fresh page
+  FakeMachine m(2, config);
+  m.on_thread(m.first_cpu_of(0), [&] {
+    TestFamily::free(TestFamily::malloc(64));
+    tl_fake_cpu = m.first_cpu_of(1);   // the next slow path moves this thread's heap
+    std::vector<void*> keep;
+    std::size_t heaps = 0;
+    m.pool().for_each_heap([&](const Heap&) {
+      ++heaps;
+      for (int i = 0; i < 200; ++i) keep.push_back(TestFamily::malloc(16 + 64 * static_cast<std::size_t>(i % 16)));
+    });
+    REQUIRE(heaps >= 1);
+    REQUIRE(tl_test_heap->node == 1);   // it moved inside the walk
+    std::size_t sites = 0;
+    m.pool().for_each_sample([&](const PoolAllocator::SampleView&) {
+      ++sites;
+      for (int i = 0; i < 200; ++i) keep.push_back(TestFamily::malloc(1024));   // samples taken meanwhile are dropped
+    });
+    REQUIRE(sites >= 1);
+    for (void* p : keep) TestFamily::free(p);
+  });
+}
+
+TEST_CASE("a refused mbind at start leaves the pools off and counts what goes to the real allocator", "[pool]") {
+  const Topology topology = fake_topology(2);
+  {
+    std::lock_guard g(g_fake_os.lock);
+    g_fake_os.failing_os_node = 0;   // the probe binds node index 0 (OS node 0)
+  }
+  PoolAllocator pool;
+  PoolConfig config;
+  config.arena_bytes_per_node = 64u << 20;
+  const char* why = pool.start(config, topology, fake_pool_os(), ThreadHooks{test_slot, nullptr});
+  {
+    std::lock_guard g(g_fake_os.lock);
+    g_fake_os.failing_os_node = -1;
+  }
+  REQUIRE(why != nullptr);
+  CHECK(std::string(why) == "mbind refused");
+  CHECK(pool.start_errno() == 22);
+  REQUIRE_FALSE(pool.started());
+  Heap* h = &g_detached_heap;
+  for (int i = 0; i < 5; ++i) REQUIRE(pool.alloc_slow(h, 64) == nullptr);
+  REQUIRE(pool.alloc_aligned(h, 4096, 100) == nullptr);
+  REQUIRE(pool.alloc_slow(h, 1 << 20) == nullptr);
+  CHECK(pool.pools_off_fallthroughs() == 7);
+
+  // Disabled by the configuration: not a failure, nothing counted.
+  PoolAllocator disabled;
+  config.enabled = false;
+  REQUIRE(disabled.start(config, topology, fake_pool_os(), ThreadHooks{test_slot, nullptr}) != nullptr);
+  REQUIRE(disabled.alloc_slow(h, 64) == nullptr);
+  CHECK(disabled.pools_off_fallthroughs() == 0);
+}
+
+TEST_CASE("an address space too small for the arenas leaves the pools off with the OS error", "[pool]") {
+  PoolOs os = fake_pool_os();
+  os.reserve = [](std::size_t, std::size_t) -> void* {
+    errno = ENOMEM;
+    return nullptr;
+  };
+  PoolAllocator pool;
+  PoolConfig config;
+  config.arena_bytes_per_node = std::size_t{16} << 30;
+  const char* why = pool.start(config, fake_topology(2), os, ThreadHooks{test_slot, nullptr});
+  REQUIRE(why != nullptr);
+  CHECK(pool.start_errno() == ENOMEM);
+  CHECK(pool.start_bytes() == (std::size_t{32} << 30));
+  Heap* h = &g_detached_heap;
+  REQUIRE(pool.alloc_slow(h, 16) == nullptr);
+  CHECK(pool.pools_off_fallthroughs() == 1);
+}
+
 TEST_CASE("arena exhaustion and bind failure fall through; no allocation fails", "[pool]") {
   PoolConfig config;
   config.arena_bytes_per_node = kChunkBytes;   // one chunk per node
