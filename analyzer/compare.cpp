@@ -305,9 +305,11 @@ std::string render_compare_text(const json& c) {
   for (const char* side : {"before", "after"})
     if (at(at(c, side), "score_note").is_string())
       out << "  " << side << ": " << at(at(c, side), "score_note").get<std::string>() << "\n";
-  for (auto& [name, v] : at(c, "components").items())
+  for (const char* name : {"locality", "remote_share", "stability", "balance"}) {
+    const json& v = at(at(c, "components"), name);
     out << "  " << pad(name, 14) << pad(pct(at(v, "before")), 8) << "-> " << pad(pct(at(v, "after")), 8)
         << signed_num(at(v, "delta"), 100, " pts") << "\n";
+  }
 
   out << "\nPer node\n  " << pad("node", 6) << pad("threads", 12) << pad("resident pages", 24) << "accesses served\n";
   auto pair = [](const json& v) { return num(at(v, "before"), "%.0f") + " -> " + num(at(v, "after"), "%.0f"); };

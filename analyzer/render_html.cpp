@@ -126,6 +126,7 @@ std::string score_section(const json& report) {
   s << "<p>Locality from <b>" << e(at(ev, "locality_source")) << "</b>"
     << (at(ev, "confidence").is_string() ? " (confidence " + e(at(ev, "confidence")) + ")" : "") << "; remote share "
     << pct(at(comp, "remote_share")) << ".</p>";
+  for (const auto& n : at(ev, "notes")) s << "<p class=\"note\">" << e(n) << "</p>";
   s << "</section>";
   return s.str();
 }
@@ -208,7 +209,7 @@ std::string heatmap_section(const json& report) {
 
 std::string recommendations_section(const json& report) {
   std::ostringstream s;
-  s << "<section id=\"recommendations\" class=\"card wide\"><h2>Recommendations, ranked by estimated gain</h2>";
+  s << "<section id=\"recommendations\" class=\"card\"><h2>Recommendations, ranked by estimated gain</h2>";
   const json& recs = at(report, "recommendations");
   if (recs.empty()) {
     const json& note = at(at(report, "components"), "recommendation_note");
@@ -307,7 +308,7 @@ ol.recs{padding-left:22px;margin:0}
 .rec-title{font-weight:600}
 .kind{display:inline-block;background:#eef1f6;border-radius:4px;padding:0 6px;font-size:12px;font-weight:500;margin-right:4px}
 .why,.gain{color:var(--muted)}
-pre.command{background:#1d2433;color:#e8ecf3;padding:8px 10px;border-radius:6px;white-space:pre-wrap;word-break:break-all;margin:6px 0}
+pre.command{background:#1d2433;color:#e8ecf3;padding:8px 10px;border-radius:6px;white-space:pre-wrap;overflow-wrap:anywhere;margin:6px 0}
 )";
 
 // Stamps each chart with its laid-out size and the page with "ok" (tests read both from the DOM).

@@ -343,7 +343,7 @@ std::vector<std::string> render_top_frame(const TopFrame& f, const TopLayout& la
 
   std::vector<std::string> mapping_lines;
   mapping_lines.push_back("");
-  mapping_lines.push_back(cell("TOP MAPPINGS", 20) + cell("NAME", 34) + cell("POLICY", 14) + cell("PAGES BY NODE", 24) +
+  mapping_lines.push_back(cell("TOP MAPPINGS", 20) + cell("NAME", 34) + cell("POLICY", 20) + cell("PAGES BY NODE", 24) +
                           "LOCALITY");
   int shown = 0;
   for (const auto& m : at(r, "mappings")) {
@@ -351,7 +351,7 @@ std::vector<std::string> render_top_frame(const TopFrame& f, const TopLayout& la
     std::string name = at(m, "name").is_string() ? m["name"].get<std::string>() : "-";
     if (name.size() > 33) name = "..." + name.substr(name.size() - 30);
     mapping_lines.push_back(cell(at(m, "start").is_string() ? m["start"].get<std::string>() : "-", 20) + cell(name, 34) +
-                            cell(at(m, "policy").is_string() ? m["policy"].get<std::string>() : "-", 14) +
+                            cell(at(m, "policy").is_string() ? m["policy"].get<std::string>() : "-", 20) +
                             cell(by_node(at(m, "pages_by_node")), 24) + pct(at(m, "locality")));
   }
 

@@ -581,7 +581,7 @@ TEST_CASE("report --format html: self-contained page renders in headless Chromiu
 
   const std::string flags = " --headless --no-sandbox --disable-gpu --no-first-run --disable-extensions "
                             "--user-data-dir=" + (dir / "profile") + " --enable-logging=stderr --v=0 ";
-  Run dom = run("timeout 60 " + chromium + flags + "--window-size=1366,900 --virtual-time-budget=2000 --dump-dom file://" + html, dir);
+  Run dom = run("timeout 20 " + chromium + flags + "--window-size=1366,900 --virtual-time-budget=2000 --dump-dom file://" + html, dir);
   INFO(dom.err.substr(0, 4000));
   REQUIRE(dom.status == 0);
   // Console messages of the page (CSP violations, script errors, console.*) come as ":CONSOLE" lines.
@@ -614,7 +614,7 @@ TEST_CASE("report --format html: self-contained page renders in headless Chromiu
 
   // A screenshot at laptop size: a PNG of that size with something drawn on it.
   std::string png = dir / "report.png";
-  Run shot = run("timeout 60 " + chromium + flags + "--window-size=1366,900 --hide-scrollbars --screenshot=" + png +
+  Run shot = run("timeout 20 " + chromium + flags + "--window-size=1366,900 --hide-scrollbars --screenshot=" + png +
                      " file://" + html, dir);
   REQUIRE(shot.status == 0);
   std::string bytes = slurp(png);
