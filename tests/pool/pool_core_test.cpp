@@ -317,16 +317,41 @@ TEST_CASE("heaps of exited threads are adopted by new threads of the same node",
 
 TEST_CASE("a thread after its exit handler falls through to the real allocator", "[pool]") {
   FakeMachine m(2);
+  // The thread only records; the checks run on the test's thread (a failed REQUIRE on another
+  // thread would abort the whole process and hide what was seen).
+  struct Seen {
+    bool pooled_before = false;
+    Heap* heap_after_exit = nullptr;
+    bool fast_path_hit = false;   // the exited heap's fast path handed out a block: it must not
+    bool pooled_after = true;
+    std::uint64_t fallthroughs = 0;
+    int errno_after_free = 0;
+  } seen;
   std::thread t([&] {
     void* p = TestFamily::malloc(32);
+    seen.pooled_before = m.pool().owns(p);
     m.pool().thread_exit(&tl_test_heap);
+    seen.heap_after_exit = tl_test_heap;
+    seen.fast_path_hit = m.pool().try_alloc(tl_test_heap, 32) != nullptr;
     void* q = TestFamily::malloc(32);   // e.g. a later TLS destructor
-    REQUIRE_FALSE(m.pool().owns(q));
-    REQUIRE(m.pool().exited_thread_fallthroughs() == 1);
+    seen.pooled_after = m.pool().owns(q);
+    seen.fallthroughs = m.pool().exited_thread_fallthroughs();
+    errno = 77;
     TestFamily::free(q);
     TestFamily::free(p);                // its old block: a remote free to the abandoned heap
+    seen.errno_after_free = errno;
   });
   t.join();
+  CHECK(seen.pooled_before);
+  CHECK(seen.heap_after_exit == &g_exited_heap);
+  CHECK_FALSE(seen.fast_path_hit);
+  CHECK_FALSE(seen.pooled_after);
+  CHECK(seen.fallthroughs == 1);
+  CHECK(seen.errno_after_free == 77);
+  // The abandoned heap got the block back.
+  Heap* abandoned = m.pool().node(0).abandoned;
+  REQUIRE(abandoned != nullptr);
+  CHECK(abandoned->remote_free.load() != nullptr);
 }
 
 TEST_CASE("a thread that moves to another node takes a heap there at its next refill", "[pool]") {
