@@ -41,7 +41,9 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version exit 0; every usage error exits 2, like bad input (CLI11's own codes
+    // are 100+ and differ per error kind, which scripts cannot rely on).
+    return app.exit(e) == 0 ? 0 : 2;
   }
   return exit_code;
 }

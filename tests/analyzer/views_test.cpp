@@ -336,6 +336,9 @@ TEST_CASE("compare: missing, corrupt and foreign input: one-line error, exit 2, 
       {"future report", dir / "future.json", "not supported"},
       {"report missing a key", dir / "broken.json", "\"threads\" is missing"},
   };
+  Run one_file = run(kTool + " compare " + good, dir);   // usage error: AFTER missing
+  CHECK(one_file.status == 2);
+  CHECK(one_file.out.empty());
   for (const auto& c : cases) {
     for (bool bad_first : {true, false}) {
       INFO(c.what << (bad_first ? " as BEFORE" : " as AFTER"));
@@ -762,6 +765,9 @@ TEST_CASE("top: a PID that does not exist is a one-line error and exit 2") {
   CHECK(r.status == 2);
   CHECK(r.err == "numa-analyze: no process with PID " + std::to_string(pid) + "\n");
   CHECK(r.out.empty());
+  Run usage = run(kTool + " top --iterations 1", dir);   // no -p
+  CHECK(usage.status == 2);
+  CHECK(usage.err.find("--pid is required") != std::string::npos);
   Run bad_interval = run(kTool + " top -p 1 --interval 0", dir);
   CHECK(bad_interval.status == 2);
   CHECK(error_lines(bad_interval.err) == 1);
