@@ -283,8 +283,10 @@ Heap* PoolAllocator::take_heap(int node) {
   return h;
 }
 
-// Makes h the calling thread's heap.
+// Makes h the calling thread's heap. The move cooldown belongs to the thread that moved, not to
+// the heap: an adopted heap's new thread may move at its first slow path.
 Heap* PoolAllocator::install(Heap* h) {
+  h->move_cooldown = 0;
   h->tid = os_.current_tid ? os_.current_tid() : 0;
   ++h->attaches;
   *hooks_.slot() = h;
@@ -304,8 +306,9 @@ Heap* PoolAllocator::move_thread(Heap* h, int node) {
   if (!next) return h;
   ++h->counters.node_moves;
   abandon(h);
+  install(next);
   next->move_cooldown = kMoveCooldown;
-  return install(next);
+  return next;
 }
 
 // Slow-path check that h is on the node the calling thread runs on (see the header).

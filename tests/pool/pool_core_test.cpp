@@ -428,6 +428,28 @@ TEST_CASE("after a move a thread stays on its heap for a while, then follows aga
   });
 }
 
+TEST_CASE("a heap adopted by a new thread does not keep its last thread's move cooldown", "[pool]") {
+  FakeMachine m(2);
+  Heap* moved_to = nullptr;
+  m.on_thread(m.first_cpu_of(1), [&] {
+    TestFamily::free(TestFamily::malloc(64));
+    tl_fake_cpu = m.first_cpu_of(0);
+    TestFamily::free(TestFamily::malloc(32));   // moves to a node-0 heap, cooldown starts
+    moved_to = tl_test_heap;
+    REQUIRE(moved_to->node == 0);
+    REQUIRE(moved_to->move_cooldown == kMoveCooldown);
+  });   // exits within the cooldown: the node-0 heap is abandoned
+  m.on_thread(m.first_cpu_of(0), [&] {
+    TestFamily::free(TestFamily::malloc(32));
+    REQUIRE(tl_test_heap == moved_to);   // adopted
+    tl_fake_cpu = m.first_cpu_of(1);     // this thread now pins itself to node 1
+    void* p = TestFamily::malloc(48);    // its first slow path moves it
+    REQUIRE(tl_test_heap->node == 1);
+    REQUIRE(m.pool().node_of(p) == 1);
+    TestFamily::free(p);
+  });
+}
+
 TEST_CASE("thread_placed moves the calling thread's heap to its new node at once", "[pool]") {
   FakeMachine m(4);
   m.on_thread(m.first_cpu_of(1), [&] {

@@ -10,7 +10,7 @@
 #     pin POLICY EXPECTED_CPUS    under NUMA_AGENT_PIN=POLICY, thread ordinal k runs on, and is
 #                                 allowed only, CPU k of EXPECTED_CPUS ("0,2,1,3")
 #     locality                    arena_locality without the agent (must be remote: the scenario
-#                                 holds) and with it (must be >= 99 % local)
+#                                 holds) and with it (must be >= 99 % local; 20000 and 2000 blocks)
 #     unharmed                    programs behave the same with the agent as without it
 # Every step runs even if an earlier one failed; the exit status is 1 if any failed.
 set -u
@@ -87,6 +87,11 @@ step_locality() {
     fail "with the agent B's blocks are not >= 99 % on B's node"
   pools=$(grep -A3 '"pools"' /tmp/locality.json 2>/dev/null | tr -d ' \n')
   echo "     with-agent profile pools section starts: $pools"
+  # Fewer blocks: B reuses A's heap with A's freed blocks still listed and A's last move fresh;
+  # B must still leave it at its first refill after pinning itself.
+  LD_PRELOAD=$agent "$arena_locality" --label with-agent-2000 --blocks 2000 --hint-seconds 0 \
+    --expect local --min-fraction 0.99 ||
+    fail "with the agent and 2000 blocks B's blocks are not >= 99 % on B's node"
 }
 
 step_unharmed() {
