@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <exception>
 #include <optional>
 #include <string>
 
@@ -168,7 +169,15 @@ void register_top_command(CLI::App& app, int& exit_code) {
       ->check(CLI::NonNegativeNumber);
   sub->add_flag("--plain", args->plain, "one text block per refresh, no screen control (the default when stdout is not a terminal)");
   sub->footer("Keys: q quit, s sort threads by score (worst first), m by node migrations, n by node.");
-  sub->callback([args, &exit_code] { exit_code = run_top(*args); });
+  sub->callback([args, &exit_code] {
+    // An unexpected failure still unwinds through TerminalSession (an uncaught exception might not).
+    try {
+      exit_code = run_top(*args);
+    } catch (const std::exception& e) {
+      print_error(std::string("top: ") + e.what());
+      exit_code = 1;
+    }
+  });
 }
 
 }  // namespace numa_agent::analyzer
