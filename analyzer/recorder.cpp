@@ -118,6 +118,11 @@ class Session {
 
   std::unordered_map<int, ThreadState> threads_;
   std::unordered_set<std::uint64_t> seen_pages_;
+  // The node each sampled page was found on at its last query: samples still in the rings when
+  // the program exits can no longer be queried (the last round of faults before exit would be
+  // lost, a bias towards whatever the program touched last), so they take their page's last node.
+  std::unordered_map<std::uint64_t, int> last_page_node_;
+  std::uint64_t remembered_pages_ = 0;
   std::vector<PendingSample> pending_;
   std::vector<MapsEntry> maps_;
   std::vector<NumaMapsEntry> numa_maps_;
@@ -406,9 +411,18 @@ void Session::resolve_pending() {
   }
   for (std::size_t i = 0; i < pending_.size(); ++i) {
     const PendingSample& p = pending_[i];
+    const std::uint64_t page = p.addr & kPageMask;
     int memory_node = nodes[i] >= 0 ? rec_.machine.node_index(nodes[i]) : -1;
-    if (memory_node < 0) ++rec_.unresolved_pages;
-    else ++resolved_pages_;
+    if (memory_node >= 0) {
+      ++resolved_pages_;
+      last_page_node_[page] = memory_node;
+    } else if (auto known = last_page_node_.find(page); rc < 0 && known != last_page_node_.end()) {
+      // The query failed as a whole (the program is gone), not for this page: its last node.
+      memory_node = known->second;
+      ++remembered_pages_;
+    } else {
+      ++rec_.unresolved_pages;
+    }
     const MapsEntry* m = find_mapping(maps_, p.addr);
     std::uint64_t mapping = m ? m->start : 0;
     if (p.use == PageUse::FirstTouch) {
@@ -709,6 +723,8 @@ Recording Session::run() {
               numa_maps_error_);
   if (resolved_pages_ > 0)
     add_probe("move-pages", true, std::to_string(resolved_pages_) + " sampled pages placed by move_pages, " +
+                                      std::to_string(remembered_pages_) +
+                                      " sampled after the program ended placed where move_pages last found them, " +
                                       std::to_string(rec_.unresolved_pages) + " gone before they could be queried");
   else
     add_probe("move-pages", false,

@@ -11,7 +11,8 @@
 # Every step is bounded: the generator ends itself within $DEADLINE s, and `timeout` kills any
 # step that outlives its bound, so a stuck step is a FAIL line, never a hung guest.
 B=$1; S=$2; shift 2
-MIB=8          # per array: 2048 pages, each hint-faulted once per paced scan
+MIB=16         # per array: 4096 pages, each hint-faulted once per paced scan; the few pages of
+               # stacks and libraries (local faults) then dilute a share by under 1 point
 SCANS=2
 DEADLINE=$((${S%.*} + 90))
 status=0
