@@ -156,6 +156,8 @@ void AgentRuntime::place_main_now() {
     return;
   }
   registry_.update_placement(main_record_, true, d.cpus, d.node, PlacementReason::Policy);
+  // Main may have allocated before it was placed: its heap follows it to the new node.
+  if (os::current_tid() == facts_.pid) pool::thread_placed();
   if (log_->should_log(spdlog::level::info))
     info("thread " + std::to_string(facts_.pid) + " ordinal 0: pinned to cpus " + d.cpus.to_list_string() +
          " (node " + std::to_string(d.node) + ") as it creates its first thread");
@@ -184,6 +186,7 @@ std::size_t AgentRuntime::begin_thread(const ThreadPlan& plan) {
     if (rc == 0) {
       r.pinned = true;
       r.node = plan.decision.node;
+      pool::thread_placed();
     } else {
       r.reason = PlacementReason::PinFailed;
       warn("thread " + std::to_string(r.tid) + ": cannot pin to CPUs " +
@@ -193,6 +196,7 @@ std::size_t AgentRuntime::begin_thread(const ThreadPlan& plan) {
     // A new thread inherits its creator's mask, which the agent narrowed; a skipped thread gets
     // the process's original CPUs, as it would have without the agent.
     os::set_current_thread_affinity(facts_.allowed_cpus);
+    pool::thread_placed();
   }
   if (auto cpus = os::thread_affinity(0); std::holds_alternative<CpuSet>(cpus)) r.cpus = std::get<CpuSet>(cpus);
   if (r.node < 0) {

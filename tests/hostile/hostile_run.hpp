@@ -49,7 +49,9 @@ inline std::string hostile_program(const std::string& name) { return build_dir()
 // A fresh, empty scratch directory under the build tree (not /tmp: the tests must not depend on
 // what other users put there), world-traversable so that an unprivileged child can reach it.
 inline std::string scratch_dir(const std::string& name) {
-  const std::string dir = build_dir() + "/tests/hostile/scratch/" + name;
+  // Per process: ctest -j runs the cases of this file side by side, each in its own process, and
+  // "baseline" is made by several of them.
+  const std::string dir = build_dir() + "/tests/hostile/scratch/" + std::to_string(getpid()) + "/" + name;
   std::string cmd = "rm -rf '" + dir + "' && mkdir -p '" + dir + "'";
   if (std::system(cmd.c_str()) != 0) return "";
   for (std::string d = dir; d.size() > build_dir().size(); d = d.substr(0, d.rfind('/'))) chmod(d.c_str(), 0755);
