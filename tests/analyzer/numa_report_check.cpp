@@ -75,12 +75,12 @@ int main(int argc, char** argv) {
 
     const auto& samples = evidence["samples"];
     std::printf("%s %s: remote share %.3f (truth %.3f, %s, bytes-weighted %.3f) from %s (%s), top %s (want %s), "
-                "score %s, %zu recommendation(s); %s page-fault samples, %s lost; %ld paced scan(s) in %.1f s%s%s\n",
+                "score %s, %zu recommendation(s); %s page-fault samples, %s lost, %s unresolved; %ld paced scan(s) in %.1f s%s%s\n",
                 why.empty() ? "PASS" : "FAIL", scenario.c_str(), measured, want,
                 share_checked ? format("+-%.2f", tolerance).c_str() : "not checked",
                 truth.value("measured_remote_share", want), source.c_str(), confidence.c_str(), top.c_str(),
                 want_top.c_str(), report["score"].dump().c_str(), recs.size(), samples["page_faults"].dump().c_str(),
-                samples["lost_records"].dump().c_str(), scans, truth.value("seconds", 0.0),
+                samples["lost_records"].dump().c_str(), samples["unresolved_pages"].dump().c_str(), scans, truth.value("seconds", 0.0),
                 why.empty() ? "" : ": ", why.empty() ? "" : why.substr(2).c_str());
     return why.empty() ? 0 : 1;
   } catch (const std::exception& e) {
