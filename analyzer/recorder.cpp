@@ -396,7 +396,9 @@ void Session::drain() {
 
 void Session::refresh_maps() {
   auto text = os::read_text_file("/proc/" + std::to_string(pid_) + "/maps");
-  if (auto* t = std::get_if<std::string>(&text)) maps_ = parse_maps(*t);
+  // An exited program's maps read empty: keep the last ones for the samples drained after exit.
+  if (auto* t = std::get_if<std::string>(&text))
+    if (auto parsed = parse_maps(*t); !parsed.empty()) maps_ = std::move(parsed);
 }
 
 void Session::resolve_pending() {
