@@ -20,7 +20,8 @@ struct RecordArgs {
   std::vector<std::string> command;
 };
 
-// libnumaagent.so: $NUMA_AGENT_LIB, else beside this executable (the build directory).
+// libnumaagent.so: $NUMA_AGENT_LIB, else beside this executable (the build directory), else in
+// ../lib (an installed tree: <prefix>/bin/numa-analyze, <prefix>/lib/libnumaagent.so).
 std::string find_agent_library(std::string& error) {
   if (const char* env = std::getenv("NUMA_AGENT_LIB"); env && *env) {
     if (int rc = os::check_readable(env); rc < 0) {
@@ -34,8 +35,12 @@ std::string find_agent_library(std::string& error) {
     error = "cannot locate libnumaagent.so: /proc/self/exe: " + std::string(std::strerror(err->error));
     return "";
   }
-  std::string path = std::get<std::string>(exe);
-  path = path.substr(0, path.find_last_of('/') + 1) + "libnumaagent.so";
+  const std::string exe_path = std::get<std::string>(exe);
+  const std::string dir = exe_path.substr(0, exe_path.find_last_of('/') + 1);
+  std::string path = dir + "libnumaagent.so";
+  if (const std::string installed = dir + "../lib/libnumaagent.so";
+      os::check_readable(path) < 0 && os::check_readable(installed) == 0)
+    path = installed;
   if (int rc = os::check_readable(path); rc < 0) {
     error = "--agent: " + path + ": " + std::strerror(-rc) + "; build the numaagent target or set NUMA_AGENT_LIB";
     return "";
