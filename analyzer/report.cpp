@@ -747,7 +747,11 @@ json build_report(const Recording& r, const ReportOptions& options) {
     double migrating_cost = 0;
     for (const auto& t : r.threads) {
       double rate = double(t.node_migrations) / lifetime_s(t, r.duration_s);
-      if (rate > pin_rule.threshold) {
+      // Where there is access evidence, a thread none of it comes from (a main thread that only
+      // waits) is not worth pinning; without any, every hopping thread is reported.
+      auto acc = by_thread.find(t.tid);
+      const bool accesses = acc != by_thread.end() && acc->second.local + acc->second.remote > 0;
+      if (rate > pin_rule.threshold && (!locality || accesses)) {
         migrating.push_back(t.tid);
         if (auto it = by_thread.find(t.tid); it != by_thread.end()) migrating_cost += it->second.cost;
       }

@@ -386,3 +386,23 @@ TEST_CASE("an agent profile with fields of the wrong type is read as far as it i
     }
   CHECK(allocation_sites == 1);
 }
+
+TEST_CASE("a hopping thread with no sampled access is not worth pinning when others have evidence") {
+  Recording r = machine(2);
+  add_thread(r, 1, 0);                          // the worker: all its accesses local
+  add_thread(r, 2, 0, /*node_migrations=*/40);  // a main thread that only waits, hopping
+  add_mapping(r, kA, {{0, 16384}});
+  add_access(r, 1, 0, 0, kA, 1000);
+  CHECK(build_report(r)["recommendations"].empty());
+  // The same hopping thread with accesses of its own is reported.
+  add_access(r, 2, 0, 0, kA, 100);
+  auto recs = build_report(r)["recommendations"];
+  REQUIRE(recs.size() == 1);
+  CHECK(recs[0]["kind"] == "pin-threads");
+  // No access evidence at all (no hint faults, no PMU): every hopping thread is reported.
+  Recording bare = machine(2);
+  add_thread(bare, 2, 0, /*node_migrations=*/40);
+  auto bare_recs = build_report(bare)["recommendations"];
+  REQUIRE_FALSE(bare_recs.empty());
+  CHECK(bare_recs[0]["kind"] == "pin-threads");
+}
