@@ -51,7 +51,8 @@ inline constexpr RuleDefinition kRules[] = {
      "as R2, and >= threshold of its sampled accesses are loads (needs PMU data sources)", 0.95,
      "Carrefour (ASPLOS'13): replicate when >= 95 % of accesses are reads"},
     {"R4-pin-threads", RecommendationKind::PinThreads,
-     "a thread migrates across nodes more than threshold times per second", 0.5,
+     "a thread migrates across nodes more than threshold times per second (where the recording has "
+     "access evidence, only threads with sampled accesses)", 0.5,
      "numa-analyze default (no published threshold)"},
     {"R5-use-agent", RecommendationKind::UseAgent,
      "program-wide locality < threshold and the program did not run under libnumaagent.so", 0.70,
