@@ -366,7 +366,11 @@ TEST_CASE("record --agent folds the agent's profile in") {
   if (!exists(lib)) std::exit(77);   // the agent is not built in this tree
   TempDir dir;
   std::string rec = dir / "agent.json";
-  Run r = run(kTool + " record --agent -o " + rec + " -- " + kTraffic + " all-local --threads-per-node 2 --mib 4 --seconds 0.5", dir);
+  // Its own TMPDIR: other tests may record under the agent at the same time (ctest -j).
+  std::string tmp = dir / "tmp";
+  Run r = run("mkdir -p " + tmp + " && TMPDIR=" + tmp + " " + kTool + " record --agent -o " + rec + " -- " + kTraffic +
+                  " all-local --threads-per-node 2 --mib 4 --seconds 0.5",
+              dir);
   INFO(r.err);
   REQUIRE(r.status == 0);
   json report = report_json(rec, dir);
@@ -378,5 +382,5 @@ TEST_CASE("record --agent folds the agent's profile in") {
   for (const auto& t : report["threads"]) with_agent += t.contains("agent");
   CHECK(with_agent >= 1);
   // The temporary profile directory is gone.
-  CHECK(TempDir::run_capture("ls -d /tmp/numa-analyze-agent-* 2>/dev/null | wc -l").find('0') == 0);
+  CHECK(TempDir::run_capture("ls -A " + tmp + " | wc -l").find('0') == 0);
 }
