@@ -548,7 +548,10 @@ void Session::read_agent_profile() {
   rec_.agent_profile = j;
   add_probe("agent-profile", true,
             "agent profile folded in (" + std::to_string(j.contains("threads") && j["threads"].is_array() ? j["threads"].size() : 0) +
-                " threads, policy " + (j.contains("policy") && j["policy"].is_object() ? j["policy"].value("pin", "?") : "?") + ")");
+                " threads, policy " + (j.contains("policy") && j["policy"].is_object() && j["policy"].contains("pin") &&
+                         j["policy"]["pin"].is_string()
+                     ? j["policy"]["pin"].get<std::string>()
+                     : std::string("?")) + ")");
 }
 
 void Session::cleanup() {

@@ -250,7 +250,8 @@ TEST_CASE("the agent suppresses the use-agent recommendation") {
   auto all = scenarios();
   Recording r = all[1].recording;
   r.agent = true;
-  for (const auto& rec : build_report(r)["recommendations"]) CHECK(rec["kind"] != "use-agent");
+  const json report = build_report(r);   // kept: a range-for over a temporary's member dangles
+  for (const auto& rec : report["recommendations"]) CHECK(rec["kind"] != "use-agent");
 }
 
 TEST_CASE("one node: nothing to measure, never 100") {

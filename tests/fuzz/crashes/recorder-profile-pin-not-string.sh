@@ -1,5 +1,5 @@
 #!/bin/sh
-# Reproducer (open finding, analyzer/recorder.cpp, Session::read_agent_profile): a profile with the
+# Reproducer (fixed; ctest analyzer_integration.record_agent_survives_a_malformed_profile; analyzer/recorder.cpp, Session::read_agent_profile): a profile with the
 # right schema but "policy": {"pin": 1} makes `j["policy"].value("pin", "?")` throw nlohmann
 # type_error 302, which nothing catches: `numa-analyze record --agent` aborts (exit 134) after the
 # program ran, and writes no recording. The program writes its own "profile" and dies by SIGKILL so
