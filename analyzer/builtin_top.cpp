@@ -133,7 +133,7 @@ int run_top(const TopArgs& args) {
     }
     int wait_ms = static_cast<int>(std::min<std::uint64_t>(poll_ms, (next_refresh - std::min(next_refresh, os::monotonic_ns())) / 1'000'000 + 1));
     int ready = os::wait_readable_either(interrupt_fd, keys ? 0 : -1, wait_ms);
-    if (ready > 0 && (ready & 1) && os::interrupt_fd_take(interrupt_fd) != 0) break;   // Ctrl-C, SIGTERM
+    if (ready > 0 && (ready & 1) && os::interrupt_fd_take(interrupt_fd) == os::SignalTaken::Interrupt) break;   // Ctrl-C, SIGTERM
     if (ready > 0 && (ready & 2)) {
       char buf[32];
       long n = os::read_some(0, buf, sizeof buf);

@@ -520,7 +520,7 @@ void Session::finish_target(const std::string& reason) {
       reaped_ = true;
       return;
     }
-    os::wait_readable(interrupt_fd_, 50);
+    if (os::wait_readable(interrupt_fd_, 50) > 0) os::interrupt_fd_take(interrupt_fd_);   // else it stays readable
   }
   os::send_signal(pid_, 9);
   auto st = os::wait_child(pid_);
@@ -595,7 +595,7 @@ Recording Session::run() {
   std::sort(cpus_.begin(), cpus_.end());
   if (auto vm = os::read_text_file("/proc/vmstat"); std::holds_alternative<std::string>(vm))
     vmstat_start_ = parse_vmstat(std::get<std::string>(vm));
-  interrupt_fd_ = os::interrupt_fd_open();
+  interrupt_fd_ = os::interrupt_fd_open(/*wake_on_child_exit=*/opt_.pid <= 0);
 
   start_target();
   std::vector<int> targets{pid_};
@@ -652,9 +652,12 @@ Recording Session::run() {
       progress_(line, false);
       next_progress = t + (live ? 1.0 : 10.0);
     }
-    if (os::wait_readable(interrupt_fd_, opt_.poll_ms) > 0 && os::interrupt_fd_take(interrupt_fd_) != 0) {
-      reason = "interrupted";
-      break;
+    if (os::wait_readable(interrupt_fd_, opt_.poll_ms) > 0) {
+      // SIGCHLD only cuts the wait short: the next pass reaps the program after a last drain.
+      if (os::interrupt_fd_take(interrupt_fd_) == os::SignalTaken::Interrupt) {
+        reason = "interrupted";
+        break;
+      }
     }
   }
   // While the target still lives, take the last placement snapshot.

@@ -747,11 +747,13 @@ json build_report(const Recording& r, const ReportOptions& options) {
     double migrating_cost = 0;
     for (const auto& t : r.threads) {
       double rate = double(t.node_migrations) / lifetime_s(t, r.duration_s);
-      // Where there is access evidence, a thread none of it comes from (a main thread that only
-      // waits) is not worth pinning; without any, every hopping thread is reported.
+      // Where there is access evidence, a thread that carries almost none of it (a main thread that
+      // only waits) is not worth pinning; without any, every hopping thread is reported.
       auto acc = by_thread.find(t.tid);
-      const bool accesses = acc != by_thread.end() && acc->second.local + acc->second.remote > 0;
-      if (rate > pin_rule.threshold && (!locality || accesses)) {
+      const double program_accesses = program_tally.local + program_tally.remote;
+      const double thread_accesses = acc != by_thread.end() ? acc->second.local + acc->second.remote : 0;
+      const bool carries_accesses = thread_accesses > 0 && thread_accesses >= kPinMinAccessShare * program_accesses;
+      if (rate > pin_rule.threshold && (!locality || carries_accesses)) {
         migrating.push_back(t.tid);
         if (auto it = by_thread.find(t.tid); it != by_thread.end()) migrating_cost += it->second.cost;
       }

@@ -52,7 +52,7 @@ inline constexpr RuleDefinition kRules[] = {
      "Carrefour (ASPLOS'13): replicate when >= 95 % of accesses are reads"},
     {"R4-pin-threads", RecommendationKind::PinThreads,
      "a thread migrates across nodes more than threshold times per second (where the recording has "
-     "access evidence, only threads with sampled accesses)", 0.5,
+     "access evidence, only threads carrying >= 1 % of the sampled accesses)", 0.5,
      "numa-analyze default (no published threshold)"},
     {"R5-use-agent", RecommendationKind::UseAgent,
      "program-wide locality < threshold and the program did not run under libnumaagent.so", 0.70,
@@ -61,6 +61,9 @@ inline constexpr RuleDefinition kRules[] = {
      "a mapping with locality < 0.80 whose pages were >= threshold first-touched from one node", 0.80,
      "Carrefour 80 % local threshold applied to first-touch placement"},
 };
+// R4 ignores, where there is access evidence, threads with less than this share of the sampled
+// accesses: a main thread that only waits while workers run hops freely and costs nothing.
+inline constexpr double kPinMinAccessShare = 0.01;
 // Applies to every rule but R4: no recommendation when program-wide locality >= kWellPlacedLocality.
 // R4 (threads hopping between nodes) stands on its own: a hopping thread's samples are the least
 // reliable evidence of locality there is.

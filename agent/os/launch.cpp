@@ -122,20 +122,22 @@ Result<ChildStatus> wait_child(int pid) {
 int send_signal(int pid, int signal) { return kill(pid, signal) == 0 ? 0 : -errno; }
 int interrupt_signal() { return SIGINT; }
 
-int interrupt_fd_open() {
+int interrupt_fd_open(bool wake_on_child_exit) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  if (wake_on_child_exit) sigaddset(&set, SIGCHLD);
   if (sigprocmask(SIG_BLOCK, &set, nullptr) != 0) return -errno;
   int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
   return fd < 0 ? -errno : fd;
 }
 
-int interrupt_fd_take(int fd) {
+SignalTaken interrupt_fd_take(int fd) {
   signalfd_siginfo info{};
   ssize_t n = read(fd, &info, sizeof(info));
-  return n == static_cast<ssize_t>(sizeof(info)) ? static_cast<int>(info.ssi_signo) : 0;
+  if (n != static_cast<ssize_t>(sizeof(info))) return SignalTaken::None;
+  return info.ssi_signo == SIGCHLD ? SignalTaken::ChildExit : SignalTaken::Interrupt;
 }
 
 int wait_readable(int fd, int timeout_ms) {

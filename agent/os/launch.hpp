@@ -37,11 +37,13 @@ Result<ChildStatus> wait_child(int pid);
 int send_signal(int pid, int signal);   // 0 or -errno
 int interrupt_signal();                 // SIGINT, for callers that forward it
 
-// Blocks SIGINT and SIGTERM for the calling thread and returns a non-blocking signalfd that
-// becomes readable when one arrives, or -errno.
-int interrupt_fd_open();
-// The signal number waiting on the fd (consumed), or 0.
-int interrupt_fd_take(int fd);
+// Blocks SIGINT and SIGTERM (and SIGCHLD when `wake_on_child_exit`, so that a poll on the fd ends
+// the moment a launched child exits instead of at the next timeout) for the calling thread and
+// returns a non-blocking signalfd that becomes readable when one arrives, or -errno.
+int interrupt_fd_open(bool wake_on_child_exit = false);
+enum class SignalTaken { None, Interrupt, ChildExit };
+// What is waiting on the fd (consumed): SIGINT/SIGTERM, SIGCHLD, or nothing.
+SignalTaken interrupt_fd_take(int fd);
 // poll(fd, POLLIN, timeout_ms): 1 readable, 0 timeout, -errno.
 int wait_readable(int fd, int timeout_ms);
 bool is_terminal(int fd);
