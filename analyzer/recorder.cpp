@@ -125,6 +125,8 @@ class Session {
   std::uint64_t remembered_pages_ = 0;
   std::vector<PendingSample> pending_;
   std::vector<MapsEntry> maps_;
+  // site_of() per instruction address for the current maps_ (the same few sites fault thousands of times).
+  std::unordered_map<std::uint64_t, std::string> site_cache_;
   std::vector<NumaMapsEntry> numa_maps_;
   std::map<std::tuple<std::string, int, int, int, std::uint64_t, std::string>, AccessBucket> accesses_;
   std::map<std::tuple<int, int, int, std::uint64_t, std::string>, FirstTouchBucket> first_touch_;
@@ -398,7 +400,7 @@ void Session::refresh_maps() {
   auto text = os::read_text_file("/proc/" + std::to_string(pid_) + "/maps");
   // An exited program's maps read empty: keep the last ones for the samples drained after exit.
   if (auto* t = std::get_if<std::string>(&text))
-    if (auto parsed = parse_maps(*t); !parsed.empty()) maps_ = std::move(parsed);
+    if (auto parsed = parse_maps(*t); !parsed.empty()) maps_ = std::move(parsed), site_cache_.clear();
 }
 
 void Session::resolve_pending() {
@@ -428,9 +430,11 @@ void Session::resolve_pending() {
     const MapsEntry* m = find_mapping(maps_, p.addr);
     std::uint64_t mapping = m ? m->start : 0;
     if (p.use == PageUse::FirstTouch) {
-      std::string site = site_of(p.ip);
+      auto cached = site_cache_.find(p.ip);
+      if (cached == site_cache_.end()) cached = site_cache_.emplace(p.ip, site_of(p.ip)).first;
+      const std::string& site = cached->second;
       auto& b = first_touch_[{p.tid, p.cpu_node, memory_node, mapping, site}];
-      b.tid = p.tid, b.cpu_node = p.cpu_node, b.memory_node = memory_node, b.mapping = mapping, b.site = site;
+      if (b.pages == 0) b.tid = p.tid, b.cpu_node = p.cpu_node, b.memory_node = memory_node, b.mapping = mapping, b.site = site;
       ++b.pages;
       continue;
     }
