@@ -203,6 +203,9 @@ Span* PoolAllocator::take_span_locked(NodeArena& a) {
   if (s) {
     a.free_spans = s->next;
     --a.free_span_count;
+  } else if ((s = a.cold_spans)) {
+    a.cold_spans = s->next;
+    --a.cold_span_count;
   } else {
     if (a.span_cursor == a.span_limit && !grow_node_locked(a)) return nullptr;
     s = span_of(a.span_cursor);
@@ -239,7 +242,13 @@ void PoolAllocator::release_span(Heap* h, Span* s) {
       if (os_.decommit(span_base(s), kSpanBytes) == 0) s->decommitted = 1;
     }
     g.lock();
-    if (s->decommitted) ++a.spans_decommitted;
+    if (s->decommitted) {
+      ++a.spans_decommitted;
+      s->next = a.cold_spans;
+      a.cold_spans = s;
+      ++a.cold_span_count;
+      return;
+    }
   }
   s->next = a.free_spans;
   a.free_spans = s;

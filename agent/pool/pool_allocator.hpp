@@ -141,8 +141,13 @@ struct NodeArena {
   char* next_chunk = nullptr;   // first never-committed byte
   char* span_cursor = nullptr;  // next never-used span of the newest chunk
   char* span_limit = nullptr;
-  Span* free_spans = nullptr;   // empty spans, any class
+  // Empty spans, any class. Hot ones keep their pages; beyond kHotFreeSpans a released span's
+  // pages go back to the OS and it waits on the cold list, taken only when no hot one is left (so
+  // that a node hovering at the limit does not give pages back and fault them in again).
+  Span* free_spans = nullptr;
   std::size_t free_span_count = 0;
+  Span* cold_spans = nullptr;
+  std::size_t cold_span_count = 0;
   char* heap_cursor = nullptr;  // carving heaps out of a HeapStore span
   char* heap_limit = nullptr;
   Heap* heaps = nullptr;

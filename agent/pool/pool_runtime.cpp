@@ -230,6 +230,7 @@ nlohmann::json profile_section() {
     j["spans_in_use"] = a.spans_in_use;
     j["span_bytes_in_use"] = a.spans_in_use * kSpanBytes;
     j["free_spans"] = a.free_span_count;
+    j["cold_spans"] = a.cold_span_count;
     j["spans_decommitted"] = a.spans_decommitted;
     j["heaps_created"] = a.heaps_created;
     j["heaps_adopted"] = a.heaps_adopted;

@@ -243,6 +243,38 @@ TEST_CASE("empty spans return to the node and are reused by other classes", "[po
   for (void* p : blocks) TestFamily::free(p);
 }
 
+TEST_CASE("beyond the hot limit empty spans give their pages back, and are taken after the hot ones", "[pool]") {
+  FakeMachine m(1);
+  const std::size_t extra = 40;
+  std::vector<void*> blocks;
+  const std::size_t spans = kHotFreeSpans + extra;
+  for (std::size_t i = 0; i < 64 * spans; ++i) blocks.push_back(TestFamily::malloc(1024));   // 64 per span
+  for (void* p : blocks) TestFamily::free(p);
+  blocks.clear();
+  const auto& a = m.pool().node(0);
+  CHECK(a.free_span_count == kHotFreeSpans);
+  CHECK(a.cold_span_count >= extra - 2);   // the class's current span stays with the heap
+  const auto decommitted = a.spans_decommitted;
+  CHECK(decommitted == a.cold_span_count);
+  // A program hovering at the limit (a span's worth allocated and freed, again and again) uses
+  // the hot spans and gives no more pages back.
+  for (int round = 0; round < 200; ++round) {
+    for (int i = 0; i < 64 * 3; ++i) blocks.push_back(TestFamily::malloc(1024));
+    for (void* p : blocks) TestFamily::free(p);
+    blocks.clear();
+  }
+  CHECK(a.spans_decommitted == decommitted);
+  // Taking every hot span and then some reaches the cold ones (their pages come back on touch).
+  for (std::size_t i = 0; i < 64 * (kHotFreeSpans + 10); ++i) {
+    auto* p = static_cast<unsigned char*>(TestFamily::malloc(1024));
+    p[0] = 1, p[1023] = 2;
+    blocks.push_back(p);
+  }
+  CHECK(a.free_span_count == 0);
+  CHECK(a.cold_span_count < decommitted);
+  for (void* p : blocks) TestFamily::free(p);
+}
+
 TEST_CASE("a block freed by another thread goes back to its owner without a lock", "[pool]") {
   for (int nodes : {2, 4}) {
     FakeMachine m(nodes);
