@@ -191,7 +191,7 @@ TEST_CASE("every supported sample field is read in kernel order") {
   CHECK(s.code_page_size == 2097152);
 }
 
-TEST_CASE("task, comm and lost records decode; unknown types are skipped") {
+TEST_CASE("task, comm and lost records decode, unknown types are skipped") {
   std::string ring = RecordBytes().u32(100).u32(100).u32(101).u32(100).u64(555).finish(abi::kRecordFork) +
                      RecordBytes().u32(100).u32(101).bytes(std::string("worker\0\0", 8)).finish(abi::kRecordComm) +
                      RecordBytes().u64(1).u64(42).finish(abi::kRecordLost) +

@@ -133,7 +133,7 @@ TEST_CASE("pthread semantics are unchanged under the agent") {
   CHECK(exit_path.status == 0);
 }
 
-TEST_CASE("OpenMP threads are pinned; with OMP_PLACES set the agent steps aside and says so") {
+TEST_CASE("OpenMP threads are pinned, with OMP_PLACES set the agent steps aside and says so") {
   const std::string omp = program("omp_report");
   if (access(omp.c_str(), X_OK) != 0) return;   // built only when the compiler has OpenMP
   auto cpus = allowed_cpus();
@@ -189,7 +189,7 @@ TEST_CASE("the profile records every thread with its placement") {
   CHECK(profile["threads"][1]["end_ns"].get<std::uint64_t>() >= profile["threads"][1]["start_ns"].get<std::uint64_t>());
 }
 
-TEST_CASE("single-threaded processes in a tree are not pinned; PIN_MAIN=start pins at start-up") {
+TEST_CASE("single-threaded processes in a tree are not pinned, PIN_MAIN=start pins at start-up") {
   const std::string all = list_of(allowed_cpus());
   auto tree = run_with_agent({"bash", "-c", "grep Cpus_allowed_list /proc/self/status; (grep Cpus_allowed_list /proc/$BASHPID/status)"});
   REQUIRE(tree.status == 0);

@@ -160,7 +160,7 @@ TEST_CASE("realloc keeps the contents across classes and across the pool/real bo
   TestFamily::free(q);
 }
 
-TEST_CASE("calloc zeroes reused blocks; calloc and reallocarray overflow is ENOMEM", "[pool]") {
+TEST_CASE("calloc zeroes reused blocks, calloc and reallocarray overflow is ENOMEM", "[pool]") {
   FakeMachine m(2);
   void* dirty = TestFamily::malloc(64);
   std::memset(dirty, 0xff, 64);
@@ -586,7 +586,7 @@ TEST_CASE("an address space too small for the arenas leaves the pools off with t
   CHECK(pool.pools_off_fallthroughs() == 1);
 }
 
-TEST_CASE("arena exhaustion and bind failure fall through; no allocation fails", "[pool]") {
+TEST_CASE("arena exhaustion and bind failure fall through, no allocation fails", "[pool]") {
   PoolConfig config;
   config.arena_bytes_per_node = kChunkBytes;   // one chunk per node
   FakeMachine m(2, config);

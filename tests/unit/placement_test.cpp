@@ -120,7 +120,7 @@ TEST_CASE("an expression that does not fit this machine falls back to spread wit
   CHECK(p.slots() == build(with_pin("spread"), t).slots());
 }
 
-TEST_CASE("main thread not pinned with pin_main=0; created threads start at slot 0") {
+TEST_CASE("main thread not pinned with pin_main=0, created threads start at slot 0") {
   Topology t = two_node_flat();
   Options o = with_pin("spread");
   o.pin_main = MainPlacement::No;

@@ -65,7 +65,7 @@ TEST_CASE("the profile describes the fake machine and the policy's slots") {
   CHECK(p["policy"]["skip_mask"] == "0x0");
 }
 
-TEST_CASE("created threads get ordinals in creation order; caller affinity is respected") {
+TEST_CASE("created threads get ordinals in creation order, caller affinity is respected") {
   AgentRuntime rt(fake_facts(two_node_flat()));
   auto a = rt.plan_thread(false);
   auto b = rt.plan_thread(true);
