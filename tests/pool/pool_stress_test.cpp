@@ -23,8 +23,8 @@ TEST_CASE("stress: 4 threads x random sizes x cross-thread frees x realloc x mem
 
 // The volume the issue asks for: >= 8 threads, >= 10^8 operations, cross-thread transfers, every
 // block's stamps checked, and a fork storm while it runs.
-TEST_CASE("stress: 8 threads x 10^8 malloc/free with cross-thread transfers and 100 forks, stamps intact", "[pool]") {
-  AgentRun r = run_under_agent({test_program("pool_hammer"), "8", "100000000", "100", "3"});
+TEST_CASE("stress: 8 threads x 10^8 malloc/free with cross-thread transfers and 40 forks, stamps intact", "[pool]") {
+  AgentRun r = run_under_agent({test_program("pool_hammer"), "8", "100000000", "40", "3"});
   INFO(r.outcome.out << r.outcome.err);
   REQUIRE(r.outcome.status == 0);
   long threads = 0, operations = 0, handed = 0, forks = 0, rss = 0, errors = -1;
@@ -34,7 +34,7 @@ TEST_CASE("stress: 8 threads x 10^8 malloc/free with cross-thread transfers and 
   CHECK(threads == 8);
   CHECK(operations >= 100000000);
   CHECK(handed > 1000000);
-  CHECK(forks == 100);
+  CHECK(forks == 40);   // every fork taken while the workers ran, every child exited 0
   CHECK(errors == 0);
   CHECK(rss < 512 * 1024);   // at most 8 x 4000 live blocks of <= 4 KiB: a leak or stranded memory shows here
   REQUIRE(r.profiles.size() == 1);   // fork children leave by _exit

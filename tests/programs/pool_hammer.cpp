@@ -2,7 +2,8 @@
 // sizes, a third of the blocks handed to another thread through lock-free rings and freed there;
 // every block carries its owner's stamp at both ends (neighbours that overlap, a block handed out
 // twice or a corrupted free list break a stamp). Meanwhile the main thread forks F times: each
-// child allocates, checks and frees, starts a thread that does the same, and exits.
+// child allocates, checks and frees, starts a thread that does the same, and exits. The workers
+// go on past N operations until the last fork is reaped, so every fork meets busy allocators.
 // Plain malloc/free: run it under LD_PRELOAD=libnumaagent.so. Exit 0 = no corruption.
 //
 //   pool_hammer [threads=8] [operations=100000000] [forks=100] [seed=1]
@@ -103,6 +104,7 @@ struct Shared {
   std::vector<std::unique_ptr<Ring>> rings;   // rings[from * threads + to]
   std::atomic<long> operations{0}, handed{0};
   std::atomic<int> running{0};
+  std::atomic<bool> forks_done{false};   // workers keep going until the fork storm is over
   Ring& ring(int from, int to) { return *rings[static_cast<std::size_t>(from * threads + to)]; }
 };
 
@@ -118,7 +120,7 @@ void worker(Shared& s, int me, long operations, std::uint64_t seed) {
   std::vector<void*> live;
   live.reserve(4096);
   long ops = 0, handed = 0;
-  while (ops < operations) {
+  while (ops < operations || !s.forks_done.load(std::memory_order_relaxed)) {
     const std::uint64_t r = rng.next();
     if (live.size() < 64 || (r % 3 == 0 && live.size() < 4000)) {
       if (void* p = make(random_size(rng))) live.push_back(p);
@@ -193,7 +195,7 @@ int main(int argc, char** argv) {
   int forks_ok = 0;
   double fork_ms = 0, wait_ms = 0;
   auto now_ms = [] { return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count(); };
-  for (int f = 0; f < forks && s.running.load() > 0; ++f) {
+  for (int f = 0; f < forks; ++f) {
     const double t0 = now_ms();
     pid_t pid = fork();
     if (pid == 0) _exit(child_work(seed + static_cast<std::uint64_t>(f)));
@@ -204,6 +206,7 @@ int main(int argc, char** argv) {
     fork_ms += t1 - t0, wait_ms += now_ms() - t1;
     usleep(1000);
   }
+  s.forks_done.store(true);
   for (auto& t : pool) t.join();
   std::printf("pool_hammer: %d threads, %ld operations, %ld handed to another thread, %d forks ok, peak RSS %ld KiB: %ld errors"
               " (per fork: %.2f ms in fork, %.2f ms until the child was reaped)\n",
