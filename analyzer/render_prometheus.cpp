@@ -131,7 +131,7 @@ std::string render_report_prometheus(const json& report) {
   Family node_capacity("numa_agent_node_memory_bytes", "gauge", "Memory of the NUMA node (capacity)");
   for (const auto& n : at(at(report, "machine"), "nodes"))
     node_capacity.add(with({{"node", label_text(at(n, "node"))}}), at(n, "memory_bytes"));
-  Family node_pages("numa_agent_node_resident_pages", "gauge", "Pages of the program resident on the node (numa_maps)");
+  Family node_bytes("numa_agent_node_resident_bytes", "gauge", "Memory of the program resident on the node (numa_maps)");
   Family node_threads("numa_agent_node_threads", "gauge", "Threads whose home (most frequent) node is this node");
   Family served("numa_agent_node_accesses_served_total", "counter",
                 "Sampled memory accesses served by the node's memory during the recording");
@@ -139,7 +139,7 @@ std::string render_report_prometheus(const json& report) {
                 "Sampled memory accesses issued by the node's CPUs during the recording");
   for (const auto& n : at(comp, "nodes")) {
     Labels l = with({{"node", label_text(at(n, "node"))}});
-    node_pages.add(l, at(n, "resident_pages"));
+    node_bytes.add(l, at(n, "resident_bytes"));
     node_threads.add(l, at(n, "threads"));
     served.add(l, at(n, "accesses_served"));
     issued.add(l, at(n, "accesses_issued"));
@@ -183,7 +183,7 @@ std::string render_report_prometheus(const json& report) {
 
   std::ostringstream out;
   for (const Family* f : {&info, &score, &locality, &remote, &stability, &balance, &duration, &agent, &node_capacity,
-                          &node_pages, &node_threads, &served, &issued, &thread_locality, &thread_residency,
+                          &node_bytes, &node_threads, &served, &issued, &thread_locality, &thread_residency,
                           &thread_node_migr, &thread_cpu_migr, &thread_life, &recs, &rec_share, &kernel_events, &samples})
     f->write(out);
   return out.str();

@@ -453,16 +453,20 @@ json build_report(const Recording& r, const ReportOptions& options) {
   {
     json per_node = json::array();
     for (int n = 0; n < node_count; ++n) {
-      double pages = 0, served = 0, issued = 0;
+      double pages = 0, bytes = 0, served = 0, issued = 0;
       int homes = 0;
       for (const auto& mp : r.mappings)
-        if (auto it = mp.pages_by_node.find(n); it != mp.pages_by_node.end()) pages += double(it->second);
+        if (auto it = mp.pages_by_node.find(n); it != mp.pages_by_node.end()) {
+          pages += double(it->second);
+          bytes += double(it->second) * double(mp.page_kb) * 1024;   // huge-page mappings count their size
+        }
       for (const auto& v : ev.rows) {
         if (v.memory_node == n) served += v.local + v.remote;
         if (v.cpu_node == n) issued += v.local + v.remote;
       }
       for (const auto& t : r.threads) homes += home_node(t) == n;
-      per_node.push_back({{"node", n}, {"resident_pages", std::uint64_t(pages)}, {"accesses_served", rounded(served, 2)},
+      per_node.push_back({{"node", n}, {"resident_pages", std::uint64_t(pages)},
+                          {"resident_bytes", std::uint64_t(bytes)}, {"accesses_served", rounded(served, 2)},
                           {"accesses_issued", rounded(issued, 2)}, {"threads", homes}});
     }
     report["components"]["nodes"] = per_node;

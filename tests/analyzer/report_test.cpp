@@ -335,6 +335,8 @@ TEST_CASE("per-node table: pages held, accesses served and issued, threads at ho
   REQUIRE(nodes.size() == 2);
   CHECK(nodes[0]["resident_pages"] == 16384);
   CHECK(nodes[1]["resident_pages"] == 0);
+  CHECK(nodes[0]["resident_bytes"] == 16384ull * 4096);   // numa_maps pages of 4 KiB
+  CHECK(nodes[1]["resident_bytes"] == 0);
   CHECK(nodes[0]["accesses_served"].get<double>() == 1000);
   CHECK(nodes[1]["accesses_served"].get<double>() == 0);
   CHECK(nodes[0]["accesses_issued"].get<double>() == 500);

@@ -502,7 +502,7 @@ TEST_CASE("report --format prometheus: strict exposition format, values equal to
   CHECK(e.types.at("numa_agent_node_accesses_served_total") == "counter");
   for (const auto& n : comp["nodes"]) {
     std::string node = std::to_string(n["node"].get<int>());
-    CHECK(value("numa_agent_node_resident_pages", {{"node", node}}) == n["resident_pages"].get<double>());
+    CHECK(value("numa_agent_node_resident_bytes", {{"node", node}}) == n["resident_bytes"].get<double>());
     CHECK(value("numa_agent_node_accesses_served_total", {{"node", node}}) == n["accesses_served"].get<double>());
     CHECK(value("numa_agent_node_accesses_issued_total", {{"node", node}}) == n["accesses_issued"].get<double>());
     CHECK(value("numa_agent_node_memory_bytes", {{"node", node}}) ==

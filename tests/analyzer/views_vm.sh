@@ -40,7 +40,7 @@ check "[ $? -eq 0 ]" "report --format prometheus exits 0"
 json_score=$(sed -n 's/^  "score": \([0-9.]*\),$/\1/p' /tmp/before.json)
 prom_score=$(sed -n 's/^numa_agent_score{program="numa_traffic"} //p' /tmp/before.prom)
 check "[ -n '$json_score' ] && [ -n '$prom_score' ] && awk 'BEGIN { exit !($json_score == $prom_score) }'" "prometheus score $prom_score equals the JSON report's $json_score"
-check "grep -q '^numa_agent_node_resident_pages{program=\"numa_traffic\",node=\"1\"} ' /tmp/before.prom" "prometheus: per-node series for node 1"
+check "grep -q '^numa_agent_node_resident_bytes{program=\"numa_traffic\",node=\"1\"} ' /tmp/before.prom" "prometheus: per-node series for node 1"
 "$A" report /tmp/all-remote.rec --format html -o /tmp/before.html
 rc=$?
 threads=$(grep -c '"tid":' /tmp/before.json)
