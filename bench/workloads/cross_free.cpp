@@ -7,32 +7,11 @@
 #include <thread>
 
 #include "common.hpp"
+#include "spsc_ring.hpp"
 
 namespace {
 
-class Ring {  // SPSC ring of pointers; capacity is a power of two
- public:
-  bool push(void* p) {
-    const std::size_t h = head_.load(std::memory_order_relaxed);
-    if (h - tail_.load(std::memory_order_acquire) == kCapacity) return false;
-    slots_[h & (kCapacity - 1)] = p;
-    head_.store(h + 1, std::memory_order_release);
-    return true;
-  }
-  void* pop() {
-    const std::size_t t = tail_.load(std::memory_order_relaxed);
-    if (t == head_.load(std::memory_order_acquire)) return nullptr;
-    void* p = slots_[t & (kCapacity - 1)];
-    tail_.store(t + 1, std::memory_order_release);
-    return p;
-  }
-
- private:
-  static constexpr std::size_t kCapacity = 4096;
-  alignas(64) std::atomic<std::size_t> head_{0};
-  alignas(64) std::atomic<std::size_t> tail_{0};
-  alignas(64) void* slots_[kCapacity];
-};
+using Ring = bench::SpscRing<4096>;
 
 }  // namespace
 

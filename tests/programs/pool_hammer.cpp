@@ -20,6 +20,8 @@
 #include <thread>
 #include <vector>
 
+#include "../../bench/workloads/spsc_ring.hpp"
+
 namespace {
 
 std::atomic<long> g_errors{0};
@@ -61,30 +63,8 @@ void check_and_free(void* v) {
   std::free(p);
 }
 
-// Single-producer single-consumer ring: one per (sender, receiver) pair.
-class Ring {
- public:
-  bool push(void* p) {
-    const std::size_t h = head_.load(std::memory_order_relaxed);
-    if (h - tail_.load(std::memory_order_acquire) == kCapacity) return false;
-    slots_[h & (kCapacity - 1)] = p;
-    head_.store(h + 1, std::memory_order_release);
-    return true;
-  }
-  void* pop() {
-    const std::size_t t = tail_.load(std::memory_order_relaxed);
-    if (t == head_.load(std::memory_order_acquire)) return nullptr;
-    void* p = slots_[t & (kCapacity - 1)];
-    tail_.store(t + 1, std::memory_order_release);
-    return p;
-  }
-
- private:
-  static constexpr std::size_t kCapacity = 1024;
-  alignas(64) std::atomic<std::size_t> head_{0};
-  alignas(64) std::atomic<std::size_t> tail_{0};
-  alignas(64) void* slots_[kCapacity];
-};
+// One ring per (sender, receiver) pair.
+using Ring = bench::SpscRing<1024>;
 
 struct Rng {  // xorshift64*: cheap enough not to dominate a malloc/free pair
   std::uint64_t s;
