@@ -62,11 +62,10 @@ ProcessFacts ProcessFacts::probe() {
     }
   f.allowed_cpus = os::process_allowed_cpus();
   auto topo = os::load_topology({});
-  if (auto* t = std::get_if<Topology>(&topo)) {
-    f.machine = std::move(*t);
+  if (topo) {
+    f.machine = std::move(*topo);
   } else {
-    const auto& e = std::get<os::OsError>(topo);
-    f.topology_error = e.what + ": " + std::strerror(e.error);
+    f.topology_error = topo.error().what + ": " + std::strerror(topo.error().code);
   }
   f.command = os::command_line();
   return f;
@@ -198,7 +197,7 @@ std::size_t AgentRuntime::begin_thread(const ThreadPlan& plan) {
     os::set_current_thread_affinity(facts_.allowed_cpus);
     pool::thread_placed();
   }
-  if (auto cpus = os::thread_affinity(0); std::holds_alternative<CpuSet>(cpus)) r.cpus = std::get<CpuSet>(cpus);
+  if (auto cpus = os::thread_affinity(0)) r.cpus = *cpus;
   if (r.node < 0) {
     // Unpinned: the node is known only when the whole mask sits on one node.
     int node = -1;

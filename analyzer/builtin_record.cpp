@@ -31,11 +31,11 @@ std::string find_agent_library(std::string& error) {
     return env;
   }
   auto exe = os::executable_path();
-  if (auto* err = std::get_if<os::OsError>(&exe)) {
-    error = "cannot locate libnumaagent.so: /proc/self/exe: " + std::string(std::strerror(err->error));
+  if (auto* err = (exe ? nullptr : &exe.error())) {
+    error = "cannot locate libnumaagent.so: /proc/self/exe: " + std::string(std::strerror(err->code));
     return "";
   }
-  const std::string exe_path = std::get<std::string>(exe);
+  const std::string exe_path = *exe;
   const std::string dir = exe_path.substr(0, exe_path.find_last_of('/') + 1);
   std::string path = dir + "libnumaagent.so";
   if (const std::string installed = dir + "../lib/libnumaagent.so";

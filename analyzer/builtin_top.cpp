@@ -41,7 +41,7 @@ class TerminalSession {
   TerminalSession() {
     if (os::is_terminal(0)) {
       auto saved = os::terminal_enter_cbreak(0);
-      if (auto* s = std::get_if<os::TerminalSettings>(&saved)) saved_ = *s;
+      if (auto* s = (saved ? &*saved : nullptr)) saved_ = *s;
     }
     write_stdout(kEnterScreen);
   }

@@ -13,8 +13,8 @@ void register_topology_command(CLI::App& app, int& exit_code) {
   sub->callback([format, &exit_code] {
     MachineInfo machine = probe_machine();
     std::vector<std::string> pmus;
-    if (auto names = os::pmu_names(); std::holds_alternative<std::vector<std::string>>(names))
-      pmus = std::get<std::vector<std::string>>(names);
+    if (auto names = os::pmu_names(); names.has_value())
+      pmus = *names;
     std::sort(pmus.begin(), pmus.end());
     nlohmann::json topo = topology_json(machine, probe_capabilities(), pmus);
     exit_code = write_output("", *format == "json" ? topo.dump(2) + "\n" : render_topology_text(topo)) ? 0 : 1;

@@ -157,9 +157,9 @@ json report_model_from_text(const std::string& text, const std::string& origin) 
 
 json load_report_model(const std::string& path) {
   auto text = os::read_text_file(path);
-  if (auto* err = std::get_if<os::OsError>(&text))
-    throw ReportInputError("cannot read " + path + ": " + std::strerror(err->error) + " (" + errno_name(err->error) + ")");
-  return report_model_from_text(std::get<std::string>(text), path);
+  if (auto* err = (text ? nullptr : &text.error()))
+    throw ReportInputError("cannot read " + path + ": " + std::strerror(err->code) + " (" + errno_name(err->code) + ")");
+  return report_model_from_text((*text), path);
 }
 
 std::string recommendation_key(const json& r, const json& report) {

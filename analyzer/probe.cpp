@@ -17,7 +17,7 @@ namespace {
 
 std::string text_or_empty(const std::string& path) {
   auto r = os::read_text_file(path);
-  return std::holds_alternative<std::string>(r) ? std::get<std::string>(r) : std::string();
+  return r.has_value() ? (*r) : std::string();
 }
 
 int read_int(const std::string& path, int fallback) {
@@ -36,7 +36,7 @@ MachineInfo probe_machine() {
   const std::string base = "/sys/devices/system/node";
   auto entries = os::list_directory(base);
   std::vector<int> node_ids;
-  if (auto* names = std::get_if<std::vector<std::string>>(&entries))
+  if (auto* names = (entries ? &*entries : nullptr))
     for (const auto& n : *names)
       if (n.size() > 4 && n.starts_with("node") && std::all_of(n.begin() + 4, n.end(), ::isdigit))
         node_ids.push_back(std::stoi(n.substr(4)));
@@ -130,7 +130,7 @@ MemorySamplingPlan plan_memory_sampling(double frequency_hz) {
   const std::string devices = "/sys/bus/event_source/devices/";
   auto names = os::pmu_names();
   std::vector<std::string> pmus;
-  if (auto* n = std::get_if<std::vector<std::string>>(&names)) pmus = *n;
+  if (auto* n = (names ? &*names : nullptr)) pmus = *n;
   std::sort(pmus.begin(), pmus.end());
   auto has = [&](const std::string& n) { return std::find(pmus.begin(), pmus.end(), n) != pmus.end(); };
   const std::uint64_t mem_sample_type = abi::kSampleIp | abi::kSampleTid | abi::kSampleTime | abi::kSampleAddr |
@@ -155,7 +155,7 @@ MemorySamplingPlan plan_memory_sampling(double frequency_hz) {
   if (!mem_loads.empty()) {
     std::map<std::string, std::string> formats;
     auto entries = os::list_directory(devices + "cpu/format");
-    if (auto* e = std::get_if<std::vector<std::string>>(&entries))
+    if (auto* e = (entries ? &*entries : nullptr))
       for (const auto& f : *e) formats[f] = text_or_empty(devices + "cpu/format/" + f);
     // perf mem's default load-latency threshold is 30 cycles.
     std::string event = mem_loads;
@@ -199,7 +199,7 @@ MemorySamplingPlan plan_memory_sampling(double frequency_hz) {
 std::vector<Capability> probe_capabilities() {
   std::vector<Capability> caps;
   int paranoid = -99;
-  if (auto p = os::perf_event_paranoid(); std::holds_alternative<int>(p)) paranoid = std::get<int>(p);
+  if (auto p = os::perf_event_paranoid(); p.has_value()) paranoid = *p;
   auto try_open = [&](const std::string& name, const os::PerfEventSpec& spec, bool hardware, const std::string& ok) {
     Capability c{name};
     int fd = os::perf_event_open(spec, 0, -1);
@@ -232,15 +232,15 @@ std::vector<Capability> probe_capabilities() {
   // The tracepoint needs tracefs, which is root-only on most systems.
   Capability tp{"sched:sched_migrate_task"};
   auto id_text = os::read_text_file("/sys/kernel/tracing/events/sched/sched_migrate_task/id");
-  if (auto* err = std::get_if<os::OsError>(&id_text)) {
-    tp.error = err->error;
-    tp.detail = "cannot read the tracepoint id in tracefs (" + std::string(std::strerror(err->error)) + ")";
+  if (auto* err = (id_text ? nullptr : &id_text.error())) {
+    tp.error = err->code;
+    tp.detail = "cannot read the tracepoint id in tracefs (" + std::string(std::strerror(err->code)) + ")";
     caps.push_back(tp);
   } else {
     os::PerfEventSpec spec;
     spec.type = abi::kTypeTracepoint;
     try {
-      spec.config = std::stoull(std::get<std::string>(id_text));
+      spec.config = std::stoull(*id_text);
     } catch (...) {
     }
     spec.sample_period = 1;

@@ -154,14 +154,14 @@ void Session::start_target() {
     rec_.mode = "attach";
     std::string maps_path = "/proc/" + std::to_string(pid_) + "/maps";
     auto maps = os::read_text_file(maps_path);
-    if (auto* err = std::get_if<os::OsError>(&maps)) {
-      if (err->error == ENOENT || err->error == ESRCH) throw RecordError("no process with PID " + std::to_string(pid_));
-      throw RecordError("cannot record PID " + std::to_string(pid_) + ": " + maps_path + ": " + describe(err->error) +
+    if (auto* err = (maps ? nullptr : &maps.error())) {
+      if (err->code == ENOENT || err->code == ESRCH) throw RecordError("no process with PID " + std::to_string(pid_));
+      throw RecordError("cannot record PID " + std::to_string(pid_) + ": " + maps_path + ": " + describe(err->code) +
                         "; numa-analyze needs ptrace read access to the target (same user, or CAP_SYS_PTRACE)");
     }
     if (!os::process_running(pid_)) throw RecordError("PID " + std::to_string(pid_) + " is not running (zombie)");
     auto cmdline = os::read_text_file("/proc/" + std::to_string(pid_) + "/cmdline");
-    if (auto* text = std::get_if<std::string>(&cmdline)) {
+    if (auto* text = (cmdline ? &*cmdline : nullptr)) {
       std::string arg;
       for (char c : *text) {
         if (c == '\0') rec_.command.push_back(arg), arg.clear();
@@ -176,17 +176,17 @@ void Session::start_target() {
   std::vector<std::pair<std::string, std::string>> env;
   if (opt_.agent) {
     auto dir = os::make_temp_directory("numa-analyze-agent-");
-    if (auto* err = std::get_if<os::OsError>(&dir))
-      throw RecordError("cannot create a temporary directory for the agent profile: " + describe(err->error));
-    temp_dir_ = std::get<std::string>(dir);
+    if (auto* err = (dir ? nullptr : &dir.error()))
+      throw RecordError("cannot create a temporary directory for the agent profile: " + describe(err->code));
+    temp_dir_ = *dir;
     const char* existing = std::getenv("LD_PRELOAD");
     env.emplace_back("LD_PRELOAD", opt_.agent_library + (existing && *existing ? std::string(":") + existing : ""));
     env.emplace_back("NUMA_AGENT_PROFILE", temp_dir_ + "/profile-%p.json");
   }
   auto child = os::launch_suspended(opt_.command, env);
-  if (auto* err = std::get_if<os::OsError>(&child))
-    throw RecordError("cannot start '" + opt_.command[0] + "': " + err->what + ": " + describe(err->error));
-  child_ = std::get<os::LaunchedChild>(child);
+  if (auto* err = (child ? nullptr : &child.error()))
+    throw RecordError("cannot start '" + opt_.command[0] + "': " + err->what + ": " + describe(err->code));
+  child_ = *child;
   pid_ = child_.pid;
   launched_ = true;
 }
@@ -216,12 +216,12 @@ OpenOutcome Session::open_event(EventKind kind, os::PerfEventSpec spec, const st
         continue;
       }
       auto ring = os::perf_ring_map(fd, ring_pages);
-      if (auto* err = std::get_if<os::OsError>(&ring)) {
-        if (!outcome.first_error) outcome.first_error = err->error;
+      if (auto* err = (ring ? nullptr : &ring.error())) {
+        if (!outcome.first_error) outcome.first_error = err->code;
         os::close_fd(fd);
         continue;
       }
-      events_.push_back({kind, fd, std::get<os::PerfRing>(ring), spec.sample_type, {}});
+      events_.push_back({kind, fd, (*ring), spec.sample_type, {}});
       ++outcome.opened;
     }
   }
@@ -304,7 +304,7 @@ void Session::open_all_events(const std::vector<int>& targets, bool launch) {
   // 5. The tracepoint: the software event above gives the same per-thread sequence unprivileged.
   {
     auto id = os::read_text_file("/sys/kernel/tracing/events/sched/sched_migrate_task/id");
-    int err = std::holds_alternative<os::OsError>(id) ? std::get<os::OsError>(id).error : 0;
+    int err = !id.has_value() ? id.error().code : 0;
     std::string instead = migration_events_ ? "cpu-migrations samples give the same per-thread sequence"
                                             : "thread residency polling approximates the migration sequence";
     add_probe("sched-migrate-tracepoint", false,
@@ -399,7 +399,7 @@ void Session::drain() {
 void Session::refresh_maps() {
   auto text = os::read_text_file("/proc/" + std::to_string(pid_) + "/maps");
   // An exited program's maps read empty: keep the last ones for the samples drained after exit.
-  if (auto* t = std::get_if<std::string>(&text))
+  if (auto* t = (text ? &*text : nullptr))
     if (auto parsed = parse_maps(*t); !parsed.empty()) maps_ = std::move(parsed), site_cache_.clear();
 }
 
@@ -452,7 +452,7 @@ void Session::resolve_pending() {
 
 void Session::poll_threads() {
   auto tasks = os::list_directory("/proc/" + std::to_string(pid_) + "/task");
-  auto* names = std::get_if<std::vector<std::string>>(&tasks);
+  auto* names = (tasks ? &*tasks : nullptr);
   if (!names) return;
   ++polls_;
   for (const auto& name : *names) {
@@ -463,7 +463,7 @@ void Session::poll_threads() {
       continue;
     }
     auto text = os::read_text_file("/proc/" + std::to_string(pid_) + "/task/" + name + "/stat");
-    auto* t = std::get_if<std::string>(&text);
+    auto* t = (text ? &*text : nullptr);
     if (!t) continue;
     auto stat = parse_task_stat(*t);
     if (!stat) continue;
@@ -482,18 +482,18 @@ void Session::poll_threads() {
 void Session::snapshot() {
   std::string base = "/proc/" + std::to_string(pid_);
   auto numa_maps = os::read_text_file(base + "/numa_maps");
-  if (auto* t = std::get_if<std::string>(&numa_maps)) {
+  if (auto* t = (numa_maps ? &*numa_maps : nullptr)) {
     auto parsed = parse_numa_maps(*t);
     if (!parsed.empty()) numa_maps_ = std::move(parsed), ++numa_maps_reads_;
     refresh_maps();
   } else if (!numa_maps_error_) {
-    numa_maps_error_ = std::get<os::OsError>(numa_maps).error;
+    numa_maps_error_ = numa_maps.error().code;
   }
   for (auto& [tid, ts] : threads_) {
     auto text = os::read_text_file(base + "/task/" + std::to_string(tid) + "/sched");
-    auto* t = std::get_if<std::string>(&text);
+    auto* t = (text ? &*text : nullptr);
     if (!t) {
-      auto err = std::get<os::OsError>(text).error;
+      auto err = text.error().code;
       if (err != ENOENT && err != ESRCH && !sched_error_) sched_error_ = err;
       continue;
     }
@@ -518,7 +518,7 @@ void Session::finish_target(const std::string& reason) {
   os::send_signal(pid_, reason == "interrupted" ? os::interrupt_signal() : 15 /* SIGTERM */);
   for (int waited = 0; waited < 5000; waited += 50) {
     auto st = os::poll_child(pid_);
-    if (auto* s = std::get_if<std::optional<os::ChildStatus>>(&st); s && *s) {
+    if (auto* s = (st ? &*st : nullptr); s && *s) {
       rec_.exit_code = (*s)->exited ? (*s)->exit_code : -1;
       rec_.exit_signal = (*s)->signal;
       reaped_ = true;
@@ -528,7 +528,7 @@ void Session::finish_target(const std::string& reason) {
   }
   os::send_signal(pid_, 9);
   auto st = os::wait_child(pid_);
-  if (auto* s = std::get_if<os::ChildStatus>(&st)) rec_.exit_signal = s->signal;
+  if (auto* s = (st ? &*st : nullptr)) rec_.exit_signal = s->signal;
   reaped_ = true;
 }
 
@@ -539,12 +539,12 @@ void Session::read_agent_profile() {
   }
   std::string path = temp_dir_ + "/profile-" + std::to_string(pid_) + ".json";
   auto text = os::read_text_file(path);
-  if (auto* err = std::get_if<os::OsError>(&text)) {
+  if (auto* err = (text ? nullptr : &text.error())) {
     add_probe("agent-profile", false,
-              "the agent wrote no profile for PID " + std::to_string(pid_) + " (" + describe(err->error) + ")", err->error);
+              "the agent wrote no profile for PID " + std::to_string(pid_) + " (" + describe(err->code) + ")", err->code);
     return;
   }
-  auto j = nlohmann::json::parse(std::get<std::string>(text), nullptr, false);
+  auto j = nlohmann::json::parse((*text), nullptr, false);
   if (j.is_discarded() || !j.is_object() || j.value("schema", "") != "numa-agent-profile/1") {
     add_probe("agent-profile", false, "the agent's profile is not a numa-agent-profile/1 document", EINVAL);
     return;
@@ -573,12 +573,12 @@ void Session::cleanup() {
     if (child_.go_fd >= 0) os::close_fd(child_.go_fd), child_.go_fd = -1;
     if (child_.exec_error_fd >= 0) os::close_fd(child_.exec_error_fd), child_.exec_error_fd = -1;
     os::send_signal(pid_, 9);
-    os::wait_child(pid_);
+    (void)os::wait_child(pid_);   // reaping is all that matters here
     reaped_ = true;
   }
   if (!temp_dir_.empty()) {
     auto files = os::list_directory(temp_dir_);
-    if (auto* names = std::get_if<std::vector<std::string>>(&files))
+    if (auto* names = (files ? &*files : nullptr))
       for (const auto& f : *names) os::remove_file(temp_dir_ + "/" + f);
     os::remove_directory(temp_dir_);
     temp_dir_.clear();
@@ -597,8 +597,8 @@ Recording Session::run() {
       cpus_.push_back(cpu);
     }
   std::sort(cpus_.begin(), cpus_.end());
-  if (auto vm = os::read_text_file("/proc/vmstat"); std::holds_alternative<std::string>(vm))
-    vmstat_start_ = parse_vmstat(std::get<std::string>(vm));
+  if (auto vm = os::read_text_file("/proc/vmstat"); vm.has_value())
+    vmstat_start_ = parse_vmstat(*vm);
   interrupt_fd_ = os::interrupt_fd_open(/*wake_on_child_exit=*/opt_.pid <= 0);
 
   start_target();
@@ -606,8 +606,8 @@ Recording Session::run() {
   if (!launched_) {
     targets.clear();
     if (auto tasks = os::list_directory("/proc/" + std::to_string(pid_) + "/task");
-        std::holds_alternative<std::vector<std::string>>(tasks))
-      for (const auto& t : std::get<std::vector<std::string>>(tasks)) targets.push_back(std::stoi(t));
+        tasks.has_value())
+      for (const auto& t : *tasks) targets.push_back(std::stoi(t));
   }
   open_all_events(targets, launched_);
 
@@ -632,7 +632,7 @@ Recording Session::run() {
     if (t >= next_snapshot) snapshot(), next_snapshot = t + opt_.snapshot_ms / 1000.0;
     if (launched_) {
       auto st = os::poll_child(pid_);
-      if (auto* s = std::get_if<std::optional<os::ChildStatus>>(&st); s && *s) {
+      if (auto* s = (st ? &*st : nullptr); s && *s) {
         rec_.exit_code = (*s)->exited ? (*s)->exit_code : -1;
         rec_.exit_signal = (*s)->signal;
         reaped_ = true;
@@ -678,11 +678,11 @@ Recording Session::run() {
   if (rec_.counters.available) {
     for (int which = 0; which < 2; ++which)
       for (int fd : counter_fds_[which])
-        if (auto v = os::perf_event_read_count(fd); std::holds_alternative<std::uint64_t>(v))
-          (which ? rec_.counters.node_load_misses : rec_.counters.node_loads) += std::get<std::uint64_t>(v);
+        if (auto v = os::perf_event_read_count(fd); v.has_value())
+          (which ? rec_.counters.node_load_misses : rec_.counters.node_loads) += *v;
   }
-  if (auto vm = os::read_text_file("/proc/vmstat"); std::holds_alternative<std::string>(vm))
-    for (const auto& [k, v] : parse_vmstat(std::get<std::string>(vm)))
+  if (auto vm = os::read_text_file("/proc/vmstat"); vm.has_value())
+    for (const auto& [k, v] : parse_vmstat(*vm))
       if (k.starts_with("numa_") && vmstat_start_.count(k)) rec_.vmstat_delta[k] = v - vmstat_start_[k];
 
   // Threads.

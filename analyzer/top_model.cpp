@@ -20,7 +20,7 @@ std::string describe(int error) { return std::string(std::strerror(error)) + " (
 
 std::map<std::string, std::uint64_t> read_vmstat() {
   auto text = os::read_text_file("/proc/vmstat");
-  if (auto* t = std::get_if<std::string>(&text)) return parse_vmstat(*t);
+  if (auto* t = (text ? &*text : nullptr)) return parse_vmstat(*t);
   return {};
 }
 
@@ -34,9 +34,9 @@ std::uint64_t counter_delta(const std::map<std::string, std::uint64_t>& now,
 
 TopSampler::TopSampler(int pid, MachineInfo machine) : pid_(pid) {
   auto stat = os::read_text_file(proc("stat"));
-  if (auto* err = std::get_if<os::OsError>(&stat)) {
-    if (err->error == ENOENT || err->error == ESRCH) throw TopError("no process with PID " + std::to_string(pid));
-    throw TopError("cannot watch PID " + std::to_string(pid) + ": " + proc("stat") + ": " + describe(err->error));
+  if (auto* err = (stat ? nullptr : &stat.error())) {
+    if (err->code == ENOENT || err->code == ESRCH) throw TopError("no process with PID " + std::to_string(pid));
+    throw TopError("cannot watch PID " + std::to_string(pid) + ": " + proc("stat") + ": " + describe(err->code));
   }
   if (!os::process_running(pid)) throw TopError("PID " + std::to_string(pid) + " is not running (zombie)");
   rec_.machine = std::move(machine);
@@ -49,9 +49,9 @@ TopSampler::TopSampler(int pid, MachineInfo machine) : pid_(pid) {
       if (static_cast<std::size_t>(cpu) >= cpu_node_.size()) cpu_node_.resize(static_cast<std::size_t>(cpu) + 1, -1);
       cpu_node_[static_cast<std::size_t>(cpu)] = static_cast<int>(n);
     }
-  if (auto cmdline = os::read_text_file(proc("cmdline")); std::holds_alternative<std::string>(cmdline)) {
+  if (auto cmdline = os::read_text_file(proc("cmdline")); cmdline.has_value()) {
     std::string arg;
-    for (char c : std::get<std::string>(cmdline)) {
+    for (char c : *cmdline) {
       if (c == '\0') rec_.command.push_back(arg), arg.clear();
       else arg += c;
     }
@@ -65,16 +65,16 @@ double TopSampler::now_s() const { return double(os::monotonic_ns() - start_ns_)
 
 bool TopSampler::poll_threads() {
   auto tasks = os::list_directory(proc("task"));
-  if (std::holds_alternative<os::OsError>(tasks) || !os::process_running(pid_)) return false;
+  if (!tasks.has_value() || !os::process_running(pid_)) return false;
   const double t = now_s();
   for (auto& [tid, ts] : threads_) ts.alive = false;
   thread_order_.clear();
-  for (const auto& name : std::get<std::vector<std::string>>(tasks)) {
+  for (const auto& name : *tasks) {
     int tid = std::atoi(name.c_str());
     if (tid <= 0) continue;
     auto text = os::read_text_file(proc("task/" + name + "/stat"));
-    if (!std::holds_alternative<std::string>(text)) continue;   // the thread just ended
-    auto stat = parse_task_stat(std::get<std::string>(text));
+    if (!text.has_value()) continue;   // the thread just ended
+    auto stat = parse_task_stat(*text);
     if (!stat) continue;
     auto [it, inserted] = threads_.try_emplace(tid);
     ThreadState& ts = it->second;
@@ -113,12 +113,12 @@ std::optional<TopFrame> TopSampler::refresh(double interval_s) {
   int sched_reads = 0;
   for (auto& [tid, ts] : threads_) {
     auto text = os::read_text_file(proc("task/" + std::to_string(tid) + "/sched"));
-    if (auto* err = std::get_if<os::OsError>(&text)) {
-      sched_error_ = err->error;
+    if (auto* err = (text ? nullptr : &text.error())) {
+      sched_error_ = err->code;
       continue;
     }
     ++sched_reads;
-    TaskSched s = parse_task_sched(std::get<std::string>(text));
+    TaskSched s = parse_task_sched(*text);
     if (s.nr_migrations) {
       if (!ts.first_nr_migrations) ts.first_nr_migrations = s.nr_migrations;
       ts.record.cpu_migrations = *s.nr_migrations - *ts.first_nr_migrations;
@@ -134,17 +134,17 @@ std::optional<TopFrame> TopSampler::refresh(double interval_s) {
   // Placement: numa_maps (pages per node) with ends from maps.
   rec_.mappings.clear();
   auto numa_maps = os::read_text_file(proc("numa_maps"));
-  if (auto* err = std::get_if<os::OsError>(&numa_maps)) {
-    numa_maps_error_ = err->error;
+  if (auto* err = (numa_maps ? nullptr : &numa_maps.error())) {
+    numa_maps_error_ = err->code;
     if (!os::process_running(pid_)) return std::nullopt;
-    frame.notes.push_back("per-node memory unavailable: " + proc("numa_maps") + ": " + describe(err->error) +
+    frame.notes.push_back("per-node memory unavailable: " + proc("numa_maps") + ": " + describe(err->code) +
                           " (needs ptrace read access: same user or CAP_SYS_PTRACE)");
   } else {
     ++numa_maps_reads_;
     std::vector<MapsEntry> maps;
-    if (auto m = os::read_text_file(proc("maps")); std::holds_alternative<std::string>(m))
-      maps = parse_maps(std::get<std::string>(m));
-    for (const auto& nm : parse_numa_maps(std::get<std::string>(numa_maps))) {
+    if (auto m = os::read_text_file(proc("maps")); m.has_value())
+      maps = parse_maps(*m);
+    for (const auto& nm : parse_numa_maps(*numa_maps)) {
       MappingRecord m;
       m.start = nm.start;
       m.name = nm.name;

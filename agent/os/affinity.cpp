@@ -40,7 +40,7 @@ Result<CpuSet> thread_affinity(int tid) {
   cpu_set_t k;
   CPU_ZERO(&k);
   if (sched_getaffinity(tid, sizeof k, &k) != 0)
-    return OsError{errno, "sched_getaffinity(" + std::to_string(tid) + ")"};
+    return fail(errno, "sched_getaffinity(" + std::to_string(tid) + ")");
   return from_kernel(k);
 }
 

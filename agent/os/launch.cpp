@@ -18,7 +18,7 @@ namespace numa_agent::os {
 
 Result<LaunchedChild> launch_suspended(const std::vector<std::string>& argv,
                                        const std::vector<std::pair<std::string, std::string>>& set_env) {
-  if (argv.empty()) return OsError{EINVAL, "launch: empty command"};
+  if (argv.empty()) return fail(EINVAL, "launch: empty command");
   // Everything the child needs is built before fork: the child may only make async-signal-safe calls.
   std::vector<std::string> env_strings;
   for (char** e = environ; e && *e; ++e) {
@@ -37,18 +37,18 @@ Result<LaunchedChild> launch_suspended(const std::vector<std::string>& argv,
   argp.push_back(nullptr);
 
   int go[2], err[2];
-  if (pipe2(go, O_CLOEXEC) != 0) return OsError{errno, "pipe2"};
+  if (pipe2(go, O_CLOEXEC) != 0) return fail(errno, "pipe2");
   if (pipe2(err, O_CLOEXEC) != 0) {
     int e = errno;
     close(go[0]);
     close(go[1]);
-    return OsError{e, "pipe2"};
+    return fail(e, "pipe2");
   }
   pid_t pid = fork();
   if (pid < 0) {
     int e = errno;
     close(go[0]); close(go[1]); close(err[0]); close(err[1]);
-    return OsError{e, "fork"};
+    return fail(e, "fork");
   }
   if (pid == 0) {
     sigset_t none;
@@ -106,7 +106,7 @@ Result<std::optional<ChildStatus>> poll_child(int pid) {
   int status = 0;
   pid_t r;
   do r = waitpid(pid, &status, WNOHANG); while (r < 0 && errno == EINTR);
-  if (r < 0) return OsError{errno, "waitpid"};
+  if (r < 0) return fail(errno, "waitpid");
   if (r == 0) return std::optional<ChildStatus>{};
   return std::optional<ChildStatus>{decode_status(status)};
 }
@@ -115,7 +115,7 @@ Result<ChildStatus> wait_child(int pid) {
   int status = 0;
   pid_t r;
   do r = waitpid(pid, &status, 0); while (r < 0 && errno == EINTR);
-  if (r < 0) return OsError{errno, "waitpid"};
+  if (r < 0) return fail(errno, "waitpid");
   return decode_status(status);
 }
 
@@ -154,7 +154,7 @@ Result<std::string> make_temp_directory(const std::string& prefix) {
   std::string templ = std::string(tmp && *tmp ? tmp : "/tmp") + "/" + prefix + "XXXXXX";
   std::vector<char> buf(templ.begin(), templ.end());
   buf.push_back('\0');
-  if (!mkdtemp(buf.data())) return OsError{errno, "mkdtemp " + templ};
+  if (!mkdtemp(buf.data())) return fail(errno, "mkdtemp " + templ);
   return std::string(buf.data());
 }
 
@@ -165,7 +165,7 @@ int check_readable(const std::string& path) { return access(path.c_str(), R_OK) 
 Result<std::string> executable_path() {
   char buf[4096];
   ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  if (n < 0) return OsError{errno, "/proc/self/exe"};
+  if (n < 0) return fail(errno, "/proc/self/exe");
   return std::string(buf, static_cast<std::size_t>(n));
 }
 

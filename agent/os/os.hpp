@@ -5,8 +5,9 @@
 //
 // Contract, for every function in agent/os/:
 //  * Thin and stateless: one kernel interface per function, no caching, no global state.
-//  * Never logs and never throws. Failures come back as a negative errno (int results) or as an
-//    OsError{errno, what} (value results); the caller decides what to say.
+//  * Never logs and never throws. Failures come back as a negative errno (int results, the
+//    malloc-safe ones) or as Result<T> (agent/error.hpp: a value or an Error{errno, what});
+//    the caller decides what to say.
 //  * Functions marked [malloc-safe] make no heap allocation, take no lock and touch no stdio or
 //    locale: they may be called from the allocator's slow path and from thread start-up before
 //    the pools exist. The others may allocate and are for start-up, exit and the analyzer.
@@ -19,21 +20,14 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <variant>
 #include <vector>
 
 #include "../cpu_set.hpp"
+#include "../error.hpp"
 #include "../topology.hpp"
 
 namespace numa_agent::os {
 
-struct OsError {
-  int error = 0;          // errno value
-  std::string what;       // which call failed, on what ("hwloc_topology_load", "/proc/12/stat")
-};
-
-template <typename T>
-using Result = std::variant<T, OsError>;
 
 // ---- topology (os/topology_hwloc.cpp) -------------------------------------------------------
 // Where a topology comes from: this machine, an hwloc XML file, or an hwloc synthetic

@@ -71,19 +71,19 @@ int perf_event_disable(int fd) { return ioctl(fd, PERF_EVENT_IOC_DISABLE, 0) == 
 Result<std::uint64_t> perf_event_read_count(int fd) {
   std::uint64_t value = 0;
   ssize_t n = read(fd, &value, sizeof(value));
-  if (n < 0) return OsError{errno, "read(perf event)"};
-  if (n != static_cast<ssize_t>(sizeof(value))) return OsError{EIO, "read(perf event): short read"};
+  if (n < 0) return fail(errno, "read(perf event)");
+  if (n != static_cast<ssize_t>(sizeof(value))) return fail(EIO, "read(perf event): short read");
   return value;
 }
 
 int close_fd(int fd) { return close(fd) == 0 ? 0 : -errno; }
 
 Result<PerfRing> perf_ring_map(int fd, std::size_t data_pages) {
-  if (data_pages == 0 || (data_pages & (data_pages - 1)) != 0) return OsError{EINVAL, "perf ring: pages not a power of two"};
+  if (data_pages == 0 || (data_pages & (data_pages - 1)) != 0) return fail(EINVAL, "perf ring: pages not a power of two");
   std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
   std::size_t bytes = (data_pages + 1) * page;
   void* base = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (base == MAP_FAILED) return OsError{errno, "mmap(perf ring)"};
+  if (base == MAP_FAILED) return fail(errno, "mmap(perf ring)");
   return PerfRing{base, bytes, data_pages * page};
 }
 
@@ -114,7 +114,7 @@ std::size_t perf_ring_drain(const PerfRing& ring, std::string& out) {
 Result<std::vector<std::string>> pmu_names() {
   const char* dir_path = "/sys/bus/event_source/devices";
   DIR* dir = opendir(dir_path);
-  if (!dir) return OsError{errno, dir_path};
+  if (!dir) return fail(errno, dir_path);
   std::vector<std::string> names;
   while (dirent* e = readdir(dir)) {
     if (e->d_name[0] == '.') continue;
@@ -126,11 +126,11 @@ Result<std::vector<std::string>> pmu_names() {
 
 Result<int> perf_event_paranoid() {
   auto text = read_text_file("/proc/sys/kernel/perf_event_paranoid");
-  if (auto* err = std::get_if<OsError>(&text)) return *err;
+  if (!text) return fail(text.error());
   try {
-    return std::stoi(std::get<std::string>(text));
+    return std::stoi(*text);
   } catch (...) {
-    return OsError{EINVAL, "/proc/sys/kernel/perf_event_paranoid: not a number"};
+    return fail(EINVAL, "/proc/sys/kernel/perf_event_paranoid: not a number");
   }
 }
 

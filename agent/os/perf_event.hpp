@@ -1,6 +1,6 @@
 // perf_event_open, its ring buffer and the sysfs files that describe PMUs: the OS half of
 // numa-analyze's sampling. Follows the contract in os.hpp (thin, stateless, never logs or throws,
-// -errno / OsError). Decoding of the bytes read here is pure code in analyzer/perf_records.hpp.
+// -errno / Result). Decoding of the bytes read here is pure code in analyzer/perf_records.hpp.
 #pragma once
 #include <cstddef>
 #include <cstdint>

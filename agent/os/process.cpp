@@ -108,10 +108,10 @@ int write_file_atomically(const std::string& path, std::string_view data) {
 
 Result<std::string> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return OsError{errno ? errno : ENOENT, path};
+  if (!in) return fail(errno ? errno : ENOENT, path);
   std::ostringstream ss;
   ss << in.rdbuf();
-  if (in.bad()) return OsError{EIO, path};
+  if (in.bad()) return fail(EIO, path);
   return ss.str();
 }
 

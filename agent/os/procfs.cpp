@@ -11,7 +11,7 @@ namespace numa_agent::os {
 
 Result<std::string> read_text_file(const std::string& path, std::size_t max_bytes) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return OsError{errno, path};
+  if (fd < 0) return fail(errno, path);
   std::string text;
   char buffer[16384];
   for (;;) {
@@ -20,13 +20,13 @@ Result<std::string> read_text_file(const std::string& path, std::size_t max_byte
       if (errno == EINTR) continue;
       int err = errno;
       close(fd);
-      return OsError{err, path};
+      return fail(err, path);
     }
     if (n == 0) break;
     text.append(buffer, static_cast<std::size_t>(n));
     if (text.size() > max_bytes) {
       close(fd);
-      return OsError{EFBIG, path};
+      return fail(EFBIG, path);
     }
   }
   close(fd);
@@ -35,7 +35,7 @@ Result<std::string> read_text_file(const std::string& path, std::size_t max_byte
 
 Result<std::vector<std::string>> list_directory(const std::string& path) {
   DIR* dir = opendir(path.c_str());
-  if (!dir) return OsError{errno, path};
+  if (!dir) return fail(errno, path);
   std::vector<std::string> names;
   while (dirent* e = readdir(dir)) {
     std::string name = e->d_name;
@@ -47,8 +47,8 @@ Result<std::vector<std::string>> list_directory(const std::string& path) {
 
 bool process_running(int pid) {
   auto stat = read_text_file("/proc/" + std::to_string(pid) + "/stat");
-  if (std::holds_alternative<OsError>(stat)) return false;
-  const std::string& text = std::get<std::string>(stat);
+  if (!stat) return false;
+  const std::string& text = *stat;
   // The state follows the last ')' (the command name may contain parentheses).
   auto close = text.rfind(')');
   if (close == std::string::npos || close + 2 >= text.size()) return false;

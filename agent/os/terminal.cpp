@@ -15,14 +15,14 @@ static_assert(sizeof(termios) <= sizeof(TerminalSettings::bytes), "TerminalSetti
 
 Result<TerminalSettings> terminal_enter_cbreak(int fd) {
   termios current{};
-  if (tcgetattr(fd, &current) != 0) return OsError{errno, "tcgetattr"};
+  if (tcgetattr(fd, &current) != 0) return fail(errno, "tcgetattr");
   TerminalSettings saved;
   std::memcpy(saved.bytes.data(), &current, sizeof current);
   termios raw = current;
   raw.c_lflag &= ~static_cast<tcflag_t>(ICANON | ECHO);
   raw.c_cc[VMIN] = 0;
   raw.c_cc[VTIME] = 0;
-  if (tcsetattr(fd, TCSANOW, &raw) != 0) return OsError{errno, "tcsetattr"};
+  if (tcsetattr(fd, TCSANOW, &raw) != 0) return fail(errno, "tcsetattr");
   return saved;
 }
 

@@ -49,7 +49,7 @@ Result<Topology> load_topology(const TopologySource& source) {
   {
     std::optional<PluginBlacklistScope> no_plugins;
     if (source.kind == TopologySource::Kind::ThisMachine) no_plugins.emplace();
-    if (hwloc_topology_init(&h.t) != 0) return OsError{errno, "hwloc_topology_init"};
+    if (hwloc_topology_init(&h.t) != 0) return fail(errno, "hwloc_topology_init");
   }
   int rc = 0;
   switch (source.kind) {
@@ -57,18 +57,18 @@ Result<Topology> load_topology(const TopologySource& source) {
       // Without sysfs, hwloc prints its own unprefixed complaint and guesses a topology from
       // CPUID; say plainly that the topology is unknown instead.
       if (access("/sys/devices/system/cpu", R_OK | X_OK) != 0)
-        return OsError{errno, "/sys/devices/system/cpu is not readable (is /sys mounted?)"};
+        return fail(errno, "/sys/devices/system/cpu is not readable (is /sys mounted?)");
       break;
     case TopologySource::Kind::XmlFile:
       rc = hwloc_topology_set_xml(h.t, source.text.c_str());
-      if (rc != 0) return OsError{errno ? errno : EINVAL, "hwloc XML " + source.text};
+      if (rc != 0) return fail(errno ? errno : EINVAL, "hwloc XML " + source.text);
       break;
     case TopologySource::Kind::Synthetic:
       rc = hwloc_topology_set_synthetic(h.t, source.text.c_str());
-      if (rc != 0) return OsError{EINVAL, "hwloc synthetic \"" + source.text + "\""};
+      if (rc != 0) return fail(EINVAL, "hwloc synthetic \"" + source.text + "\"");
       break;
   }
-  if (hwloc_topology_load(h.t) != 0) return OsError{errno, "hwloc_topology_load"};
+  if (hwloc_topology_load(h.t) != 0) return fail(errno, "hwloc_topology_load");
 
   std::vector<NumaNode> nodes;
   std::map<unsigned, int> node_index_by_os;
@@ -111,8 +111,8 @@ Result<Topology> load_topology(const TopologySource& source) {
   const int n = static_cast<int>(nodes.size());
   if (!source.distances.empty()) {
     if (source.distances.size() != static_cast<std::size_t>(n * n))
-      return OsError{EINVAL, "distance override has " + std::to_string(source.distances.size()) +
-                                 " values, expected " + std::to_string(n * n)};
+      return fail(EINVAL, "distance override has " + std::to_string(source.distances.size()) +
+                                 " values, expected " + std::to_string(n * n));
     for (int a = 0; a < n; ++a)
       for (int b = 0; b < n; ++b) dist.set(a, b, source.distances[static_cast<std::size_t>(a * n + b)]);
   } else {

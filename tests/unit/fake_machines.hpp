@@ -12,15 +12,15 @@ inline Topology load_xml(const std::string& name) {
   os::TopologySource src{os::TopologySource::Kind::XmlFile,
                          std::string(NUMA_AGENT_TEST_DATA) + "/topologies/" + name, {}};
   auto r = os::load_topology(src);
-  if (auto* e = std::get_if<os::OsError>(&r)) FAIL("cannot load " << name << ": " << e->what);
-  return std::get<Topology>(r);
+  if (!r) FAIL("cannot load " << name << ": " << r.error().what);
+  return *r;
 }
 
 inline Topology load_synthetic(const std::string& description) {
   os::TopologySource src{os::TopologySource::Kind::Synthetic, description, {}};
   auto r = os::load_topology(src);
-  if (auto* e = std::get_if<os::OsError>(&r)) FAIL("cannot load synthetic " << description << ": " << e->what);
-  return std::get<Topology>(r);
+  if (!r) FAIL("cannot load synthetic " << description << ": " << r.error().what);
+  return *r;
 }
 
 // 2 packages × 1 node × 4 cores × 2 SMT: node 0 = cpus 0-7 (cores {0,1},{2,3},...), node 1 = 8-15.
