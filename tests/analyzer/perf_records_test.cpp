@@ -1,8 +1,8 @@
 // The perf ring decoder and the data_src classifier, on synthetic bytes.
 #include <catch2/catch.hpp>
 
-#include "analyzer/perf_abi.hpp"
-#include "analyzer/perf_records.hpp"
+#include "analyzer/evidence/perf_abi.hpp"
+#include "analyzer/evidence/perf_records.hpp"
 #include "perf_synth.hpp"
 
 using namespace numa_agent::analyzer;

@@ -5,7 +5,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "analyzer/proc_parsers.hpp"
+#include "analyzer/evidence/proc_parsers.hpp"
 
 using namespace numa_agent::analyzer;
 

@@ -5,9 +5,9 @@
 #include <cmath>
 #include <map>
 
-#include "analyzer/recording.hpp"
-#include "analyzer/report.hpp"
-#include "analyzer/rules.hpp"
+#include "analyzer/model/recording.hpp"
+#include "analyzer/model/report.hpp"
+#include "analyzer/rules/rules.hpp"
 
 using namespace numa_agent::analyzer;
 using nlohmann::json;

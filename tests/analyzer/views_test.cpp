@@ -25,7 +25,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "analyzer/recording.hpp"
+#include "analyzer/model/recording.hpp"
 
 using nlohmann::json;
 using namespace numa_agent::analyzer;

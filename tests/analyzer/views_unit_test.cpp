@@ -6,11 +6,11 @@
 #include <cstdio>
 #include <sstream>
 
-#include "analyzer/compare.hpp"
-#include "analyzer/render_html.hpp"
-#include "analyzer/render_prometheus.hpp"
-#include "analyzer/report.hpp"
-#include "analyzer/top_model.hpp"
+#include "analyzer/views/compare.hpp"
+#include "analyzer/views/render_html.hpp"
+#include "analyzer/views/render_prometheus.hpp"
+#include "analyzer/model/report.hpp"
+#include "analyzer/evidence/top_model.hpp"
 
 using namespace numa_agent::analyzer;
 using nlohmann::json;

@@ -9,7 +9,7 @@
 #include <cstring>
 #include <string_view>
 
-#include "analyzer/perf_records.hpp"
+#include "analyzer/evidence/perf_records.hpp"
 
 using namespace numa_agent::analyzer;
 

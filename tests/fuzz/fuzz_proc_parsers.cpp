@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "analyzer/proc_parsers.hpp"
+#include "analyzer/evidence/proc_parsers.hpp"
 
 using namespace numa_agent::analyzer;
 

@@ -7,9 +7,9 @@
 #include <cstdlib>
 #include <string>
 
-#include "analyzer/recording.hpp"
-#include "analyzer/render_text.hpp"
-#include "analyzer/report.hpp"
+#include "analyzer/model/recording.hpp"
+#include "analyzer/views/render_text.hpp"
+#include "analyzer/model/report.hpp"
 
 using namespace numa_agent::analyzer;
 

@@ -3,9 +3,9 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "../agent/os/launch.hpp"
-#include "commands.hpp"
-#include "recorder.hpp"
+#include "agent/os/launch.hpp"
+#include "analyzer/commands/commands.hpp"
+#include "analyzer/evidence/recorder.hpp"
 
 namespace numa_agent::analyzer {
 namespace {

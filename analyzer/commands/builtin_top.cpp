@@ -10,12 +10,12 @@
 #include <optional>
 #include <string>
 
-#include "../agent/os/launch.hpp"
-#include "../agent/os/perf_event.hpp"
-#include "../agent/os/terminal.hpp"
-#include "commands.hpp"
-#include "probe.hpp"
-#include "top_model.hpp"
+#include "agent/os/launch.hpp"
+#include "agent/os/perf_event.hpp"
+#include "agent/os/terminal.hpp"
+#include "analyzer/commands/commands.hpp"
+#include "analyzer/evidence/probe.hpp"
+#include "analyzer/evidence/top_model.hpp"
 
 namespace numa_agent::analyzer {
 namespace {

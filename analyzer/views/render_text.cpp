@@ -1,5 +1,5 @@
 // See render_text.hpp.
-#include "render_text.hpp"
+#include "analyzer/views/render_text.hpp"
 
 #include <cstdio>
 #include <sstream>

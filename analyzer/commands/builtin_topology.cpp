@@ -1,8 +1,8 @@
 // numa-analyze topology: nodes, CPUs, memory per node, distances, and which perf capabilities work.
-#include "../agent/os/perf_event.hpp"
-#include "commands.hpp"
-#include "probe.hpp"
-#include "render_text.hpp"
+#include "agent/os/perf_event.hpp"
+#include "analyzer/commands/commands.hpp"
+#include "analyzer/evidence/probe.hpp"
+#include "analyzer/views/render_text.hpp"
 
 namespace numa_agent::analyzer {
 

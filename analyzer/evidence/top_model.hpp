@@ -13,7 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "recording.hpp"
+#include "analyzer/model/recording.hpp"
 
 namespace numa_agent::analyzer {
 

@@ -6,8 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "../agent/os/perf_event.hpp"
-#include "recording.hpp"
+#include "agent/os/perf_event.hpp"
+#include "analyzer/model/recording.hpp"
 
 namespace numa_agent::analyzer {
 

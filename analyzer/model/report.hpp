@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "recording.hpp"
+#include "analyzer/model/recording.hpp"
 
 namespace numa_agent::analyzer {
 

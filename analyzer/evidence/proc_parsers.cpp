@@ -1,5 +1,5 @@
 // See proc_parsers.hpp.
-#include "proc_parsers.hpp"
+#include "analyzer/evidence/proc_parsers.hpp"
 
 #include <algorithm>
 #include <charconv>

@@ -1,5 +1,5 @@
 // See render_html.hpp.
-#include "render_html.hpp"
+#include "analyzer/views/render_html.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,14 +1,14 @@
 // See probe.hpp.
-#include "probe.hpp"
+#include "analyzer/evidence/probe.hpp"
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>
 
-#include "../agent/os/procfs.hpp"
-#include "perf_abi.hpp"
-#include "proc_parsers.hpp"
+#include "agent/os/procfs.hpp"
+#include "analyzer/evidence/perf_abi.hpp"
+#include "analyzer/evidence/proc_parsers.hpp"
 
 namespace numa_agent::analyzer {
 namespace abi = perf_abi;

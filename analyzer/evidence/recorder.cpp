@@ -1,6 +1,6 @@
 // See recorder.hpp. One Session object per recording: set-up (probe, launch or attach, open
 // events), a polling loop (drain rings, poll threads, snapshot placement), and finalisation.
-#include "recorder.hpp"
+#include "analyzer/evidence/recorder.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -10,13 +10,13 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "../agent/os/launch.hpp"
-#include "../agent/os/perf_event.hpp"
-#include "../agent/os/procfs.hpp"
-#include "perf_abi.hpp"
-#include "perf_records.hpp"
-#include "probe.hpp"
-#include "proc_parsers.hpp"
+#include "agent/os/launch.hpp"
+#include "agent/os/perf_event.hpp"
+#include "agent/os/procfs.hpp"
+#include "analyzer/evidence/perf_abi.hpp"
+#include "analyzer/evidence/perf_records.hpp"
+#include "analyzer/evidence/probe.hpp"
+#include "analyzer/evidence/proc_parsers.hpp"
 
 namespace numa_agent::analyzer {
 namespace {

@@ -1,5 +1,5 @@
 // See render_prometheus.hpp.
-#include "render_prometheus.hpp"
+#include "analyzer/views/render_prometheus.hpp"
 
 #include <charconv>
 #include <cmath>

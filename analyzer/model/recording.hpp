@@ -11,7 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "proc_parsers.hpp"
+#include "analyzer/evidence/proc_parsers.hpp"
 
 namespace numa_agent::analyzer {
 

@@ -1,5 +1,5 @@
 // See recording.hpp.
-#include "recording.hpp"
+#include "analyzer/model/recording.hpp"
 
 #include <cstring>
 

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "recording.hpp"
+#include "analyzer/model/recording.hpp"
 
 namespace numa_agent::analyzer {
 

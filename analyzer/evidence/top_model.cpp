@@ -1,14 +1,14 @@
 // See top_model.hpp.
-#include "top_model.hpp"
+#include "analyzer/evidence/top_model.hpp"
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 
-#include "../agent/os/procfs.hpp"
-#include "proc_parsers.hpp"
-#include "report.hpp"
+#include "agent/os/procfs.hpp"
+#include "analyzer/evidence/proc_parsers.hpp"
+#include "analyzer/model/report.hpp"
 
 namespace numa_agent::analyzer {
 

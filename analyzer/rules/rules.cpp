@@ -1,5 +1,5 @@
 // See rules.hpp.
-#include "rules.hpp"
+#include "analyzer/rules/rules.hpp"
 
 #include <stdexcept>
 #include <string>

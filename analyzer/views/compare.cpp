@@ -1,5 +1,5 @@
 // See compare.hpp.
-#include "compare.hpp"
+#include "analyzer/views/compare.hpp"
 
 #include <cmath>
 #include <cstdio>
@@ -8,9 +8,9 @@
 #include <set>
 #include <sstream>
 
-#include "../agent/os/procfs.hpp"
-#include "recording.hpp"
-#include "report.hpp"
+#include "agent/os/procfs.hpp"
+#include "analyzer/model/recording.hpp"
+#include "analyzer/model/report.hpp"
 
 namespace numa_agent::analyzer {
 

@@ -1,10 +1,10 @@
 // See perf_records.hpp. Layouts: include/uapi/linux/perf_event.h (enum perf_event_type).
-#include "perf_records.hpp"
+#include "analyzer/evidence/perf_records.hpp"
 
 #include <cstdio>
 #include <cstring>
 
-#include "perf_abi.hpp"
+#include "analyzer/evidence/perf_abi.hpp"
 
 namespace numa_agent::analyzer {
 namespace abi = perf_abi;

@@ -4,8 +4,8 @@
 // be evaluated (a null score).
 #include <memory>
 
-#include "commands.hpp"
-#include "compare.hpp"
+#include "analyzer/commands/commands.hpp"
+#include "analyzer/views/compare.hpp"
 
 namespace numa_agent::analyzer {
 namespace {

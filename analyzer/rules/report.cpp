@@ -1,6 +1,6 @@
 // See report.hpp. Structure: (1) flatten the best access evidence into AccessView rows,
 // (2) aggregate per program / thread / mapping / site, (3) components and score, (4) rules.
-#include "report.hpp"
+#include "analyzer/model/report.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -10,8 +10,8 @@
 #include <string>
 #include <type_traits>
 
-#include "perf_records.hpp"
-#include "rules.hpp"
+#include "analyzer/evidence/perf_records.hpp"
+#include "analyzer/rules/rules.hpp"
 
 namespace numa_agent::analyzer {
 

@@ -1,10 +1,10 @@
 // numa-analyze report: recording (or an existing report JSON) in, the report model out as JSON,
 // or rendered from it as text, a self-contained HTML page, or Prometheus text exposition.
-#include "commands.hpp"
-#include "compare.hpp"
-#include "render_html.hpp"
-#include "render_prometheus.hpp"
-#include "render_text.hpp"
+#include "analyzer/commands/commands.hpp"
+#include "analyzer/views/compare.hpp"
+#include "analyzer/views/render_html.hpp"
+#include "analyzer/views/render_prometheus.hpp"
+#include "analyzer/views/render_text.hpp"
 
 namespace numa_agent::analyzer {
 namespace {

@@ -3,8 +3,8 @@
 #include <cstring>
 #include <iostream>
 
-#include "../agent/os/os.hpp"
-#include "commands.hpp"
+#include "agent/os/os.hpp"
+#include "analyzer/commands/commands.hpp"
 
 namespace numa_agent::analyzer {
 
