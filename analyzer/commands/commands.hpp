@@ -7,6 +7,15 @@
 
 namespace numa_agent::analyzer {
 
+// The one exit-status table of every subcommand (documented in numa-analyze(1) and the README).
+enum ExitStatus : int {
+  kExitOk = 0,          // done
+  kExitGate = 1,        // a gate failed: compare --fail-below/--fail-if-worse, apply made things worse
+  kExitBadInput = 2,    // bad usage, or an input that is missing, unreadable or malformed
+  kExitFailed = 3,      // the work could not be done: the program did not start, perf refused,
+                        // the output could not be written, the target vanished early
+};
+
 void register_record_command(CLI::App& app, int& exit_code);
 void register_report_command(CLI::App& app, int& exit_code);
 void register_topology_command(CLI::App& app, int& exit_code);
