@@ -1,3 +1,4 @@
+#include "agent/text.hpp"
 #include "cpu_list.hpp"
 
 #include <algorithm>
@@ -8,22 +9,8 @@
 namespace numa_agent {
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string r(s);
-  for (char& c : r) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return r;
-}
-
-std::vector<std::string_view> split(std::string_view s, char sep) {
-  std::vector<std::string_view> parts;
-  std::size_t start = 0;
-  for (std::size_t i = 0; i <= s.size(); ++i)
-    if (i == s.size() || s[i] == sep) {
-      parts.push_back(s.substr(start, i - start));
-      start = i + 1;
-    }
-  return parts;
-}
+using text::lower;
+using text::split;
 
 bool parse_int(std::string_view s, int& out) {
   if (s.empty()) return false;

@@ -1,3 +1,4 @@
+#include "agent/text.hpp"
 #include "options.hpp"
 
 #include <array>
@@ -10,17 +11,9 @@
 namespace numa_agent {
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string r(s);
-  for (char& c : r) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return r;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
+using text::hex;
+using text::lower;
+using text::trim;
 
 std::string show_size(std::size_t v) {
   static constexpr std::array<std::pair<std::size_t, char>, 3> units{
@@ -28,12 +21,6 @@ std::string show_size(std::size_t v) {
   for (auto [mult, suffix] : units)
     if (v >= mult && v % mult == 0) return std::to_string(v / mult) + suffix;
   return std::to_string(v);
-}
-
-std::string hex(std::uint64_t v) {
-  char buf[32];
-  auto r = std::to_chars(buf, buf + sizeof buf, v, 16);
-  return "0x" + std::string(buf, r.ptr);
 }
 
 // A size within [lo, hi]; `what` names the bound in the error.

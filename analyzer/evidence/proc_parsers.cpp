@@ -1,4 +1,5 @@
 // See proc_parsers.hpp.
+#include "agent/text.hpp"
 #include "analyzer/evidence/proc_parsers.hpp"
 
 #include <algorithm>
@@ -7,13 +8,8 @@
 namespace numa_agent::analyzer {
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n' || s.front() == '\r'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r'))
-    s.remove_suffix(1);
-  return s;
-}
+using text::split;
+using text::trim;
 
 template <typename T>
 bool to_number(std::string_view s, T& out, int base = 10) {
@@ -22,18 +18,6 @@ bool to_number(std::string_view s, T& out, int base = 10) {
   if (s.empty()) return false;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out, base);
   return ec == std::errc() && p == s.data() + s.size();
-}
-
-std::vector<std::string_view> split(std::string_view s, char sep) {
-  std::vector<std::string_view> parts;
-  std::size_t pos = 0;
-  while (pos <= s.size()) {
-    std::size_t next = s.find(sep, pos);
-    if (next == std::string_view::npos) next = s.size();
-    parts.push_back(s.substr(pos, next - pos));
-    pos = next + 1;
-  }
-  return parts;
 }
 
 std::vector<std::string_view> words(std::string_view s) {

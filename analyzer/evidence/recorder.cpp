@@ -1,5 +1,6 @@
 // See recorder.hpp. One Session object per recording: set-up (probe, launch or attach, open
 // events), a polling loop (drain rings, poll threads, snapshot placement), and finalisation.
+#include "agent/text.hpp"
 #include "analyzer/evidence/recorder.hpp"
 
 #include <algorithm>
@@ -21,15 +22,11 @@
 namespace numa_agent::analyzer {
 namespace {
 
+using text::hex;
+
 constexpr std::uint64_t kPageMask = ~std::uint64_t{4095};
 
 std::string describe(int error) { return std::string(std::strerror(error)) + " (" + errno_name(error) + ")"; }
-
-std::string hex(std::uint64_t v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 
 enum class EventKind { Faults, Migrations, Pmu };
 

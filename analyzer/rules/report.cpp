@@ -1,5 +1,6 @@
 // See report.hpp. Structure: (1) flatten the best access evidence into AccessView rows,
 // (2) aggregate per program / thread / mapping / site, (3) components and score, (4) rules.
+#include "agent/text.hpp"
 #include "analyzer/model/report.hpp"
 
 #include <algorithm>
@@ -38,11 +39,7 @@ double stability_from_rate(double rate) { return 1.0 / (1.0 + std::max(0.0, rate
 
 namespace {
 
-std::string hex(std::uint64_t v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
+using text::hex;
 
 std::string percent(double share) {
   char buf[32];
