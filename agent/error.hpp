@@ -54,4 +54,20 @@ class [[nodiscard]] Result {
   std::variant<T, Error> state_;
 };
 
+// Result<void>: success, or an Error (`return {};` for success, `return fail(...)` otherwise).
+template <>
+class [[nodiscard]] Result<void> {
+ public:
+  Result() = default;
+  Result(Failure failure) : error_(std::move(failure.error)), failed_(true) {}
+
+  bool has_value() const noexcept { return !failed_; }
+  explicit operator bool() const noexcept { return has_value(); }
+  const Error& error() const& { return error_; }
+
+ private:
+  Error error_;
+  bool failed_ = false;
+};
+
 }  // namespace numa_agent
