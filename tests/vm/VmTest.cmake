@@ -4,9 +4,10 @@
 # Adds a ctest (label `vm`) that runs COMMAND inside a QEMU guest with that NUMA topology through
 # scripts/numa-vm. The build tree is in the guest at its host path (so $<TARGET_FILE:...> works as
 # an argument); WITH ships more files or folders (e.g. a shell script from the source tree). The
-# test passes when COMMAND exits 0; 77 marks it skipped. TIMEOUT (default 300 s) bounds the guest;
-# ctest's own limit is a little longer so that numa-vm can say what timed out. Guests never run
-# two at a time (RESOURCE_LOCK): TCG on a small machine is CPU-bound.
+# test passes when COMMAND exits 0; 77 marks it skipped. TIMEOUT (default 300 s) bounds each boot
+# of the guest; numa-vm boots a stalled guest (no heartbeat for NUMA_VM_STALL_S, default 60 s) once
+# more, so ctest's own limit covers two boots plus staging, and numa-vm can say what timed out.
+# Guests never run two at a time (RESOURCE_LOCK): TCG on a small machine is CPU-bound.
 if(COMMAND numa_agent_add_vm_test)
   return()
 endif()
@@ -38,7 +39,7 @@ function(numa_agent_add_vm_test)
   foreach(path IN LISTS VM_WITH)
     list(APPEND args --with ${path})
   endforeach()
-  math(EXPR ctest_timeout "${VM_TIMEOUT} + 60")
+  math(EXPR ctest_timeout "2 * ${VM_TIMEOUT} + 90")
   add_test(NAME ${VM_NAME} COMMAND ${NUMA_AGENT_VM_SCRIPT} ${args} -- ${VM_COMMAND})
   set_tests_properties(${VM_NAME} PROPERTIES
     LABELS vm
