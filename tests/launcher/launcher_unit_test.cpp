@@ -8,7 +8,7 @@
 using namespace numa_agent;
 using launcher::parse_launcher_arguments;
 
-TEST_CASE("each flag sets the option table's variable, in flag order") {
+TEST_CASE("each flag sets the option table variable in flag order") {
   auto plan = parse_launcher_arguments({"-c", "N:0-3", "-s", "0x1", "-q", "--bind", "node", "--no-pools",
                                         "--profile", "/tmp/p-%p.json", "--", "prog", "-c", "x"});
   REQUIRE(plan);
@@ -42,7 +42,7 @@ TEST_CASE("bad values are rejected with the option table's reason") {
   CHECK(bind.error().what.find("cpu, core, node") != std::string::npos);
 }
 
-TEST_CASE("usage errors: unknown flag, missing value, no command") {
+TEST_CASE("usage errors: unknown flag or missing value or no command") {
   CHECK(parse_launcher_arguments({"-x", "prog"}).error().what == "unknown option '-x'");
   CHECK(parse_launcher_arguments({"--bindnode", "prog"}).error().what == "unknown option '--bindnode'");
   CHECK(parse_launcher_arguments({"-c"}).error().what == "-c needs a value");
@@ -54,14 +54,14 @@ TEST_CASE("usage errors: unknown flag, missing value, no command") {
   CHECK(print->print_domains);
 }
 
-TEST_CASE("LD_PRELOAD: the agent is appended, never replaces, never doubled") {
+TEST_CASE("LD_PRELOAD: the agent is appended and never replaces or doubles") {
   using launcher::preload_with_agent;
   CHECK(preload_with_agent("", "/l/libnumaagent.so") == "/l/libnumaagent.so");
   CHECK(preload_with_agent("/x/libjemalloc.so.2", "/l/libnumaagent.so") == "/x/libjemalloc.so.2:/l/libnumaagent.so");
   CHECK(preload_with_agent("/a.so /l/libnumaagent.so", "/l/libnumaagent.so") == "/a.so /l/libnumaagent.so");
 }
 
-TEST_CASE("-p lists N, S# and M# in logical order (physical cores first)") {
+TEST_CASE("print domains: N then each S and M domain in logical order (physical cores first)") {
   // node 0 = cpus 0-7 with SMT pairs {0,1},{2,3},...; node 1 = 8-15.
   const std::string text = launcher::affinity_domains_text(test::two_node_smt());
   CHECK(text ==
@@ -72,12 +72,12 @@ TEST_CASE("-p lists N, S# and M# in logical order (physical cores first)") {
         "Domain M1:\n\t8,10,12,14,9,11,13,15\n");
 }
 
-TEST_CASE("-p on a restricted machine leaves out domains without allowed CPUs") {
+TEST_CASE("print domains: a restricted machine leaves out domains without allowed CPUs") {
   const std::string text = launcher::affinity_domains_text(test::two_node_flat().restricted_to(CpuSet::of({5, 6})));
   CHECK(text == "Domain N:\n\t5,6\nDomain S1:\n\t5,6\nDomain M1:\n\t5,6\n");
 }
 
-TEST_CASE("-c is checked against the machine: CPUs and domains that do not exist") {
+TEST_CASE("a CPU expression is checked against the machine: CPUs and domains that do not exist") {
   const auto machine = test::two_node_flat();
   CHECK(launcher::pin_problem("0-7", machine) == "");
   CHECK(launcher::pin_problem("M1:0-3", machine) == "");
