@@ -16,7 +16,7 @@ std::string domain_line(const std::string& tag, int cpu_count, const Topology& t
   if (!parse_pin_spec(spec_text, spec, error) || !resolve_pin_spec(spec, t, cpus, error)) return "";
   std::string line = "Domain " + tag + ":\n\t";
   for (std::size_t i = 0; i < cpus.size(); ++i) line += (i ? "," : "") + std::to_string(cpus[i]);
-  return line + "\n";
+  return line + "\n\n";   // likwid-pin -p leaves a blank line after each domain
 }
 
 }  // namespace

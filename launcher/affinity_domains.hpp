@@ -8,7 +8,7 @@
 
 namespace numa_agent::launcher {
 
-// likwid-pin -p's layout: "Domain N:\n\t0,2,1,3\n" per domain; CPU i of a list is logical
+// likwid-pin -p's layout: "Domain N:\n\t0,2,1,3\n\n" per domain; CPU i of a list is logical
 // index i of that domain (physical cores first, then SMT siblings). Domains without an allowed
 // CPU are left out.
 std::string affinity_domains_text(const Topology& topology);

@@ -72,6 +72,14 @@ case $case_name in
     restricted=$(taskset -c "$first" "$launcher" -p | sed -n '/^Domain N:/{n;p}' | tr -d '\t')
     [[ $restricted == "$first" ]] || fail "under taskset -c $first, Domain N is '$restricted'"
     ;;
+  print_domains_matches_likwid_pin)
+    command -v likwid-pin >/dev/null || { echo "likwid-pin not installed (Debian package likwid)"; exit 77; }
+    "$launcher" -p >"$scratch/ours" || fail "-p exited $?"
+    # likwid also lists cache (C) and die (D) domains, which the agent does not support.
+    likwid-pin -p 2>/dev/null | awk '/^Domain [CD][0-9]*:/ { skip = 1; next } /^Domain / { skip = 0 } !skip' >"$scratch/likwid"
+    diff "$scratch/likwid" "$scratch/ours" || fail "numa-agent -p differs from likwid-pin -p (N, S, M domains)"
+    cat "$scratch/ours"
+    ;;
   *) fail "unknown case $case_name" ;;
 esac
 echo "ok $case_name"

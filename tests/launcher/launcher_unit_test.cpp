@@ -65,16 +65,16 @@ TEST_CASE("print domains: N then each S and M domain in logical order (physical 
   // node 0 = cpus 0-7 with SMT pairs {0,1},{2,3},...; node 1 = 8-15.
   const std::string text = launcher::affinity_domains_text(test::two_node_smt());
   CHECK(text ==
-        "Domain N:\n\t0,2,4,6,8,10,12,14,1,3,5,7,9,11,13,15\n"
-        "Domain S0:\n\t0,2,4,6,1,3,5,7\n"
-        "Domain S1:\n\t8,10,12,14,9,11,13,15\n"
-        "Domain M0:\n\t0,2,4,6,1,3,5,7\n"
-        "Domain M1:\n\t8,10,12,14,9,11,13,15\n");
+        "Domain N:\n\t0,2,4,6,8,10,12,14,1,3,5,7,9,11,13,15\n\n"
+        "Domain S0:\n\t0,2,4,6,1,3,5,7\n\n"
+        "Domain S1:\n\t8,10,12,14,9,11,13,15\n\n"
+        "Domain M0:\n\t0,2,4,6,1,3,5,7\n\n"
+        "Domain M1:\n\t8,10,12,14,9,11,13,15\n\n");
 }
 
 TEST_CASE("print domains: a restricted machine leaves out domains without allowed CPUs") {
   const std::string text = launcher::affinity_domains_text(test::two_node_flat().restricted_to(CpuSet::of({5, 6})));
-  CHECK(text == "Domain N:\n\t5,6\nDomain S1:\n\t5,6\nDomain M1:\n\t5,6\n");
+  CHECK(text == "Domain N:\n\t5,6\n\nDomain S1:\n\t5,6\n\nDomain M1:\n\t5,6\n\n");
 }
 
 TEST_CASE("a CPU expression is checked against the machine: CPUs and domains that do not exist") {
