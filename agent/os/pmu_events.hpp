@@ -1,7 +1,8 @@
 // PMU events by name, through libpfm4: the local- and remote-DRAM counting events of the CPU's
 // PMU model, encoded for perf_event_open. The model is the one libpfm detects, or the one the
 // LIBPFM_FORCE_PMU environment variable names (read once, by the first call in the process), so
-// the encodings can be checked on a machine without the hardware. Contract: os.hpp.
+// the encodings can be checked on a machine without the hardware. Contract: os.hpp, except that
+// libpfm keeps its own process-wide tables once pfm_initialize has run (it is idempotent).
 //
 // Use (e.g. in the analyzer's probe):
 //   auto events = os::dram_locality_events();

@@ -21,7 +21,7 @@ echo "package: $deb"
 dpkg-deb -c "$deb" | awk '{print $NF}' | sed 's|^\./|/|' >"$out/contents"
 for f in /usr/bin/numa-agent /usr/bin/numa-analyze /usr/bin/numa-agent-help \
          "/usr/lib/$multiarch/libnumaagent.so" /usr/libexec/numa-agent/numa-demo \
-         /usr/share/man/man1/numa-agent.1 /usr/share/man/man1/numa-analyze.1 \
+         /usr/share/man/man1/numa-agent.1.gz /usr/share/man/man1/numa-analyze.1.gz \
          /usr/share/doc/numa-agent/PROFILE_SCHEMA.md /usr/share/doc/numa-agent/REPORT_SCHEMA.md; do
   grep -qx "$f" "$out/contents" || fail "$f is not in the package"
 done
@@ -62,10 +62,11 @@ profile=$(ls "$out"/demo-*.json 2>/dev/null | head -1)
 echo "ok    installed numa-agent ran the installed demo under the installed agent (profile $profile)"
 "$bin/numa-analyze" record --agent -o "$out/demo.rec.json" -- "$demo" --threads 2 >/dev/null 2>"$out/record.err" ||
   { cat "$out/record.err"; fail "installed numa-analyze record --agent"; }
-"$bin/numa-analyze" report "$out/demo.rec.json" --format json | grep -q '"agent": true' || fail "the recording has no agent profile"
+"$bin/numa-analyze" report "$out/demo.rec.json" --format json >"$out/demo.report.json" || fail "installed numa-analyze report"
+grep -q '"agent": true' "$out/demo.report.json" || fail "the recording has no agent profile"
 echo "ok    installed numa-analyze record --agent found /usr/lib/$multiarch/libnumaagent.so"
 for page in numa-agent numa-analyze; do
-  warnings=$(MANWIDTH=80 man -l --warnings "$root/usr/share/man/man1/$page.1" 2>&1 >/dev/null)
+  warnings=$(MANWIDTH=80 man -l --warnings "$root/usr/share/man/man1/$page.1.gz" 2>&1 >/dev/null)
   [[ -z $warnings ]] || fail "man -l $page.1: $warnings"
 done
 echo "ok    the installed man pages render without warnings"
