@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "agent/install_layout.hpp"
 #include "agent/os/launch.hpp"
 #include "analyzer/commands/commands.hpp"
 #include "analyzer/evidence/recorder.hpp"
@@ -21,7 +22,7 @@ struct RecordArgs {
 };
 
 // libnumaagent.so: $NUMA_AGENT_LIB, else beside this executable (the build directory), else in
-// ../lib (an installed tree: <prefix>/bin/numa-analyze, <prefix>/lib/libnumaagent.so).
+// the installed tree's library directory (agent_library_candidates, agent/install_layout.hpp).
 std::string find_agent_library(std::string& error) {
   if (const char* env = std::getenv("NUMA_AGENT_LIB"); env && *env) {
     if (int rc = os::check_readable(env); rc < 0) {
@@ -35,12 +36,10 @@ std::string find_agent_library(std::string& error) {
     error = "cannot locate libnumaagent.so: /proc/self/exe: " + std::string(std::strerror(err->code));
     return "";
   }
-  const std::string exe_path = *exe;
-  const std::string dir = exe_path.substr(0, exe_path.find_last_of('/') + 1);
-  std::string path = dir + "libnumaagent.so";
-  if (const std::string installed = dir + "../lib/libnumaagent.so";
-      os::check_readable(path) < 0 && os::check_readable(installed) == 0)
-    path = installed;
+  const auto candidates = agent_library_candidates(*exe);
+  std::string path = candidates.front();
+  for (const auto& candidate : candidates)
+    if (os::check_readable(candidate) == 0) { path = candidate; break; }
   if (int rc = os::check_readable(path); rc < 0) {
     error = "--agent: " + path + ": " + std::strerror(-rc) + "; build the numaagent target or set NUMA_AGENT_LIB";
     return "";

@@ -1,0 +1,49 @@
+#include "affinity_domains.hpp"
+
+#include <algorithm>
+#include <vector>
+
+#include "agent/cpu_list.hpp"
+
+namespace numa_agent::launcher {
+namespace {
+
+// The domain's CPUs in logical order, via the expression "L:<tag>:0-<n-1>".
+std::string domain_line(const std::string& tag, int cpu_count, const Topology& t) {
+  std::string spec_text = "L:" + tag + ":0-" + std::to_string(cpu_count - 1), error;
+  PinSpec spec;
+  std::vector<int> cpus;
+  if (!parse_pin_spec(spec_text, spec, error) || !resolve_pin_spec(spec, t, cpus, error)) return "";
+  std::string line = "Domain " + tag + ":\n\t";
+  for (std::size_t i = 0; i < cpus.size(); ++i) line += (i ? "," : "") + std::to_string(cpus[i]);
+  return line + "\n\n";   // likwid-pin -p leaves a blank line after each domain
+}
+
+}  // namespace
+
+std::string affinity_domains_text(const Topology& t) {
+  std::string out = domain_line("N", static_cast<int>(t.pus().size()), t);
+  auto count = [&](auto member, int index) {
+    return static_cast<int>(std::count_if(t.pus().begin(), t.pus().end(),
+                                          [&](const ProcessingUnit& p) { return p.*member == index; }));
+  };
+  int packages = 0;   // logical package indices may have gaps once restricted to allowed CPUs
+  for (const auto& p : t.pus()) packages = std::max(packages, p.package + 1);
+  for (int s = 0; s < packages; ++s)
+    if (int n = count(&ProcessingUnit::package, s); n > 0) out += domain_line("S" + std::to_string(s), n, t);
+  for (int m = 0; m < t.node_count(); ++m)
+    if (int n = count(&ProcessingUnit::node, m); n > 0) out += domain_line("M" + std::to_string(m), n, t);
+  return out;
+}
+
+std::string pin_problem(std::string_view pin, const Topology& t) {
+  PinSpec spec;
+  std::string error;
+  if (!parse_pin_spec(pin, spec, error)) return error;
+  if (spec.kind != PinSpec::Kind::Explicit) return "";
+  std::vector<int> cpus;
+  if (!resolve_pin_spec(spec, t, cpus, error)) return error;
+  return "";
+}
+
+}  // namespace numa_agent::launcher
