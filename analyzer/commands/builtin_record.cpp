@@ -1,4 +1,8 @@
 // numa-analyze record: launch (-- ./app args) or attach (-p PID), sample, write the recording.
+// Exit: 0 recorded, 2 bad usage or a PID that does not exist, 3 the recording could not be made
+// (the program did not start, perf or /proc refused, the output could not be written) or the
+// attached PID exited before --duration (the file then holds what was sampled).
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -22,29 +26,21 @@ struct RecordArgs {
 
 // libnumaagent.so: $NUMA_AGENT_LIB, else beside this executable (the build directory), else in
 // ../lib (an installed tree: <prefix>/bin/numa-analyze, <prefix>/lib/libnumaagent.so).
-std::string find_agent_library(std::string& error) {
-  if (const char* env = std::getenv("NUMA_AGENT_LIB"); env && *env) {
-    if (int rc = os::check_readable(env); rc < 0) {
-      error = std::string("NUMA_AGENT_LIB=") + env + ": " + std::strerror(-rc);
-      return "";
-    }
-    return env;
+Result<std::string> find_agent_library() {
+  if (const char* env = os::environment_value("NUMA_AGENT_LIB"); env && *env) {
+    if (int rc = os::check_readable(env); rc < 0) return fail(-rc, std::string("NUMA_AGENT_LIB=") + env + ": " + std::strerror(-rc));
+    return std::string(env);
   }
   auto exe = os::executable_path();
-  if (auto* err = (exe ? nullptr : &exe.error())) {
-    error = "cannot locate libnumaagent.so: /proc/self/exe: " + std::string(std::strerror(err->code));
-    return "";
-  }
-  const std::string exe_path = *exe;
-  const std::string dir = exe_path.substr(0, exe_path.find_last_of('/') + 1);
+  if (!exe)
+    return fail(exe.error().code, "cannot locate libnumaagent.so: /proc/self/exe: " + std::string(std::strerror(exe.error().code)));
+  const std::string dir = exe->substr(0, exe->find_last_of('/') + 1);
   std::string path = dir + "libnumaagent.so";
   if (const std::string installed = dir + "../lib/libnumaagent.so";
       os::check_readable(path) < 0 && os::check_readable(installed) == 0)
     path = installed;
-  if (int rc = os::check_readable(path); rc < 0) {
-    error = "--agent: " + path + ": " + std::strerror(-rc) + "; build the numaagent target or set NUMA_AGENT_LIB";
-    return "";
-  }
+  if (int rc = os::check_readable(path); rc < 0)
+    return fail(-rc, "--agent: " + path + ": " + std::strerror(-rc) + "; build the numaagent target or set NUMA_AGENT_LIB");
   return path;
 }
 
@@ -58,23 +54,23 @@ int run_record(const RecordArgs& args) {
   options.fault_period = args.fault_period;
   if (args.pid > 0 && !args.command.empty()) {
     print_error("record: give either -p PID or a command after --, not both");
-    return 2;
+    return kExitBadInput;
   }
   if (args.pid <= 0 && args.command.empty()) {
     print_error("record: nothing to record: give a command after -- or -p PID");
-    return 2;
+    return kExitBadInput;
   }
   if (args.agent) {
     if (args.pid > 0) {
       print_error("record: --agent launches the program under the agent; it cannot attach to -p PID");
-      return 2;
+      return kExitBadInput;
     }
-    std::string error;
-    options.agent_library = find_agent_library(error);
-    if (options.agent_library.empty()) {
-      print_error(error);
-      return 1;
+    auto library = find_agent_library();
+    if (!library) {
+      print_error(library.error().what);
+      return kExitFailed;
     }
+    options.agent_library = *library;
   }
   const bool live = os::is_terminal(2);
   ProgressSink progress = [live](std::string_view line, bool final_line) {
@@ -82,22 +78,22 @@ int run_record(const RecordArgs& args) {
     else std::fprintf(stderr, "%s[numa-analyze] %.*s\n", live ? "\r\033[K" : "", int(line.size()), line.data());
     std::fflush(stderr);
   };
-  Recording recording;
-  try {
-    recording = record(options, progress);
-  } catch (const RecordError& e) {
-    print_error(e.what());
-    return 1;
+  auto recorded = record(options, progress);
+  if (!recorded) {
+    print_error(recorded.error().what);
+    // A PID that does not exist is bad input; anything else could not be done.
+    return recorded.error().code == ESRCH || recorded.error().code == EINVAL ? kExitBadInput : kExitFailed;
   }
-  if (!write_output(args.output, serialize_recording(recording))) return 1;
+  const Recording& recording = *recorded;
+  if (!write_output(args.output, serialize_recording(recording))) return kExitFailed;
   std::fprintf(stderr, "[numa-analyze] wrote %s\n", args.output.c_str());
   if (recording.stop_reason == "vanished" && args.duration > 0 && recording.duration_s < args.duration) {
     print_error("PID " + std::to_string(recording.pid) + " exited after " + std::to_string(recording.duration_s).substr(0, 4) +
                 " s of the requested " + std::to_string(args.duration).substr(0, 4) + " s; " + args.output +
                 " holds what was sampled");
-    return 3;
+    return kExitFailed;
   }
-  return 0;
+  return kExitOk;
 }
 
 }  // namespace

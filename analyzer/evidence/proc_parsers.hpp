@@ -36,6 +36,9 @@ struct TaskSched {
 };
 TaskSched parse_task_sched(std::string_view text);
 
+// /proc/PID/cmdline: NUL-separated arguments (a trailing NUL ends the last one).
+std::vector<std::string> split_cmdline(std::string_view text);
+
 // /proc/vmstat: "name value" lines.
 std::map<std::string, std::uint64_t> parse_vmstat(std::string_view text);
 
