@@ -7,6 +7,7 @@
 #include <map>
 
 #include "agent/os/procfs.hpp"
+#include "analyzer/evidence/evidence_source.hpp"
 #include "analyzer/evidence/perf_abi.hpp"
 #include "analyzer/evidence/proc_parsers.hpp"
 
@@ -196,22 +197,14 @@ MemorySamplingPlan plan_memory_sampling(double frequency_hz) {
   return plan;
 }
 
-std::vector<Capability> probe_capabilities() {
-  std::vector<Capability> caps;
+std::vector<EvidenceProbe> probe_capabilities() {
+  std::vector<EvidenceProbe> caps;
   int paranoid = -99;
   if (auto p = os::perf_event_paranoid(); p.has_value()) paranoid = *p;
   auto try_open = [&](const std::string& name, const os::PerfEventSpec& spec, bool hardware, const std::string& ok) {
-    Capability c{name};
     int fd = os::perf_event_open(spec, 0, -1);
-    if (fd >= 0) {
-      c.available = true;
-      c.detail = ok;
-      os::close_fd(fd);
-    } else {
-      c.error = -fd;
-      c.detail = explain_perf_error(-fd, paranoid, hardware);
-    }
-    caps.push_back(c);
+    if (fd >= 0) os::close_fd(fd);
+    caps.push_back(fd >= 0 ? probe(name, true, ok) : probe(name, false, explain_perf_error(-fd, paranoid, hardware), -fd));
   };
   try_open("page-faults (sampling, addr)", page_fault_spec(1), false,
            "first-touch and NUMA hint-fault samples with data addresses");
@@ -227,15 +220,14 @@ std::vector<Capability> probe_capabilities() {
   if (plan.available) {
     try_open("memory sampling (" + plan.name + ")", plan.spec, true, plan.detail);
   } else {
-    caps.push_back({"memory sampling (IBS/PEBS)", false, plan.error, plan.detail});
+    caps.push_back(probe("memory sampling (IBS/PEBS)", false, plan.detail, plan.error));
   }
   // The tracepoint needs tracefs, which is root-only on most systems.
-  Capability tp{"sched:sched_migrate_task"};
   auto id_text = os::read_text_file("/sys/kernel/tracing/events/sched/sched_migrate_task/id");
-  if (auto* err = (id_text ? nullptr : &id_text.error())) {
-    tp.error = err->code;
-    tp.detail = "cannot read the tracepoint id in tracefs (" + std::string(std::strerror(err->code)) + ")";
-    caps.push_back(tp);
+  if (!id_text) {
+    caps.push_back(probe("sched:sched_migrate_task", false,
+                         "cannot read the tracepoint id in tracefs (" + std::string(std::strerror(id_text.error().code)) + ")",
+                         id_text.error().code));
   } else {
     os::PerfEventSpec spec;
     spec.type = abi::kTypeTracepoint;
@@ -247,39 +239,6 @@ std::vector<Capability> probe_capabilities() {
     try_open("sched:sched_migrate_task", spec, false, "tracepoint usable");
   }
   return caps;
-}
-
-nlohmann::json topology_json(const MachineInfo& m, const std::vector<Capability>& capabilities,
-                             const std::vector<std::string>& pmus) {
-  using nlohmann::json;
-  json nodes = json::array();
-  int cpus = 0;
-  for (std::size_t i = 0; i < m.nodes.size(); ++i) {
-    std::string list;
-    const auto& c = m.nodes[i].cpus;
-    for (std::size_t k = 0; k < c.size();) {
-      std::size_t j = k;
-      while (j + 1 < c.size() && c[j + 1] == c[j] + 1) ++j;
-      list += (list.empty() ? "" : ",") + std::to_string(c[k]) + (j > k ? "-" + std::to_string(c[j]) : "");
-      k = j + 1;
-    }
-    cpus += static_cast<int>(c.size());
-    nodes.push_back({{"node", i}, {"os_index", m.nodes[i].os_index}, {"cpus", list}, {"cpu_count", c.size()},
-                     {"memory_bytes", m.nodes[i].memory_bytes}, {"distances", m.distances[i]}});
-  }
-  json caps = json::array();
-  for (const auto& c : capabilities)
-    caps.push_back({{"name", c.name}, {"available", c.available}, {"detail", c.detail},
-                    {"errno", c.error ? json(c.error) : json(nullptr)},
-                    {"errno_name", c.error ? json(errno_name(c.error)) : json(nullptr)}});
-  return {{"schema", "numa-analyze-topology/1"},
-          {"summary", std::to_string(m.nodes.size()) + " NUMA node(s), " + std::to_string(cpus) + " CPUs"},
-          {"kernel", m.kernel},
-          {"numa_balancing", m.numa_balancing < 0 ? json(nullptr) : json(m.numa_balancing != 0)},
-          {"perf_event_paranoid", m.perf_event_paranoid == -99 ? json(nullptr) : json(m.perf_event_paranoid)},
-          {"nodes", nodes},
-          {"pmus", pmus},
-          {"capabilities", caps}};
 }
 
 }  // namespace numa_agent::analyzer

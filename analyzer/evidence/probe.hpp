@@ -4,8 +4,6 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "agent/os/perf_event.hpp"
 #include "analyzer/model/recording.hpp"
 
@@ -30,19 +28,11 @@ os::PerfEventSpec page_fault_spec(std::uint64_t period);
 os::PerfEventSpec migration_spec();
 os::PerfEventSpec node_counter_spec(bool misses);
 
-struct Capability {
-  std::string name;
-  bool available = false;
-  int error = 0;
-  std::string detail;
-};
-// Opens each event on the calling process (pid 0) and closes it again.
-std::vector<Capability> probe_capabilities();
+// Opens each event on the calling process (pid 0) and closes it again: one probe per event kind
+// (source: the event's name; used: it opened).
+std::vector<EvidenceProbe> probe_capabilities();
 
 // One sentence on why perf_event_open failed with `error` for this kind of event.
 std::string explain_perf_error(int error, int paranoid, bool hardware);
-
-nlohmann::json topology_json(const MachineInfo& machine, const std::vector<Capability>& capabilities,
-                             const std::vector<std::string>& pmus);
 
 }  // namespace numa_agent::analyzer
