@@ -110,8 +110,8 @@ OpenOutcome PerfSampling::open_event(EventKind kind, os::PerfEventSpec spec, std
 }
 
 void PerfSampling::open_memory_sampling(int paranoid) {
-  MemorySamplingPlan plan = plan_memory_sampling(pmu_frequency_hz_);
-  if (!plan.available) {
+  auto plan = plan_memory_sampling(pmu_frequency_hz_);
+  if (!plan) {
     // Show what the kernel says about hardware events at all: ENOENT when there is no PMU.
     os::PerfEventSpec cycles;
     cycles.type = perf_abi::kTypeHardware;
@@ -121,16 +121,16 @@ void PerfSampling::open_memory_sampling(int paranoid) {
                              : "perf_event_open(PERF_TYPE_HARDWARE cycles) fails with " + errno_name(-fd) + ": " +
                                    explain_perf_error(-fd, paranoid, true);
     if (fd >= 0) os::close_fd(fd);
-    probes_.push_back(probe("pmu-memory-sampling", false, plan.detail + "; " + hw, plan.error));
+    probes_.push_back(probe("pmu-memory-sampling", false, plan.error().what + "; " + hw, plan.error().code));
     return;
   }
-  OpenOutcome o = open_event(EventKind::Pmu, plan.spec, 256);
+  OpenOutcome o = open_event(EventKind::Pmu, plan->spec, 256);
   pmu_ = o.opened > 0;
   if (pmu_) {
-    probes_.push_back(probe("pmu-memory-sampling", true, plan.detail));
+    probes_.push_back(probe("pmu-memory-sampling", true, plan->detail));
     return;
   }
-  probes_.push_back(probe("pmu-memory-sampling", false, plan.name + ": " + explain_perf_error(o.first_error, paranoid, true),
+  probes_.push_back(probe("pmu-memory-sampling", false, plan->name + ": " + explain_perf_error(o.first_error, paranoid, true),
                           o.first_error));
   if (denied(o.first_error)) denied_.push_back(o.first_error);
 }
@@ -208,7 +208,7 @@ void PerfSampling::drain(Evidence& evidence) {
     if (os::perf_ring_drain(event.ring, event.pending) == 0 && event.pending.empty()) continue;
     DecodeResult decoded = decode_records(event.pending, event.sample_type);
     for (const auto& r : decoded.records) handle(event.kind, r, evidence);
-    if (!decoded.error.empty()) {
+    if (decoded.error) {
       // A malformed record means we lost sync with this ring: drop what is buffered.
       event.pending.clear();
       ++evidence.recording.lost_records;

@@ -13,15 +13,14 @@ namespace numa_agent::analyzer {
 // perf_event_paranoid from /proc/sys/kernel. Without /sys/devices/system/node: one node.
 MachineInfo probe_machine();
 
-// How to sample memory accesses precisely on this CPU, if at all.
+// How to sample memory accesses precisely on this CPU. Fails when it cannot: ENOENT (no IBS
+// or PEBS PMU exposed), EINVAL (the mem-loads alias does not resolve); Error::what says which.
 struct MemorySamplingPlan {
-  bool available = false;
   std::string name;            // "ibs_op" or "cpu/mem-loads,ldlat=30/P"
   os::PerfEventSpec spec;
-  int error = 0;               // why not available
   std::string detail;
 };
-MemorySamplingPlan plan_memory_sampling(double frequency_hz);
+Result<MemorySamplingPlan> plan_memory_sampling(double frequency_hz);
 
 // Event specs numa-analyze opens (also used by the capability probe).
 os::PerfEventSpec page_fault_spec(std::uint64_t period);

@@ -5,6 +5,7 @@
 #include "agent/text.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 
 namespace numa_agent::analyzer {
@@ -240,13 +241,8 @@ std::vector<std::uint32_t> parse_distance_row(std::string_view text) {
   return row;
 }
 
-std::optional<PmuConfig> resolve_pmu_event(std::string_view event_text,
-                                           const std::map<std::string, std::string>& formats,
-                                           std::string* error) {
-  auto fail = [&](std::string why) -> std::optional<PmuConfig> {
-    if (error) *error = std::move(why);
-    return std::nullopt;
-  };
+Result<PmuConfig> resolve_pmu_event(std::string_view event_text, const std::map<std::string, std::string>& formats) {
+  auto fail = [](std::string why) { return numa_agent::fail(EINVAL, std::move(why)); };
   PmuConfig config;
   for (auto term : split(trim(event_text), ',')) {
     term = trim(term);

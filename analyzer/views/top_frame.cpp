@@ -56,9 +56,8 @@ std::string by_node(const json& obj) {
   return out.empty() ? "-" : out;
 }
 
-}  // namespace
-
-std::vector<std::string> render_top_frame(const TopFrame& f, const TopLayout& layout) {
+// Header: the process, the report's score and components, the interval's hint faults, notes.
+std::vector<std::string> header_lines(const TopFrame& f, const TopLayout& layout) {
   std::vector<std::string> lines;
   const json& r = f.report;
   const json& comp = at(r, "components");
@@ -82,11 +81,16 @@ std::vector<std::string> render_top_frame(const TopFrame& f, const TopLayout& la
   lines.push_back(buf);
   for (const auto& n : f.notes) lines.push_back("note: " + n);
   lines.push_back("");
+  return lines;
+}
 
+// One row per node: the report's counts and the live threads there now.
+std::vector<std::string> node_lines(const TopFrame& f) {
+  std::vector<std::string> lines;
   lines.push_back(cell("NODE", 6) + cell("CPUS", 14) + right("THREADS", 8) + right("NOW", 5) + right("RESIDENT PAGES", 15) +
                   right("SERVED", 10) + right("ISSUED", 10));
-  const json& machine_nodes = at(at(r, "machine"), "nodes");
-  const json& nodes = at(comp, "nodes");
+  const json& machine_nodes = at(at(f.report, "machine"), "nodes");
+  const json& nodes = at(at(f.report, "components"), "nodes");
   for (std::size_t i = 0; i < machine_nodes.size(); ++i) {
     const json& n = i < nodes.size() ? nodes[i] : json();
     int now = 0;
@@ -97,27 +101,31 @@ std::vector<std::string> render_top_frame(const TopFrame& f, const TopLayout& la
                     right(num(at(n, "accesses_issued"), "%.0f"), 10));
   }
   lines.push_back("");
+  return lines;
+}
 
-  // Threads: live columns from the frame, scored columns from the report (matched by tid).
+// A live thread and its scored counterpart in the report (matched by tid; may be absent).
+struct ThreadRow {
+  const TopThread* live;
+  const json* scored;
+};
+
+std::vector<ThreadRow> sorted_thread_rows(const TopFrame& f, TopSort sort) {
   std::map<int, const json*> report_threads;
-  for (const auto& t : at(r, "threads"))
+  for (const auto& t : at(f.report, "threads"))
     if (at(t, "tid").is_number_integer()) report_threads[t["tid"].get<int>()] = &t;
-  struct Row {
-    const TopThread* live;
-    const json* scored;
-  };
-  std::vector<Row> rows;
+  std::vector<ThreadRow> rows;
   for (const auto& t : f.threads) rows.push_back({&t, report_threads.count(t.tid) ? report_threads[t.tid] : nullptr});
-  auto score_of = [](const Row& row) {
+  auto score_of = [](const ThreadRow& row) {
     const json& s = row.scored ? at(*row.scored, "score") : json();
     return s.is_number() ? s.get<double>() : 1e9;
   };
-  auto migrations_of = [](const Row& row) {
+  auto migrations_of = [](const ThreadRow& row) {
     const json& m = row.scored ? at(*row.scored, "node_migrations") : json();
     return m.is_number() ? m.get<double>() : 0.0;
   };
-  std::stable_sort(rows.begin(), rows.end(), [&](const Row& a, const Row& b) {
-    switch (layout.sort) {
+  std::stable_sort(rows.begin(), rows.end(), [&](const ThreadRow& a, const ThreadRow& b) {
+    switch (sort) {
       case TopSort::Score:
         if (score_of(a) != score_of(b)) return score_of(a) < score_of(b);
         break;
@@ -130,51 +138,73 @@ std::vector<std::string> render_top_frame(const TopFrame& f, const TopLayout& la
     }
     return a.live->tid < b.live->tid;
   });
-  lines.push_back(right("TID", 8) + cell("NAME", 16) + right("CPU", 4) + right("NODE", 5) + right("HOME", 5) +
-                  right("MIGR", 6) + right("+MIGR", 6) + right("LOCALITY", 9) + right("SCORE", 6) + " NUMA FAULTS BY MEMORY NODE");
-  std::vector<std::string> thread_lines;
-  for (const auto& row : rows) {
-    const json& s = row.scored ? *row.scored : json();
-    thread_lines.push_back(right(std::to_string(row.live->tid), 8) + cell(row.live->name, 16) +
-                           right(row.live->cpu >= 0 ? std::to_string(row.live->cpu) : "-", 4) +
-                           right(row.live->node >= 0 ? std::to_string(row.live->node) : "-", 5) +
-                           right(at(s, "home_node").is_number() ? at(s, "home_node").dump() : "-", 5) +
-                           right(num(at(s, "node_migrations"), "%.0f"), 6) +
-                           right(std::to_string(row.live->node_migrations_interval), 6) + right(pct(at(s, "locality")), 9) +
-                           right(num(at(s, "score"), "%.1f"), 6) + " " + by_node(at(s, "numa_faults_by_memory_node")));
-  }
+  return rows;
+}
 
-  std::vector<std::string> mapping_lines;
-  mapping_lines.push_back("");
-  mapping_lines.push_back(cell("TOP MAPPINGS", 20) + cell("NAME", 34) + cell("POLICY", 20) + cell("PAGES BY NODE", 24) +
-                          "LOCALITY");
+std::string thread_table_header() {
+  return right("TID", 8) + cell("NAME", 16) + right("CPU", 4) + right("NODE", 5) + right("HOME", 5) + right("MIGR", 6) +
+         right("+MIGR", 6) + right("LOCALITY", 9) + right("SCORE", 6) + " NUMA FAULTS BY MEMORY NODE";
+}
+
+// Live columns from the frame, scored columns from the report.
+std::vector<std::string> thread_lines(const TopFrame& f, TopSort sort) {
+  std::vector<std::string> lines;
+  for (const auto& row : sorted_thread_rows(f, sort)) {
+    const json& s = row.scored ? *row.scored : json();
+    lines.push_back(right(std::to_string(row.live->tid), 8) + cell(row.live->name, 16) +
+                    right(row.live->cpu >= 0 ? std::to_string(row.live->cpu) : "-", 4) +
+                    right(row.live->node >= 0 ? std::to_string(row.live->node) : "-", 5) +
+                    right(at(s, "home_node").is_number() ? at(s, "home_node").dump() : "-", 5) +
+                    right(num(at(s, "node_migrations"), "%.0f"), 6) +
+                    right(std::to_string(row.live->node_migrations_interval), 6) + right(pct(at(s, "locality")), 9) +
+                    right(num(at(s, "score"), "%.1f"), 6) + " " + by_node(at(s, "numa_faults_by_memory_node")));
+  }
+  return lines;
+}
+
+// The report's first eight mappings, after a blank line and a header.
+std::vector<std::string> mapping_lines(const TopFrame& f) {
+  std::vector<std::string> lines{"", cell("TOP MAPPINGS", 20) + cell("NAME", 34) + cell("POLICY", 20) +
+                                         cell("PAGES BY NODE", 24) + "LOCALITY"};
   int shown = 0;
-  for (const auto& m : at(r, "mappings")) {
+  for (const auto& m : at(f.report, "mappings")) {
     if (++shown > 8) break;
     std::string name = at(m, "name").is_string() ? m["name"].get<std::string>() : "-";
     if (name.size() > 33) name = "..." + name.substr(name.size() - 30);
-    mapping_lines.push_back(cell(at(m, "start").is_string() ? m["start"].get<std::string>() : "-", 20) + cell(name, 34) +
-                            cell(at(m, "policy").is_string() ? m["policy"].get<std::string>() : "-", 20) +
-                            cell(by_node(at(m, "pages_by_node")), 24) + pct(at(m, "locality")));
+    lines.push_back(cell(at(m, "start").is_string() ? m["start"].get<std::string>() : "-", 20) + cell(name, 34) +
+                    cell(at(m, "policy").is_string() ? m["policy"].get<std::string>() : "-", 20) +
+                    cell(by_node(at(m, "pages_by_node")), 24) + pct(at(m, "locality")));
   }
+  return lines;
+}
 
-  // On a screen, threads get what the mappings leave; the mapping list shrinks first.
-  if (layout.rows > 0) {
-    int free = layout.rows - static_cast<int>(lines.size()) - 1;
-    int for_mappings = std::min(static_cast<int>(mapping_lines.size()), std::max(0, free - static_cast<int>(thread_lines.size())));
-    if (for_mappings < 4) for_mappings = 0;
-    int for_threads = free - for_mappings;
-    if (static_cast<int>(thread_lines.size()) > for_threads && for_threads > 0) {
-      int hidden = static_cast<int>(thread_lines.size()) - (for_threads - 1);
-      thread_lines.resize(static_cast<std::size_t>(for_threads - 1));
-      thread_lines.push_back("  ... " + std::to_string(hidden) + " more threads (enlarge the window)");
-    } else if (for_threads <= 0) {
-      thread_lines.clear();
-    }
-    mapping_lines.resize(static_cast<std::size_t>(for_mappings));
+// On a screen, threads get what the mappings leave; the mapping list shrinks first. `used` is
+// the number of lines above the thread list.
+void fit_to_rows(int rows, int used, std::vector<std::string>& threads, std::vector<std::string>& mappings) {
+  int free = rows - used;
+  int for_mappings = std::min(static_cast<int>(mappings.size()), std::max(0, free - static_cast<int>(threads.size())));
+  if (for_mappings < 4) for_mappings = 0;
+  int for_threads = free - for_mappings;
+  if (static_cast<int>(threads.size()) > for_threads && for_threads > 0) {
+    int hidden = static_cast<int>(threads.size()) - (for_threads - 1);
+    threads.resize(static_cast<std::size_t>(for_threads - 1));
+    threads.push_back("  ... " + std::to_string(hidden) + " more threads (enlarge the window)");
+  } else if (for_threads <= 0) {
+    threads.clear();
   }
-  lines.insert(lines.end(), thread_lines.begin(), thread_lines.end());
-  lines.insert(lines.end(), mapping_lines.begin(), mapping_lines.end());
+  mappings.resize(static_cast<std::size_t>(for_mappings));
+}
+
+}  // namespace
+
+std::vector<std::string> render_top_frame(const TopFrame& f, const TopLayout& layout) {
+  std::vector<std::string> lines = header_lines(f, layout);
+  for (auto& l : node_lines(f)) lines.push_back(std::move(l));
+  lines.push_back(thread_table_header());
+  std::vector<std::string> threads = thread_lines(f, layout.sort), mappings = mapping_lines(f);
+  if (layout.rows > 0) fit_to_rows(layout.rows, static_cast<int>(lines.size()) + 1, threads, mappings);
+  lines.insert(lines.end(), threads.begin(), threads.end());
+  lines.insert(lines.end(), mappings.begin(), mappings.end());
   if (layout.columns > 0)
     for (auto& l : lines)
       if (static_cast<int>(l.size()) > layout.columns) l.resize(static_cast<std::size_t>(layout.columns));
