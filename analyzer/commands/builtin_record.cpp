@@ -26,21 +26,29 @@ struct RecordArgs {
 
 // libnumaagent.so: $NUMA_AGENT_LIB, else beside this executable (the build directory), else in
 // ../lib (an installed tree: <prefix>/bin/numa-analyze, <prefix>/lib/libnumaagent.so).
-Result<std::string> find_agent_library() {
-  if (const char* env = os::environment_value("NUMA_AGENT_LIB"); env && *env) {
-    if (int rc = os::check_readable(env); rc < 0) return fail(-rc, std::string("NUMA_AGENT_LIB=") + env + ": " + std::strerror(-rc));
-    return std::string(env);
+std::string find_agent_library(std::string& error) {
+  if (const char* env = std::getenv("NUMA_AGENT_LIB"); env && *env) {
+    if (int rc = os::check_readable(env); rc < 0) {
+      error = std::string("NUMA_AGENT_LIB=") + env + ": " + std::strerror(-rc);
+      return "";
+    }
+    return env;
   }
   auto exe = os::executable_path();
-  if (!exe)
-    return fail(exe.error().code, "cannot locate libnumaagent.so: /proc/self/exe: " + std::string(std::strerror(exe.error().code)));
-  const std::string dir = exe->substr(0, exe->find_last_of('/') + 1);
+  if (auto* err = (exe ? nullptr : &exe.error())) {
+    error = "cannot locate libnumaagent.so: /proc/self/exe: " + std::string(std::strerror(err->code));
+    return "";
+  }
+  const std::string exe_path = *exe;
+  const std::string dir = exe_path.substr(0, exe_path.find_last_of('/') + 1);
   std::string path = dir + "libnumaagent.so";
   if (const std::string installed = dir + "../lib/libnumaagent.so";
       os::check_readable(path) < 0 && os::check_readable(installed) == 0)
     path = installed;
-  if (int rc = os::check_readable(path); rc < 0)
-    return fail(-rc, "--agent: " + path + ": " + std::strerror(-rc) + "; build the numaagent target or set NUMA_AGENT_LIB");
+  if (int rc = os::check_readable(path); rc < 0) {
+    error = "--agent: " + path + ": " + std::strerror(-rc) + "; build the numaagent target or set NUMA_AGENT_LIB";
+    return "";
+  }
   return path;
 }
 
@@ -65,12 +73,12 @@ int run_record(const RecordArgs& args) {
       print_error("record: --agent launches the program under the agent; it cannot attach to -p PID");
       return kExitBadInput;
     }
-    auto library = find_agent_library();
-    if (!library) {
-      print_error(library.error().what);
+    std::string error;
+    options.agent_library = find_agent_library(error);
+    if (options.agent_library.empty()) {
+      print_error(error);
       return kExitFailed;
     }
-    options.agent_library = *library;
   }
   const bool live = os::is_terminal(2);
   ProgressSink progress = [live](std::string_view line, bool final_line) {
