@@ -1,4 +1,8 @@
 // numa-analyze record: launch (-- ./app args) or attach (-p PID), sample, write the recording.
+// Exit: 0 recorded, 2 bad usage or a PID that does not exist, 3 the recording could not be made
+// (the program did not start, perf or /proc refused, the output could not be written) or the
+// attached PID exited before --duration (the file then holds what was sampled).
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -57,22 +61,22 @@ int run_record(const RecordArgs& args) {
   options.fault_period = args.fault_period;
   if (args.pid > 0 && !args.command.empty()) {
     print_error("record: give either -p PID or a command after --, not both");
-    return 2;
+    return kExitBadInput;
   }
   if (args.pid <= 0 && args.command.empty()) {
     print_error("record: nothing to record: give a command after -- or -p PID");
-    return 2;
+    return kExitBadInput;
   }
   if (args.agent) {
     if (args.pid > 0) {
       print_error("record: --agent launches the program under the agent; it cannot attach to -p PID");
-      return 2;
+      return kExitBadInput;
     }
     std::string error;
     options.agent_library = find_agent_library(error);
     if (options.agent_library.empty()) {
       print_error(error);
-      return 1;
+      return kExitFailed;
     }
   }
   const bool live = os::is_terminal(2);
@@ -81,22 +85,22 @@ int run_record(const RecordArgs& args) {
     else std::fprintf(stderr, "%s[numa-analyze] %.*s\n", live ? "\r\033[K" : "", int(line.size()), line.data());
     std::fflush(stderr);
   };
-  Recording recording;
-  try {
-    recording = record(options, progress);
-  } catch (const RecordError& e) {
-    print_error(e.what());
-    return 1;
+  auto recorded = record(options, progress);
+  if (!recorded) {
+    print_error(recorded.error().what);
+    // A PID that does not exist is bad input; anything else could not be done.
+    return recorded.error().code == ESRCH || recorded.error().code == EINVAL ? kExitBadInput : kExitFailed;
   }
-  if (!write_output(args.output, serialize_recording(recording))) return 1;
+  const Recording& recording = *recorded;
+  if (!write_output(args.output, serialize_recording(recording))) return kExitFailed;
   std::fprintf(stderr, "[numa-analyze] wrote %s\n", args.output.c_str());
   if (recording.stop_reason == "vanished" && args.duration > 0 && recording.duration_s < args.duration) {
     print_error("PID " + std::to_string(recording.pid) + " exited after " + std::to_string(recording.duration_s).substr(0, 4) +
                 " s of the requested " + std::to_string(args.duration).substr(0, 4) + " s; " + args.output +
                 " holds what was sampled");
-    return 3;
+    return kExitFailed;
   }
-  return 0;
+  return kExitOk;
 }
 
 }  // namespace

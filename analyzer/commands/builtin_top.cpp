@@ -2,7 +2,9 @@
 // place on a terminal (alternate screen; keys q, s, m, n), or one block per interval when stdout
 // is not a terminal (or --plain). Ctrl-C / SIGTERM arrive on a signalfd, so the terminal is
 // always restored by the same path as 'q'. Exit: 0 (quit, interrupted, --iterations done, or the
-// process exited: "numa-analyze: process N exited"), 2 when the PID cannot be watched.
+// process exited: "numa-analyze: process N exited"), 2 when the PID cannot be watched (none, a
+// zombie, or its /proc unreadable), 3 on an unexpected failure.
+// Each refresh is the chain: sample (evidence) -> build_report (rules) -> render_top_frame (view).
 #include <algorithm>
 #include <cstdio>
 #include <memory>
@@ -15,7 +17,9 @@
 #include "agent/os/terminal.hpp"
 #include "analyzer/commands/commands.hpp"
 #include "analyzer/evidence/probe.hpp"
-#include "analyzer/evidence/top_model.hpp"
+#include "analyzer/evidence/top_sampler.hpp"
+#include "analyzer/model/report.hpp"
+#include "analyzer/views/top_frame.hpp"
 
 namespace numa_agent::analyzer {
 namespace {
@@ -78,14 +82,12 @@ enum class Ending { Quit, Exited, Done };
 int run_top(const TopArgs& args) {
   if (args.interval_s < 0.1) {
     print_error("top: --interval must be at least 0.1 s");
-    return 2;
+    return kExitBadInput;
   }
-  std::optional<TopSampler> sampler;
-  try {
-    sampler.emplace(args.pid, probe_machine());
-  } catch (const TopError& e) {
-    print_error(e.what());
-    return 2;
+  auto sampler = TopSampler::watch(args.pid, probe_machine());
+  if (!sampler) {
+    print_error(sampler.error().what);
+    return kExitBadInput;
   }
   const bool screen = !args.plain && os::is_terminal(1);
   int interrupt_fd = os::interrupt_fd_open();
@@ -116,11 +118,12 @@ int run_top(const TopArgs& args) {
   for (;;) {
     std::uint64_t now = os::monotonic_ns();
     if (now >= next_refresh) {
-      last = sampler->refresh(args.interval_s);
-      if (!last) {
+      auto sample = sampler->refresh(args.interval_s);
+      if (!sample) {
         ending = Ending::Exited;
         break;
       }
+      last = TopFrame{{std::move(*sample)}, build_report(sampler->recording())};
       draw();
       next_refresh = now + interval_ns;
       if (args.iterations > 0 && ++frames >= args.iterations) {
@@ -154,7 +157,7 @@ int run_top(const TopArgs& args) {
   terminal.reset();   // the terminal is back before the last line is printed
   if (interrupt_fd >= 0) os::close_fd(interrupt_fd);
   if (ending == Ending::Exited) print_error("process " + std::to_string(args.pid) + " exited");
-  return 0;
+  return kExitOk;
 }
 
 }  // namespace
@@ -175,7 +178,7 @@ void register_top_command(CLI::App& app, int& exit_code) {
       exit_code = run_top(*args);
     } catch (const std::exception& e) {
       print_error(std::string("top: ") + e.what());
-      exit_code = 1;
+      exit_code = kExitFailed;
     }
   });
 }

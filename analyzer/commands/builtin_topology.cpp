@@ -1,8 +1,12 @@
 // numa-analyze topology: nodes, CPUs, memory per node, distances, and which perf capabilities work.
+// Exit: 0 shown, 3 the output could not be written.
+#include <algorithm>
+
 #include "agent/os/perf_event.hpp"
 #include "analyzer/commands/commands.hpp"
 #include "analyzer/evidence/probe.hpp"
 #include "analyzer/views/render_text.hpp"
+#include "analyzer/views/topology_view.hpp"
 
 namespace numa_agent::analyzer {
 
@@ -12,12 +16,10 @@ void register_topology_command(CLI::App& app, int& exit_code) {
   sub->add_option("--format", *format, "text or json")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
   sub->callback([format, &exit_code] {
     MachineInfo machine = probe_machine();
-    std::vector<std::string> pmus;
-    if (auto names = os::pmu_names(); names.has_value())
-      pmus = *names;
+    std::vector<std::string> pmus = os::pmu_names().value_or({});
     std::sort(pmus.begin(), pmus.end());
     nlohmann::json topo = topology_json(machine, probe_capabilities(), pmus);
-    exit_code = write_output("", *format == "json" ? topo.dump(2) + "\n" : render_topology_text(topo)) ? 0 : 1;
+    exit_code = write_output("", *format == "json" ? topo.dump(2) + "\n" : render_topology_text(topo)) ? kExitOk : kExitFailed;
   });
 }
 

@@ -149,11 +149,11 @@ bool decode_sample(Reader& r, std::uint64_t st, SampleRecord& s) {
 DecodeResult decode_records(std::string_view bytes, std::uint64_t sample_type) {
   DecodeResult result;
   if (sample_type & kUnsupported) {
-    result.error = "unsupported sample_type bits 0x" + [&] {
+    result.error = Error{EINVAL, "unsupported sample_type bits 0x" + [&] {
       char buf[32];
       std::snprintf(buf, sizeof buf, "%llx", static_cast<unsigned long long>(sample_type & kUnsupported));
       return std::string(buf);
-    }();
+    }()};
     return result;
   }
   std::size_t pos = 0;
@@ -165,7 +165,7 @@ DecodeResult decode_records(std::string_view bytes, std::uint64_t sample_type) {
     std::memcpy(&size, bytes.data() + pos + 6, 2);
     (void)misc;
     if (size < 8 || size % 8 != 0) {
-      result.error = "malformed perf record: size " + std::to_string(size) + " at offset " + std::to_string(pos);
+      result.error = Error{EINVAL, "malformed perf record: size " + std::to_string(size) + " at offset " + std::to_string(pos)};
       break;
     }
     if (size > bytes.size() - pos) break;   // partial record: wait for more bytes
@@ -212,8 +212,8 @@ DecodeResult decode_records(std::string_view bytes, std::uint64_t sample_type) {
         result.records.emplace_back(OtherRecord{type});
     }
     if (!ok) {
-      result.error = "truncated perf record of type " + std::to_string(type) + " (size " + std::to_string(size) +
-                     ") at offset " + std::to_string(pos);
+      result.error = Error{EINVAL, "truncated perf record of type " + std::to_string(type) + " (size " +
+                                       std::to_string(size) + ") at offset " + std::to_string(pos)};
       break;
     }
     pos += size;

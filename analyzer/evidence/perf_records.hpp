@@ -3,10 +3,13 @@
 // No system headers: the recorder copies ring bytes with os::perf_ring_drain and hands them here.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
+
+#include "agent/error.hpp"
 
 namespace numa_agent::analyzer {
 
@@ -68,7 +71,7 @@ using PerfRecord = std::variant<SampleRecord, TaskRecord, CommRecord, LostRecord
 struct DecodeResult {
   std::vector<PerfRecord> records;
   std::size_t consumed = 0;   // bytes of complete records; a partial trailing record is left
-  std::string error;          // non-empty: a malformed record at `consumed`
+  std::optional<Error> error; // a malformed record at `consumed` (code EINVAL); the records before it stand
 };
 // Decodes the records in `bytes` produced by events opened with `sample_type` (and
 // sample_id_all off). sample_type bits that need more context (READ, BRANCH_STACK, REGS_*,

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "agent/os/procfs.hpp"
+#include "analyzer/evidence/evidence_source.hpp"
 #include "analyzer/evidence/perf_abi.hpp"
 #include "analyzer/evidence/proc_parsers.hpp"
 
@@ -125,93 +126,80 @@ std::string explain_perf_error(int error, int paranoid, bool hardware) {
   }
 }
 
-MemorySamplingPlan plan_memory_sampling(double frequency_hz) {
+namespace {
+
+const std::string kPmuDevices = "/sys/bus/event_source/devices/";
+constexpr std::uint64_t kMemorySampleType = abi::kSampleIp | abi::kSampleTid | abi::kSampleTime | abi::kSampleAddr |
+                                            abi::kSampleCpu | abi::kSampleWeight | abi::kSampleDataSrc;
+
+// A PMU's perf_event_attr type from sysfs, -1 when unreadable.
+int pmu_type(const std::string& pmu) { return read_int(kPmuDevices + pmu + "/type", -1); }
+
+MemorySamplingPlan ibs_op_plan(int type) {
   MemorySamplingPlan plan;
-  const std::string devices = "/sys/bus/event_source/devices/";
-  auto names = os::pmu_names();
-  std::vector<std::string> pmus;
-  if (auto* n = (names ? &*names : nullptr)) pmus = *n;
-  std::sort(pmus.begin(), pmus.end());
-  auto has = [&](const std::string& n) { return std::find(pmus.begin(), pmus.end(), n) != pmus.end(); };
-  const std::uint64_t mem_sample_type = abi::kSampleIp | abi::kSampleTid | abi::kSampleTime | abi::kSampleAddr |
-                                        abi::kSampleCpu | abi::kSampleWeight | abi::kSampleDataSrc;
-  if (has("ibs_op")) {
-    int type = -1;
-    try {
-      type = std::stoi(text_or_empty(devices + "ibs_op/type"));
-    } catch (...) {
-    }
-    if (type >= 0) {
-      plan.available = true;
-      plan.name = "ibs_op";
-      plan.spec.type = static_cast<std::uint32_t>(type);
-      plan.spec.sample_period = 0x10000;   // IBS counts in 16-op units; perf mem's default order of magnitude
-      plan.spec.sample_type = mem_sample_type;
-      plan.detail = "AMD IBS op sampling (ibs_op PMU type " + std::to_string(type) + ")";
-      return plan;
-    }
-  }
-  std::string mem_loads = text_or_empty(devices + "cpu/events/mem-loads");
-  if (!mem_loads.empty()) {
-    std::map<std::string, std::string> formats;
-    auto entries = os::list_directory(devices + "cpu/format");
-    if (auto* e = (entries ? &*entries : nullptr))
-      for (const auto& f : *e) formats[f] = text_or_empty(devices + "cpu/format/" + f);
-    // perf mem's default load-latency threshold is 30 cycles.
-    std::string event = mem_loads;
-    while (!event.empty() && event.back() == '\n') event.pop_back();
-    if (auto at = event.find("ldlat="); at != std::string::npos) {
-      auto end = event.find(',', at);
-      event.replace(at, (end == std::string::npos ? event.size() : end) - at, "ldlat=30");
-    }
-    std::string why;
-    auto config = resolve_pmu_event(event, formats, &why);
-    int type = -1;
-    try {
-      type = std::stoi(text_or_empty(devices + "cpu/type"));
-    } catch (...) {
-    }
-    if (config && type >= 0) {
-      plan.available = true;
-      plan.name = "cpu/mem-loads,ldlat=30/P";
-      plan.spec.type = static_cast<std::uint32_t>(type);
-      plan.spec.config = config->config;
-      plan.spec.config1 = config->config1;
-      plan.spec.config2 = config->config2;
-      plan.spec.sample_period = static_cast<std::uint64_t>(frequency_hz);
-      plan.spec.freq = true;
-      plan.spec.precise_ip = 2;
-      plan.spec.sample_type = mem_sample_type;
-      plan.detail = "Intel PEBS load-latency sampling (" + event + ")";
-      return plan;
-    }
-    plan.error = EINVAL;
-    plan.detail = "cpu/events/mem-loads could not be resolved: " + why;
-    return plan;
-  }
-  std::string list;
-  for (const auto& p : pmus) list += (list.empty() ? "" : ", ") + p;
-  plan.error = ENOENT;
-  plan.detail = "no ibs_op PMU and no cpu/events/mem-loads under /sys/bus/event_source/devices (PMUs: " + list + ")";
+  plan.name = "ibs_op";
+  plan.spec.type = static_cast<std::uint32_t>(type);
+  plan.spec.sample_period = 0x10000;   // IBS counts in 16-op units; perf mem's default order of magnitude
+  plan.spec.sample_type = kMemorySampleType;
+  plan.detail = "AMD IBS op sampling (ibs_op PMU type " + std::to_string(type) + ")";
   return plan;
 }
 
-std::vector<Capability> probe_capabilities() {
-  std::vector<Capability> caps;
+// The cpu PMU's mem-loads alias with perf mem's default load-latency threshold, 30 cycles.
+std::string mem_loads_event(std::string alias) {
+  while (!alias.empty() && alias.back() == '\n') alias.pop_back();
+  if (auto at = alias.find("ldlat="); at != std::string::npos) {
+    auto end = alias.find(',', at);
+    alias.replace(at, (end == std::string::npos ? alias.size() : end) - at, "ldlat=30");
+  }
+  return alias;
+}
+
+Result<MemorySamplingPlan> mem_loads_plan(const std::string& alias, double frequency_hz) {
+  std::map<std::string, std::string> formats;
+  if (auto entries = os::list_directory(kPmuDevices + "cpu/format"))
+    for (const auto& f : *entries) formats[f] = text_or_empty(kPmuDevices + "cpu/format/" + f);
+  const std::string event = mem_loads_event(alias);
+  auto config = resolve_pmu_event(event, formats);
+  if (!config) return fail(EINVAL, "cpu/events/mem-loads could not be resolved: " + config.error().what);
+  const int type = pmu_type("cpu");
+  if (type < 0) return fail(EINVAL, "cpu/events/mem-loads could not be resolved: cpu/type is not a PMU type number");
+  MemorySamplingPlan plan;
+  plan.name = "cpu/mem-loads,ldlat=30/P";
+  plan.spec.type = static_cast<std::uint32_t>(type);
+  plan.spec.config = config->config;
+  plan.spec.config1 = config->config1;
+  plan.spec.config2 = config->config2;
+  plan.spec.sample_period = static_cast<std::uint64_t>(frequency_hz);
+  plan.spec.freq = true;
+  plan.spec.precise_ip = 2;
+  plan.spec.sample_type = kMemorySampleType;
+  plan.detail = "Intel PEBS load-latency sampling (" + event + ")";
+  return plan;
+}
+
+}  // namespace
+
+Result<MemorySamplingPlan> plan_memory_sampling(double frequency_hz) {
+  std::vector<std::string> pmus = os::pmu_names().value_or({});
+  std::sort(pmus.begin(), pmus.end());
+  if (std::find(pmus.begin(), pmus.end(), "ibs_op") != pmus.end())
+    if (int type = pmu_type("ibs_op"); type >= 0) return ibs_op_plan(type);
+  if (std::string alias = text_or_empty(kPmuDevices + "cpu/events/mem-loads"); !alias.empty())
+    return mem_loads_plan(alias, frequency_hz);
+  std::string list;
+  for (const auto& p : pmus) list += (list.empty() ? "" : ", ") + p;
+  return fail(ENOENT, "no ibs_op PMU and no cpu/events/mem-loads under /sys/bus/event_source/devices (PMUs: " + list + ")");
+}
+
+std::vector<EvidenceProbe> probe_capabilities() {
+  std::vector<EvidenceProbe> caps;
   int paranoid = -99;
   if (auto p = os::perf_event_paranoid(); p.has_value()) paranoid = *p;
   auto try_open = [&](const std::string& name, const os::PerfEventSpec& spec, bool hardware, const std::string& ok) {
-    Capability c{name};
     int fd = os::perf_event_open(spec, 0, -1);
-    if (fd >= 0) {
-      c.available = true;
-      c.detail = ok;
-      os::close_fd(fd);
-    } else {
-      c.error = -fd;
-      c.detail = explain_perf_error(-fd, paranoid, hardware);
-    }
-    caps.push_back(c);
+    if (fd >= 0) os::close_fd(fd);
+    caps.push_back(fd >= 0 ? probe(name, true, ok) : probe(name, false, explain_perf_error(-fd, paranoid, hardware), -fd));
   };
   try_open("page-faults (sampling, addr)", page_fault_spec(1), false,
            "first-touch and NUMA hint-fault samples with data addresses");
@@ -223,19 +211,16 @@ std::vector<Capability> probe_capabilities() {
   try_open("cycles (hardware PMU)", cycles, true, "hardware PMU present");
   try_open("node-loads", node_counter_spec(false), true, "local DRAM reads (Intel Skylake+ mapping)");
   try_open("node-load-misses", node_counter_spec(true), true, "remote DRAM reads (Intel Skylake+ mapping)");
-  MemorySamplingPlan plan = plan_memory_sampling(1000);
-  if (plan.available) {
-    try_open("memory sampling (" + plan.name + ")", plan.spec, true, plan.detail);
-  } else {
-    caps.push_back({"memory sampling (IBS/PEBS)", false, plan.error, plan.detail});
-  }
+  if (auto plan = plan_memory_sampling(1000))
+    try_open("memory sampling (" + plan->name + ")", plan->spec, true, plan->detail);
+  else
+    caps.push_back(probe("memory sampling (IBS/PEBS)", false, plan.error().what, plan.error().code));
   // The tracepoint needs tracefs, which is root-only on most systems.
-  Capability tp{"sched:sched_migrate_task"};
   auto id_text = os::read_text_file("/sys/kernel/tracing/events/sched/sched_migrate_task/id");
-  if (auto* err = (id_text ? nullptr : &id_text.error())) {
-    tp.error = err->code;
-    tp.detail = "cannot read the tracepoint id in tracefs (" + std::string(std::strerror(err->code)) + ")";
-    caps.push_back(tp);
+  if (!id_text) {
+    caps.push_back(probe("sched:sched_migrate_task", false,
+                         "cannot read the tracepoint id in tracefs (" + std::string(std::strerror(id_text.error().code)) + ")",
+                         id_text.error().code));
   } else {
     os::PerfEventSpec spec;
     spec.type = abi::kTypeTracepoint;
@@ -247,39 +232,6 @@ std::vector<Capability> probe_capabilities() {
     try_open("sched:sched_migrate_task", spec, false, "tracepoint usable");
   }
   return caps;
-}
-
-nlohmann::json topology_json(const MachineInfo& m, const std::vector<Capability>& capabilities,
-                             const std::vector<std::string>& pmus) {
-  using nlohmann::json;
-  json nodes = json::array();
-  int cpus = 0;
-  for (std::size_t i = 0; i < m.nodes.size(); ++i) {
-    std::string list;
-    const auto& c = m.nodes[i].cpus;
-    for (std::size_t k = 0; k < c.size();) {
-      std::size_t j = k;
-      while (j + 1 < c.size() && c[j + 1] == c[j] + 1) ++j;
-      list += (list.empty() ? "" : ",") + std::to_string(c[k]) + (j > k ? "-" + std::to_string(c[j]) : "");
-      k = j + 1;
-    }
-    cpus += static_cast<int>(c.size());
-    nodes.push_back({{"node", i}, {"os_index", m.nodes[i].os_index}, {"cpus", list}, {"cpu_count", c.size()},
-                     {"memory_bytes", m.nodes[i].memory_bytes}, {"distances", m.distances[i]}});
-  }
-  json caps = json::array();
-  for (const auto& c : capabilities)
-    caps.push_back({{"name", c.name}, {"available", c.available}, {"detail", c.detail},
-                    {"errno", c.error ? json(c.error) : json(nullptr)},
-                    {"errno_name", c.error ? json(errno_name(c.error)) : json(nullptr)}});
-  return {{"schema", "numa-analyze-topology/1"},
-          {"summary", std::to_string(m.nodes.size()) + " NUMA node(s), " + std::to_string(cpus) + " CPUs"},
-          {"kernel", m.kernel},
-          {"numa_balancing", m.numa_balancing < 0 ? json(nullptr) : json(m.numa_balancing != 0)},
-          {"perf_event_paranoid", m.perf_event_paranoid == -99 ? json(nullptr) : json(m.perf_event_paranoid)},
-          {"nodes", nodes},
-          {"pmus", pmus},
-          {"capabilities", caps}};
 }
 
 }  // namespace numa_agent::analyzer

@@ -4,8 +4,6 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "agent/os/perf_event.hpp"
 #include "analyzer/model/recording.hpp"
 
@@ -15,34 +13,25 @@ namespace numa_agent::analyzer {
 // perf_event_paranoid from /proc/sys/kernel. Without /sys/devices/system/node: one node.
 MachineInfo probe_machine();
 
-// How to sample memory accesses precisely on this CPU, if at all.
+// How to sample memory accesses precisely on this CPU. Fails when it cannot: ENOENT (no IBS
+// or PEBS PMU exposed), EINVAL (the mem-loads alias does not resolve); Error::what says which.
 struct MemorySamplingPlan {
-  bool available = false;
   std::string name;            // "ibs_op" or "cpu/mem-loads,ldlat=30/P"
   os::PerfEventSpec spec;
-  int error = 0;               // why not available
   std::string detail;
 };
-MemorySamplingPlan plan_memory_sampling(double frequency_hz);
+Result<MemorySamplingPlan> plan_memory_sampling(double frequency_hz);
 
 // Event specs numa-analyze opens (also used by the capability probe).
 os::PerfEventSpec page_fault_spec(std::uint64_t period);
 os::PerfEventSpec migration_spec();
 os::PerfEventSpec node_counter_spec(bool misses);
 
-struct Capability {
-  std::string name;
-  bool available = false;
-  int error = 0;
-  std::string detail;
-};
-// Opens each event on the calling process (pid 0) and closes it again.
-std::vector<Capability> probe_capabilities();
+// Opens each event on the calling process (pid 0) and closes it again: one probe per event kind
+// (source: the event's name; used: it opened).
+std::vector<EvidenceProbe> probe_capabilities();
 
 // One sentence on why perf_event_open failed with `error` for this kind of event.
 std::string explain_perf_error(int error, int paranoid, bool hardware);
-
-nlohmann::json topology_json(const MachineInfo& machine, const std::vector<Capability>& capabilities,
-                             const std::vector<std::string>& pmus);
 
 }  // namespace numa_agent::analyzer

@@ -1,8 +1,11 @@
 // See proc_parsers.hpp.
-#include "agent/text.hpp"
 #include "analyzer/evidence/proc_parsers.hpp"
 
+#include "agent/cpu_list.hpp"
+#include "agent/text.hpp"
+
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 
 namespace numa_agent::analyzer {
@@ -105,6 +108,17 @@ TaskSched parse_task_sched(std::string_view text) {
   return s;
 }
 
+std::vector<std::string> split_cmdline(std::string_view text) {
+  std::vector<std::string> args;
+  std::string arg;
+  for (char c : text) {
+    if (c == '\0') args.push_back(arg), arg.clear();
+    else arg += c;
+  }
+  if (!arg.empty()) args.push_back(arg);
+  return args;
+}
+
 std::map<std::string, std::uint64_t> parse_vmstat(std::string_view text) {
   std::map<std::string, std::uint64_t> values;
   for_each_line(text, [&](std::string_view line) {
@@ -191,21 +205,17 @@ const MapsEntry* find_mapping(const std::vector<MapsEntry>& maps, std::uint64_t 
 }
 
 std::optional<std::vector<int>> parse_cpu_list(std::string_view text) {
+  // The agent's CPU-list grammar (cpu_list.hpp), limited to a plain OS list: one segment, no
+  // domains or keywords. An empty list is valid (a memory-only node's cpulist).
   std::vector<int> cpus;
-  text = trim(text);
-  if (text.empty()) return cpus;
-  for (auto part : split(text, ',')) {
-    auto dash = part.find('-');
-    int lo = 0, hi = 0;
-    if (dash == std::string_view::npos) {
-      if (!to_number(part, lo)) return std::nullopt;
-      hi = lo;
-    } else if (!to_number(part.substr(0, dash), lo) || !to_number(part.substr(dash + 1), hi) || hi < lo) {
-      return std::nullopt;
-    }
-    if (lo < 0 || hi > 65535) return std::nullopt;
+  if (trim(text).empty()) return cpus;
+  PinSpec spec;
+  std::string error;
+  if (!parse_pin_spec(text, spec, error) || spec.kind != PinSpec::Kind::Explicit || spec.segments.size() != 1 ||
+      spec.segments[0].form != PinSegment::Form::OsList)
+    return std::nullopt;
+  for (auto [lo, hi] : spec.segments[0].ranges)
     for (int c = lo; c <= hi; ++c) cpus.push_back(c);
-  }
   return cpus;
 }
 
@@ -231,13 +241,8 @@ std::vector<std::uint32_t> parse_distance_row(std::string_view text) {
   return row;
 }
 
-std::optional<PmuConfig> resolve_pmu_event(std::string_view event_text,
-                                           const std::map<std::string, std::string>& formats,
-                                           std::string* error) {
-  auto fail = [&](std::string why) -> std::optional<PmuConfig> {
-    if (error) *error = std::move(why);
-    return std::nullopt;
-  };
+Result<PmuConfig> resolve_pmu_event(std::string_view event_text, const std::map<std::string, std::string>& formats) {
+  auto fail = [](std::string why) { return numa_agent::fail(EINVAL, std::move(why)); };
   PmuConfig config;
   for (auto term : split(trim(event_text), ',')) {
     term = trim(term);

@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "agent/error.hpp"
+
 namespace numa_agent::analyzer {
 
 // /proc/PID/task/TID/stat
@@ -35,6 +37,9 @@ struct TaskSched {
   std::vector<NumaFaultsLine> numa_faults;       // one per online node
 };
 TaskSched parse_task_sched(std::string_view text);
+
+// /proc/PID/cmdline: NUL-separated arguments (a trailing NUL ends the last one).
+std::vector<std::string> split_cmdline(std::string_view text);
 
 // /proc/vmstat: "name value" lines.
 std::map<std::string, std::uint64_t> parse_vmstat(std::string_view text);
@@ -73,8 +78,7 @@ std::vector<std::uint32_t> parse_distance_row(std::string_view text);
 struct PmuConfig {
   std::uint64_t config = 0, config1 = 0, config2 = 0;
 };
-std::optional<PmuConfig> resolve_pmu_event(std::string_view event_text,
-                                           const std::map<std::string, std::string>& formats,
-                                           std::string* error = nullptr);
+// Fails (code EINVAL) naming the term or format that does not fit.
+Result<PmuConfig> resolve_pmu_event(std::string_view event_text, const std::map<std::string, std::string>& formats);
 
 }  // namespace numa_agent::analyzer

@@ -1,12 +1,13 @@
 // `record`: launches or attaches to a program, samples every evidence source that the machine and
-// permissions allow, and returns a Recording. All kernel access goes through agent/os.
+// permissions allow (evidence_source.hpp, sources.hpp), and returns a Recording. All kernel access
+// goes through agent/os.
 #pragma once
 #include <functional>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "agent/error.hpp"
 #include "analyzer/model/recording.hpp"
 
 namespace numa_agent::analyzer {
@@ -23,14 +24,12 @@ struct RecordOptions {
   int snapshot_ms = 250;              // numa_maps and sched snapshots
 };
 
-// A failure that ends `record` without a recording: one line, for "numa-analyze: <what>".
-struct RecordError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
 // Progress lines (already formatted) for a live display; `final_line` ends a \r-updated line.
 using ProgressSink = std::function<void(std::string_view line, bool final_line)>;
 
-Recording record(const RecordOptions& options, const ProgressSink& progress);
+// A failure ends `record` without a recording; Error::what is one line, for "numa-analyze: <what>".
+// Error::code EINVAL: nothing to record (options); ESRCH: the PID to attach to does not exist or
+// is a zombie; any other: the errno of what could not be done (exec, perf_event_open, /proc).
+Result<Recording> record(const RecordOptions& options, const ProgressSink& progress);
 
 }  // namespace numa_agent::analyzer

@@ -2,6 +2,7 @@
 // the two-node ones written from a 2-node guest's output).
 #include <catch2/catch.hpp>
 
+#include <cerrno>
 #include <fstream>
 #include <sstream>
 
@@ -130,8 +131,25 @@ TEST_CASE("PMU event aliases resolve through the format files") {
   auto split = resolve_pmu_event("split=0xab", formats);
   REQUIRE(split);
   CHECK(split->config == ((0xbULL) | (0xaULL << 32)));
-  std::string why;
-  CHECK_FALSE(resolve_pmu_event("nosuch=1", formats, &why));
-  CHECK(why.find("nosuch") != std::string::npos);
-  CHECK_FALSE(resolve_pmu_event("event=0x1ff", formats, &why));   // 9 bits into an 8-bit field
+  auto unknown = resolve_pmu_event("nosuch=1", formats);
+  REQUIRE_FALSE(unknown);
+  CHECK(unknown.error().code == EINVAL);
+  CHECK(unknown.error().what.find("nosuch") != std::string::npos);
+  auto too_wide = resolve_pmu_event("event=0x1ff", formats);   // 9 bits into an 8-bit field
+  REQUIRE_FALSE(too_wide);
+  CHECK(too_wide.error().what.find("too wide") != std::string::npos);
+}
+
+TEST_CASE("cmdline: NUL-separated arguments, empty ones kept, a trailing NUL ends the last") {
+  using namespace std::string_literals;
+  CHECK(split_cmdline("./app\0-x\0\0last\0"s) == std::vector<std::string>{"./app", "-x", "", "last"});
+  CHECK(split_cmdline("no-terminator"s) == std::vector<std::string>{"no-terminator"});
+  CHECK(split_cmdline("").empty());
+}
+
+TEST_CASE("cpu lists: only plain OS lists, no likwid domains or joined segments") {
+  CHECK(parse_cpu_list(" 2-3 ") == std::vector<int>{2, 3});
+  CHECK_FALSE(parse_cpu_list("N:0-3"));
+  CHECK_FALSE(parse_cpu_list("0-1@2-3"));
+  CHECK_FALSE(parse_cpu_list("spread"));
 }

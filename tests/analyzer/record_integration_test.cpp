@@ -213,17 +213,18 @@ TEST_CASE("record refuses what it cannot do, without leaving a file") {
     const char* what;
     std::string args;
     const char* message;
+    int status;   // commands.hpp: 2 bad usage or input, 3 the work could not be done
   };
   const Case cases[] = {
-      {"no such program", "-- /nonexistent/program", "cannot run '/nonexistent/program'"},
-      {"no such PID", "-p 999999999", "no process with PID"},
-      {"nothing to record", "", "nothing to record"},
-      {"both PID and command", "-p 1 -- /bin/true", "not both"},
+      {"no such program", "-- /nonexistent/program", "cannot run '/nonexistent/program'", 3},
+      {"no such PID", "-p 999999999", "no process with PID", 2},
+      {"nothing to record", "", "nothing to record", 2},
+      {"both PID and command", "-p 1 -- /bin/true", "not both", 2},
   };
   for (const auto& c : cases) {
     INFO(c.what);
     Run r = run(kTool + " record -o " + out + " " + c.args, dir);
-    CHECK(r.status != 0);
+    CHECK(r.status == c.status);
     CHECK(error_lines(r.err) == 1);
     CHECK(r.err.find(c.message) != std::string::npos);
     CHECK_FALSE(exists(out));
@@ -246,7 +247,7 @@ TEST_CASE("a PID we may not read: one-line error naming ptrace access") {
   kill(pid, SIGKILL);
   waitpid(pid, nullptr, 0);
   INFO(r.err);
-  CHECK(r.status == 1);
+  CHECK(r.status == 3);   // the work could not be done (commands.hpp)
   CHECK(error_lines(r.err) == 1);
   CHECK(r.err.find("EACCES") != std::string::npos);
   CHECK(r.err.find("ptrace") != std::string::npos);
@@ -260,7 +261,7 @@ TEST_CASE("no perf permission: one-line error, no file") {
   std::string out = dir / "noperf.json";
   Run r = run("LD_PRELOAD=" + shim + " " + kTool + " record -o " + out + " -- /bin/true", dir);
   INFO(r.err);
-  CHECK(r.status == 1);
+  CHECK(r.status == 3);   // perf refused: the work could not be done (commands.hpp)
   CHECK(error_lines(r.err) == 1);
   CHECK(r.err.find("Permission denied (EACCES)") != std::string::npos);
   CHECK(r.err.find("perf_event_paranoid") != std::string::npos);

@@ -10,7 +10,7 @@
 #include "analyzer/views/render_html.hpp"
 #include "analyzer/views/render_prometheus.hpp"
 #include "analyzer/model/report.hpp"
-#include "analyzer/evidence/top_model.hpp"
+#include "analyzer/views/top_frame.hpp"
 
 using namespace numa_agent::analyzer;
 using nlohmann::json;

@@ -42,7 +42,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   DecodeResult all = decode_records(bytes, sample_type);
   require(all.consumed <= bytes.size() && all.consumed % 8 == 0);
-  if (all.error.empty() && all.consumed < bytes.size()) {
+  if (!all.error && all.consumed < bytes.size()) {
     std::size_t left = bytes.size() - all.consumed;
     if (left >= 8) {
       std::uint16_t announced = 0;
@@ -50,15 +50,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       require(announced > left);
     }
   }
-  if (!all.error.empty()) require(all.error.find('\n') == std::string::npos);
+  if (all.error) require(all.error->what.find('\n') == std::string::npos);
 
   // Split drain: the first part up to a point chosen by the input, then the rest from `consumed`.
-  if (all.error.empty() && !bytes.empty()) {
+  if (!all.error && !bytes.empty()) {
     std::size_t cut = data[size - 1] % (bytes.size() + 1);
     DecodeResult first = decode_records(bytes.substr(0, cut), sample_type);
-    require(first.error.empty());
+    require(!first.error);
     DecodeResult rest = decode_records(bytes.substr(first.consumed), sample_type);
-    require(rest.error.empty());
+    require(!rest.error);
     require(first.consumed + rest.consumed == all.consumed);
     require(first.records.size() + rest.records.size() == all.records.size());
     for (std::size_t i = 0; i < all.records.size(); ++i) {

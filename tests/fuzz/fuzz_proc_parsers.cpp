@@ -76,8 +76,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (end == std::string_view::npos) break;
     start = end + 1;
   }
-  std::string error;
-  if (auto config = resolve_pmu_event(event, formats, &error)) {
+  auto config = resolve_pmu_event(event, formats);
+  if (config) {
     std::uint64_t allowed[3] = {0, 0, 0};
     for (const auto& [name, spec] : formats) {
       allowed[0] |= bits_of(spec, "config");
@@ -88,7 +88,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     require((config->config1 & ~allowed[1]) == 0);
     require((config->config2 & ~allowed[2]) == 0);
   } else {
-    require(!error.empty());
+    require(!config.error().what.empty());
   }
   return 0;
 }
