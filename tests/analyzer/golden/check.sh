@@ -12,7 +12,7 @@ status=0
 for f in "$W"/*; do
   name=$(basename "$f")
   if [ ! -f "$G/$name" ]; then echo "golden: no golden file $name (run scripts/update-analyzer-goldens)"; status=1
-  elif ! cmp -s "$G/$name" "$f"; then echo "golden: $name differs:"; diff -u "$G/$name" "$f" | head -40; status=1
+  elif ! cmp -s "$G/$name" "$f"; then echo "golden: $name differs:"; diff -u "$G/$name" "$f" | head -40 | cut -c1-240; status=1
   fi
 done
 for g in "$G"/*.txt "$G"/*.json "$G"/*.html "$G"/*.prom; do

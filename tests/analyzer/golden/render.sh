@@ -6,7 +6,7 @@
 # Used by the golden test (into a scratch folder, then diffed) and by scripts/update-analyzer-goldens.
 # Exit 0 when every rendering exited 0.
 set -u
-A=$1; R=$2; O=$3
+A=$(cd "$(dirname "$1")" && pwd)/$(basename "$1"); R=$2; O=$3   # A absolute: render runs in R
 mkdir -p "$O" || exit 2
 status=0
 render() {   # render OUTPUT ARGS...: numa-analyze ARGS into OUTPUT, run in the recordings folder
