@@ -27,7 +27,7 @@ inline constexpr MetricDefinition kMetrics[] = {
      "numa-analyze"},
     {"cost", "sum over remote accesses of (latency_remote - latency_local); latency from sample weights when present, "
              "else SLIT distance / local distance (local = 1)",
-     "issue 5; ACPI SLIT"},
+     "numa-analyze; ACPI SLIT"},
 };
 
 std::string_view kind_name(RecommendationKind kind);
@@ -69,7 +69,7 @@ inline constexpr double kPinMinAccessShare = 0.01;
 // Applies to every rule but R4: no recommendation when program-wide locality >= kWellPlacedLocality.
 // R4 (threads hopping between nodes) stands on its own: a hopping thread's samples are the least
 // reliable evidence of locality there is.
-inline constexpr std::string_view kWellPlacedSource = "issue 5: nothing to recommend when locality >= 90 %";
+inline constexpr std::string_view kWellPlacedSource = "numa-analyze default: nothing to recommend when locality >= 90 %";
 
 const RuleDefinition& rule(RecommendationKind kind);
 const MetricDefinition& metric(std::string_view id);
