@@ -8,7 +8,7 @@
 
 #include "agent/os/procfs.hpp"
 #include "analyzer/evidence/proc_parsers.hpp"
-#include "analyzer/model/report.hpp"
+#include "analyzer/rules/report.hpp"
 
 namespace numa_agent::analyzer {
 

@@ -3,7 +3,7 @@
 //   -> evaluate_rules -> rank_recommendations
 // and the report's sections are written from their results: describe_machine, describe_evidence,
 // describe_components, aggregate_threads, describe_mappings, aggregate_sites, describe_recommendations.
-#include "analyzer/model/report.hpp"
+#include "analyzer/rules/report.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -503,5 +503,9 @@ json build_report(const Recording& r, const ReportOptions& options) {
   report["recommendations"] = describe_recommendations(candidates, evidence, tallies);
   return report;
 }
+
+json report_model(const ReportInput& input) { return input.recording ? build_report(*input.recording) : input.report; }
+
+json load_report_model(const std::string& path) { return report_model(read_report_input(path)); }
 
 }  // namespace numa_agent::analyzer

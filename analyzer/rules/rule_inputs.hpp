@@ -9,8 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "analyzer/model/report.hpp"
 #include "analyzer/rules/access_evidence.hpp"
+#include "analyzer/rules/report.hpp"
 
 namespace numa_agent::analyzer {
 
