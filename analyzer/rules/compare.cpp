@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "analyzer/model/json_field.hpp"
+#include "analyzer/model/report.hpp"
 
 namespace numa_agent::analyzer {
 
@@ -22,13 +23,6 @@ json delta(const json& before, const json& after) {
 
 json change(const json& before, const json& after) {
   return {{"before", before}, {"after", after}, {"delta", delta(before, after)}};
-}
-
-std::string program_of(const json& report) {
-  std::string out;
-  for (const auto& a : field(field(field(report, "evidence"), "recording"), "command"))
-    if (a.is_string()) out += (out.empty() ? "" : " ") + a.get<std::string>();
-  return out;
 }
 
 // Threads keyed by name and occurrence ("worker#2"): TIDs differ between runs, the report lists
@@ -92,7 +86,7 @@ json compare_reports(const json& before, const json& after, const std::string& b
   out["schema"] = kCompareSchema;
   auto side = [](const json& report, const std::string& name) {
     const json& rec = field(field(report, "evidence"), "recording");
-    return json{{"file", name}, {"program", program_of(report)}, {"pid", field(rec, "pid")},
+    return json{{"file", name}, {"program", read_recording_summary(report).program()}, {"pid", field(rec, "pid")},
                 {"duration_s", field(rec, "duration_s")}, {"agent", field(rec, "agent")},
                 {"locality_source", field(field(report, "evidence"), "locality_source")},
                 {"confidence", field(field(report, "evidence"), "confidence")},

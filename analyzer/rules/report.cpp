@@ -10,9 +10,9 @@
 #include <map>
 #include <set>
 #include <string>
-#include <type_traits>
 
 #include "agent/text.hpp"
+#include "analyzer/model/json_field.hpp"
 #include "analyzer/rules/access_evidence.hpp"
 #include "analyzer/rules/numbers.hpp"
 #include "analyzer/rules/rules.hpp"
@@ -79,22 +79,6 @@ std::optional<double> per_node_cv(const NodeShares& by_node, int nodes) {
   std::vector<double> per_node(static_cast<std::size_t>(nodes), 0.0);
   for (const auto& [n, v] : by_node) per_node[static_cast<std::size_t>(n)] += v;
   return coefficient_of_variation(per_node);
-}
-
-// A field of a document we did not write (the agent's profile inside a recording): its default
-// when missing or of another type, where json::value would throw.
-template <typename T>
-T field_or(const json& object, const char* key, T fallback) {
-  if (!object.is_object()) return fallback;
-  auto it = object.find(key);
-  if (it == object.end()) return fallback;
-  if constexpr (std::is_same_v<T, bool>) {
-    return it->is_boolean() ? it->template get<bool>() : fallback;
-  } else if constexpr (std::is_integral_v<T>) {
-    return it->is_number_integer() ? it->template get<T>() : fallback;
-  } else {
-    return it->is_string() ? it->template get<T>() : fallback;
-  }
 }
 
 // ---- the steps ----
@@ -270,11 +254,10 @@ json describe_evidence(const Recording& r, const AccessEvidence& ev) {
         "improves during the run and hint faults are a sampled access signal");
   else if (r.machine.numa_balancing == 0 && !one_node(r))
     notes.push_back("NUMA balancing is off: pages stay where they were first touched; no hint faults are sampled");
-  return {{"recording",
-           {{"mode", r.mode}, {"command", r.command}, {"pid", r.pid}, {"duration_s", rounded(r.duration_s, 3)},
-            {"stop_reason", r.stop_reason}, {"exit_code", r.exit_code < 0 ? json(nullptr) : json(r.exit_code)},
-            {"exit_signal", r.exit_signal ? json(r.exit_signal) : json(nullptr)}, {"agent", r.agent},
-            {"tool_version", r.tool_version}}},
+  RecordingSummary summary{r.mode, r.command, r.pid, rounded(r.duration_s, 3), r.stop_reason,
+                           r.exit_code < 0 ? std::nullopt : std::optional<int>(r.exit_code),
+                           r.exit_signal ? std::optional<int>(r.exit_signal) : std::nullopt, r.agent, r.tool_version};
+  return {{"recording", recording_summary_json(summary)},
           {"sources", sources},
           {"locality_source", locality_source},
           {"confidence", string_or_null(ev.confidence)},
@@ -454,28 +437,19 @@ json aggregate_sites(const Recording& r) {
   return sites;
 }
 
-json rule_ref(const RuleDefinition& rule) {
-  return {{"id", rule.id}, {"condition", rule.condition}, {"threshold", rule.threshold}, {"source", rule.source}};
-}
-
 json describe_recommendations(const std::vector<Candidate>& ranked, const AccessEvidence& ev, const AccessTallies& tallies) {
   json recs = json::array();
   int rank = 0;
   const double program_cost = tallies.program.cost;
   for (const auto& c : ranked) {
-    json gain = {{"cost", rounded(c.cost, 2)},
-                 {"unit", ev.cost_unit},
-                 {"share_of_remote_cost", program_cost > 0 ? rounded(std::min(1.0, c.cost / program_cost), 3) : 0.0},
-                 {"upper_bound", c.rank_last}};
-    json entry = {{"rank", ++rank},
-                  {"kind", kind_name(c.kind)},
-                  {"title", c.title},
-                  {"evidence", c.evidence},
-                  {"command", c.command},
-                  {"estimated_gain", gain},
-                  {"rule", rule_ref(rule(c.kind))}};
-    for (auto& [k, v] : c.extra.items()) entry[k] = v;
-    recs.push_back(entry);
+    const RuleDefinition& made_by = rule(c.kind);
+    Recommendation rec{++rank, std::string(kind_name(c.kind)), c.title, c.evidence, c.command,
+                       {rounded(c.cost, 2), ev.cost_unit,
+                        program_cost > 0 ? rounded(std::min(1.0, c.cost / program_cost), 3) : 0.0, c.rank_last},
+                       {std::string(made_by.id), std::string(made_by.condition), made_by.threshold,
+                        std::string(made_by.source)},
+                       c.mapping, c.site, c.tids};
+    recs.push_back(recommendation_json(rec));
   }
   return recs;
 }

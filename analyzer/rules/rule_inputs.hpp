@@ -7,8 +7,6 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "analyzer/rules/access_evidence.hpp"
 #include "analyzer/rules/report.hpp"
 
@@ -64,7 +62,9 @@ struct Candidate {
   std::string title, evidence, command;
   double cost = 0;
   bool rank_last = false;   // use-agent: its gain is an upper bound, specific fixes go first
-  nlohmann::json extra = nlohmann::json::object();   // mapping, site, tids: what it applies to
+  // What it applies to (model/report.hpp Recommendation).
+  std::optional<std::string> mapping, site;
+  std::optional<std::vector<int>> tids;
 };
 
 }  // namespace numa_agent::analyzer

@@ -92,7 +92,7 @@ std::optional<Candidate> colocate_mapping(const RuleContext& context, const Mapp
                                  : "numactl --cpunodebind=" + to_os + " --membind=" + to_os + " -- " + context.program;
   if (policy_pins(row)) c.command += "  (and drop the program's own " + policy + " policy for this mapping)";
   c.cost = row.tally.cost;
-  c.extra["mapping"] = hex(row.start);
+  c.mapping = hex(row.start);
   return c;
 }
 
@@ -129,7 +129,7 @@ Candidate spread_candidate(const RuleContext& context, const MappingRow& row, bo
   c.command = replicate ? "allocate one copy per node (numa_alloc_onnode) and have each thread read its node's copy"
                         : "numactl --interleave=all -- " + context.program;
   c.cost = row.tally.cost;
-  c.extra["mapping"] = hex(row.start);
+  c.mapping = hex(row.start);
   return c;
 }
 
@@ -159,8 +159,8 @@ std::optional<Candidate> evaluate_first_touch(const RuleDefinition&, const RuleC
                std::to_string(row.main_user) + "; locality " + percent(*row.tally.locality());
   c.command = "first-touch the data from the threads that use it (change the initialisation at " + skew->site + ")";
   c.cost = row.tally.cost;
-  c.extra["mapping"] = hex(row.start);
-  c.extra["site"] = skew->site;
+  c.mapping = hex(row.start);
+  c.site = skew->site;
   return c;
 }
 
@@ -207,7 +207,7 @@ std::optional<Candidate> evaluate_pin_threads(const RuleDefinition& rule, const 
                "/thread-second)";
   c.command = "LD_PRELOAD=" + context.options.agent_library + " NUMA_AGENT_PIN=spread " + context.program;
   c.cost = migrating_cost;
-  c.extra["tids"] = migrating;
+  c.tids = migrating;
   return c;
 }
 

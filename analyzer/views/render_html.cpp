@@ -7,6 +7,7 @@
 #include <sstream>
 #include <string_view>
 
+#include "analyzer/model/report.hpp"
 #include "analyzer/views/format.hpp"
 namespace numa_agent::analyzer {
 
@@ -204,22 +205,21 @@ std::string heatmap_section(const json& report) {
 std::string recommendations_section(const json& report) {
   std::ostringstream s;
   s << "<section id=\"recommendations\" class=\"card\"><h2>Recommendations, ranked by estimated gain</h2>";
-  const json& recs = field(report, "recommendations");
+  const std::vector<Recommendation> recs = read_recommendations(report);
   if (recs.empty()) {
     const json& note = field(field(report, "components"), "recommendation_note");
     s << "<p>None" << (note.is_string() ? ": " + e(note) : ".") << "</p>";
   } else {
     s << "<ol class=\"recs\">";
     for (const auto& r : recs) {
-      const json& g = field(r, "estimated_gain");
-      s << "<li class=\"rec\" data-kind=\"" << e(field(r, "kind")) << "\"><div class=\"rec-title\"><span class=\"kind\">"
-        << e(field(r, "kind")) << "</span> " << e(field(r, "title")) << "</div>";
-      s << "<div class=\"why\">" << e(field(r, "evidence")) << "</div>";
-      s << "<pre class=\"command\"><code>" << e(field(r, "command")) << "</code></pre>";
-      s << "<div class=\"gain\">gain: " << e(field(g, "cost")) << " " << e(field(g, "unit")) << " — "
-        << pct(field(g, "share_of_remote_cost"), true) << " of the remote-access cost"
-        << (field(g, "upper_bound").is_boolean() && field(g, "upper_bound").get<bool>() ? " (upper bound)" : "")
-        << "; rule " << e(field(field(r, "rule"), "id")) << ": " << e(field(field(r, "rule"), "source")) << "</div></li>";
+      const EstimatedGain& g = r.estimated_gain;
+      s << "<li class=\"rec\" data-kind=\"" << e(r.kind) << "\"><div class=\"rec-title\"><span class=\"kind\">"
+        << e(r.kind) << "</span> " << e(r.title) << "</div>";
+      s << "<div class=\"why\">" << e(r.evidence) << "</div>";
+      s << "<pre class=\"command\"><code>" << e(r.command) << "</code></pre>";
+      s << "<div class=\"gain\">gain: " << e(json(g.cost)) << " " << e(g.unit) << " — "
+        << pct(json(g.share_of_remote_cost), true) << " of the remote-access cost" << (g.upper_bound ? " (upper bound)" : "")
+        << "; rule " << e(r.rule.id) << ": " << e(r.rule.source) << "</div></li>";
     }
     s << "</ol>";
   }
@@ -318,20 +318,19 @@ constexpr std::string_view kScript = R"((function () {
 }  // namespace
 
 std::string render_report_html(const json& report) {
-  const json& rec = field(field(report, "evidence"), "recording");
-  std::string program;
-  for (const auto& a : field(rec, "command")) program += (program.empty() ? "" : " ") + text(a);
+  const RecordingSummary rec = read_recording_summary(report);
+  std::string program = rec.program();
   if (program.empty()) program = "(unknown program)";
   std::ostringstream s;
   s << "<!DOCTYPE html>\n<html lang=\"en\" data-render-check=\"pending\"><head><meta charset=\"utf-8\">"
     << "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
        "script-src 'unsafe-inline'; img-src data:\">"
     << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-    << "<meta name=\"generator\" content=\"numa-analyze " << e(field(rec, "tool_version")) << "\">"
+    << "<meta name=\"generator\" content=\"numa-analyze " << e(rec.tool_version) << "\">"
     << "<title>numa-analyze: " << e(program) << "</title><style>" << kStyle << "</style></head><body>";
-  s << "<header><h1>numa-analyze report: " << e(program) << "</h1><p>PID " << e(field(rec, "pid")) << " · "
-    << e(field(rec, "mode")) << " · " << e(field(rec, "duration_s")) << " s · stopped: " << e(field(rec, "stop_reason"))
-    << (field(rec, "agent").is_boolean() && rec["agent"].get<bool>() ? " · under libnumaagent.so" : "") << " · "
+  s << "<header><h1>numa-analyze report: " << e(program) << "</h1><p>PID " << rec.pid << " · " << e(rec.mode) << " · "
+    << e(json(rec.duration_s)) << " s · stopped: " << e(rec.stop_reason) << (rec.agent ? " · under libnumaagent.so" : "")
+    << " · "
     << field(field(report, "machine"), "nodes").size() << " NUMA node(s), kernel " << e(field(field(report, "machine"), "kernel"))
     << " · " << e(field(report, "schema")) << "</p></header><main>";
   s << score_section(report) << nodes_section(report) << heatmap_section(report) << recommendations_section(report)

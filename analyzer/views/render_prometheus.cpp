@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "analyzer/model/report.hpp"
 #include "analyzer/views/format.hpp"
 namespace numa_agent::analyzer {
 
@@ -87,13 +88,11 @@ std::string label_text(const json& v) {
 
 std::string render_report_prometheus(const json& report) {
   const json& ev = field(report, "evidence");
-  const json& rec = field(ev, "recording");
+  const RecordingSummary rec = read_recording_summary(report);
+  const std::vector<Recommendation> recommendations = read_recommendations(report);
   const json& comp = field(report, "components");
   std::string program = "unknown";
-  if (field(rec, "command").is_array() && !rec["command"].empty() && rec["command"][0].is_string()) {
-    program = rec["command"][0].get<std::string>();
-    program = program.substr(program.find_last_of('/') + 1);
-  }
+  if (!rec.command.empty()) program = rec.command[0].substr(rec.command[0].find_last_of('/') + 1);
   const Labels base{{"program", program}};
   auto with = [&](Labels extra) {
     Labels l = base;
@@ -107,7 +106,7 @@ std::string render_report_prometheus(const json& report) {
                  {"locality_source", label_text(field(ev, "locality_source"))},
                  {"confidence", label_text(field(ev, "confidence"))},
                  {"kernel", label_text(field(field(report, "machine"), "kernel"))},
-                 {"tool_version", label_text(field(rec, "tool_version"))}}),
+                 {"tool_version", rec.tool_version}}),
            1);
   Family score("numa_agent_score", "gauge", "NUMA efficiency score, 0-100 (absent when null: one node or no evidence)");
   score.add(base, field(report, "score"));
@@ -120,9 +119,9 @@ std::string render_report_prometheus(const json& report) {
   Family balance("numa_agent_balance_ratio", "gauge", "1 - CV(per-node traffic) / sqrt(nodes - 1); 1 is even");
   balance.add(base, field(comp, "balance"));
   Family duration("numa_agent_recording_duration_seconds", "gauge", "Length of the recording the report scores");
-  duration.add(base, field(rec, "duration_s"));
+  duration.add(base, rec.duration_s);
   Family agent("numa_agent_under_agent", "gauge", "1 when the program ran under libnumaagent.so");
-  agent.add(base, field(rec, "agent"));
+  agent.add(base, rec.agent);
 
   Family node_capacity("numa_agent_node_memory_bytes", "gauge", "Memory of the NUMA node (capacity)");
   for (const auto& n : field(field(report, "machine"), "nodes"))
@@ -161,13 +160,12 @@ std::string render_report_prometheus(const json& report) {
   }
 
   Family recs("numa_agent_recommendations", "gauge", "Number of recommendations in the report");
-  recs.add(base, static_cast<double>(field(report, "recommendations").size()));
+  recs.add(base, static_cast<double>(recommendations.size()));
   Family rec_share("numa_agent_recommendation_remote_cost_share_ratio", "gauge",
                    "Estimated share (0-1) of the remote-access cost the recommendation removes");
-  for (const auto& r : field(report, "recommendations"))
-    rec_share.add(with({{"rank", label_text(field(r, "rank"))}, {"kind", label_text(field(r, "kind"))},
-                        {"rule", label_text(field(field(r, "rule"), "id"))}}),
-                  field(field(r, "estimated_gain"), "share_of_remote_cost"));
+  for (const auto& r : recommendations)
+    rec_share.add(with({{"rank", std::to_string(r.rank)}, {"kind", r.kind}, {"rule", r.rule.id}}),
+                  r.estimated_gain.share_of_remote_cost);
 
   Family kernel_events("numa_agent_kernel_numa_events_total", "counter",
                        "/proc/vmstat numa_* counter increase during the recording (system-wide)");

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "analyzer/model/report.hpp"
 #include "analyzer/views/format.hpp"
 namespace numa_agent::analyzer {
 
@@ -42,13 +43,12 @@ std::string pad(std::string s, std::size_t width) {
 
 std::string render_report_text(const json& report) {
   std::ostringstream out;
-  const json& rec = field(field(report, "evidence"), "recording");
+  const RecordingSummary rec = read_recording_summary(report);
   out << "numa-analyze report (" << str(field(report, "schema")) << ")\n";
-  std::string cmd;
-  for (const auto& a : field(rec, "command")) cmd += (cmd.empty() ? "" : " ") + a.get<std::string>();
-  out << "  program: " << (cmd.empty() ? "-" : cmd) << "  pid " << str(field(rec, "pid")) << "  (" << str(field(rec, "mode"))
-      << ", " << str(field(rec, "duration_s")) << " s, stopped: " << str(field(rec, "stop_reason"))
-      << (field(rec, "agent").is_boolean() && field(rec, "agent").get<bool>() ? ", under the agent" : "") << ")\n\n";
+  const std::string cmd = rec.program();
+  out << "  program: " << (cmd.empty() ? "-" : cmd) << "  pid " << rec.pid << "  (" << rec.mode << ", "
+      << str(json(rec.duration_s)) << " s, stopped: " << rec.stop_reason << (rec.agent ? ", under the agent" : "")
+      << ")\n\n";
 
   const json& comp = field(report, "components");
   out << "NUMA efficiency score: "
@@ -127,20 +127,19 @@ std::string render_report_text(const json& report) {
   out << "\n";
 
   out << "Recommendations\n";
-  const json& recs = field(report, "recommendations");
+  const std::vector<Recommendation> recs = read_recommendations(report);
   if (recs.empty()) {
     std::string note = str(field(comp, "recommendation_note"));
     out << "  none" << (note == "-" ? "" : " (" + note + ")") << "\n";
   }
   for (const auto& r : recs) {
-    out << "  " << str(r["rank"]) << ". [" << str(r["kind"]) << "] " << str(r["title"]) << "\n";
-    out << "     why:     " << str(r["evidence"]) << "\n";
-    out << "     do:      " << str(r["command"]) << "\n";
-    const json& g = field(r, "estimated_gain");
-    out << "     gain:    " << str(field(g, "cost")) << " (" << str(field(g, "unit")) << "), "
-        << pct(field(g, "share_of_remote_cost")) << " of the remote-access cost"
-        << (field(g, "upper_bound").is_boolean() && field(g, "upper_bound").get<bool>() ? " (upper bound)" : "") << "\n";
-    out << "     rule:    " << str(field(field(r, "rule"), "id")) << " - " << str(field(field(r, "rule"), "source")) << "\n";
+    out << "  " << r.rank << ". [" << r.kind << "] " << r.title << "\n";
+    out << "     why:     " << r.evidence << "\n";
+    out << "     do:      " << r.command << "\n";
+    const EstimatedGain& g = r.estimated_gain;
+    out << "     gain:    " << str(json(g.cost)) << " (" << g.unit << "), " << pct(json(g.share_of_remote_cost))
+        << " of the remote-access cost" << (g.upper_bound ? " (upper bound)" : "") << "\n";
+    out << "     rule:    " << r.rule.id << " - " << r.rule.source << "\n";
   }
   return out.str();
 }
