@@ -9,8 +9,6 @@ using nlohmann::json;
 
 namespace {
 
-json optional_int(const std::optional<int>& v) { return v ? json(*v) : json(nullptr); }
-
 std::optional<int> read_optional_int(const json& j, const char* key) {
   const json& v = field(j, key);
   return v.is_number_integer() ? std::optional<int>(v.get<int>()) : std::nullopt;
@@ -21,7 +19,15 @@ std::optional<std::string> read_optional_string(const json& j, const char* key) 
   return v.is_string() ? std::optional<std::string>(v.get<std::string>()) : std::nullopt;
 }
 
+std::optional<double> read_optional_number(const json& j, const char* key) {
+  const json& v = field(j, key);
+  return v.is_number() ? std::optional<double>(v.get<double>()) : std::nullopt;
+}
+
 }  // namespace
+
+json nullable(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
+json nullable(const std::optional<std::string>& v) { return v ? json(*v) : json(nullptr); }
 
 std::string RecordingSummary::program() const {
   std::string out;
@@ -35,8 +41,8 @@ json recording_summary_json(const RecordingSummary& s) {
           {"pid", s.pid},
           {"duration_s", s.duration_s},
           {"stop_reason", s.stop_reason},
-          {"exit_code", optional_int(s.exit_code)},
-          {"exit_signal", optional_int(s.exit_signal)},
+          {"exit_code", s.exit_code ? json(*s.exit_code) : json(nullptr)},
+          {"exit_signal", s.exit_signal ? json(*s.exit_signal) : json(nullptr)},
           {"agent", s.agent},
           {"tool_version", s.tool_version}};
 }
@@ -55,6 +61,37 @@ RecordingSummary read_recording_summary(const json& report) {
   s.agent = field_or(j, "agent", false);
   s.tool_version = field_or(j, "tool_version", std::string());
   return s;
+}
+
+json components_json(const Components& c) {
+  json nodes = json::array();
+  for (const auto& n : c.nodes)
+    nodes.push_back({{"node", n.node}, {"resident_pages", n.resident_pages}, {"resident_bytes", n.resident_bytes},
+                     {"accesses_served", n.accesses_served}, {"accesses_issued", n.accesses_issued},
+                     {"threads", n.threads}});
+  json j = {{"locality", nullable(c.locality)},     {"remote_share", nullable(c.remote_share)},
+            {"stability", nullable(c.stability)},   {"balance", nullable(c.balance)},
+            {"score_note", nullable(c.score_note)}, {"details", c.details},
+            {"nodes", nodes}};
+  if (c.recommendation_note) j["recommendation_note"] = *c.recommendation_note;
+  return j;
+}
+
+Components read_components(const json& report) {
+  const json& j = field(report, "components");
+  Components c;
+  c.locality = read_optional_number(j, "locality");
+  c.remote_share = read_optional_number(j, "remote_share");
+  c.stability = read_optional_number(j, "stability");
+  c.balance = read_optional_number(j, "balance");
+  c.score_note = read_optional_string(j, "score_note");
+  c.recommendation_note = read_optional_string(j, "recommendation_note");
+  for (const auto& n : field(j, "nodes"))
+    c.nodes.push_back({field_or(n, "node", 0), field_or<std::uint64_t>(n, "resident_pages", 0),
+                       field_or<std::uint64_t>(n, "resident_bytes", 0), field_or(n, "accesses_served", 0.0),
+                       field_or(n, "accesses_issued", 0.0), field_or(n, "threads", 0)});
+  if (field(j, "details").is_object()) c.details = j["details"];
+  return c;
 }
 
 json recommendation_json(const Recommendation& r) {

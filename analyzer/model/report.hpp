@@ -3,10 +3,12 @@
 // recomputes. Scores and recommendations cite the tables in rules/rules.hpp.
 // Schema: analyzer/REPORT_SCHEMA.md.
 //
-// Typed so far: the recorded run (evidence.recording) and the recommendations, each written and
-// read here once (build_report writes them, the views read them). The other sections are still
-// read by key (model/json_field.hpp).
+// Typed so far: the recorded run (evidence.recording), the components with the per-node table, and
+// the recommendations, each written and read here once (build_report writes them, the views read
+// them). Still read by key (model/json_field.hpp): machine, evidence sources and notes,
+// components.details, threads, mappings, sites.
 #pragma once
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,6 +31,23 @@ struct RecordingSummary {
   std::string tool_version;
   // The command as one line ("" when none was recorded).
   std::string program() const;
+};
+
+// components.nodes[]: what each node holds, serves and issues.
+struct NodeSummary {
+  int node = 0;                              // index into machine.nodes
+  std::uint64_t resident_pages = 0, resident_bytes = 0;
+  double accesses_served = 0, accesses_issued = 0;
+  int threads = 0;                           // threads whose home node it is
+};
+
+// components: the parts of the score (0..1, null when not measurable) and why.
+struct Components {
+  std::optional<double> locality, remote_share, stability, balance;
+  std::optional<std::string> score_note;            // why the score is null
+  std::optional<std::string> recommendation_note;   // why there is no recommendation (well placed)
+  std::vector<NodeSummary> nodes;
+  nlohmann::json details = nlohmann::json::object();   // formulas and inputs per component (by key)
 };
 
 // recommendations[].rule: the row of the rule table that produced the recommendation.
@@ -55,10 +74,16 @@ struct Recommendation {
   std::optional<std::vector<int>> tids;   // threads (pin-threads)
 };
 
+// A value or null, as the JSON writes it.
+nlohmann::json nullable(const std::optional<double>& value);
+nlohmann::json nullable(const std::optional<std::string>& value);
+
 nlohmann::json recording_summary_json(const RecordingSummary& summary);
+nlohmann::json components_json(const Components& components);
 nlohmann::json recommendation_json(const Recommendation& recommendation);
 // From a report document; a missing or mistyped field reads as its default.
 RecordingSummary read_recording_summary(const nlohmann::json& report);
+Components read_components(const nlohmann::json& report);
 std::vector<Recommendation> read_recommendations(const nlohmann::json& report);
 
 }  // namespace numa_agent::analyzer

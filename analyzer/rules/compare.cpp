@@ -90,29 +90,29 @@ json compare_reports(const json& before, const json& after, const std::string& b
                 {"duration_s", field(rec, "duration_s")}, {"agent", field(rec, "agent")},
                 {"locality_source", field(field(report, "evidence"), "locality_source")},
                 {"confidence", field(field(report, "evidence"), "confidence")},
-                {"score_note", field(field(report, "components"), "score_note")}};
+                {"score_note", nullable(read_components(report).score_note)}};
   };
   out["before"] = side(before, before_name);
   out["after"] = side(after, after_name);
   out["score"] = change(field(before, "score"), field(after, "score"));
-  json components = json::object();
-  for (const char* k : {"locality", "remote_share", "stability", "balance"})
-    components[k] = change(field(field(before, "components"), k), field(field(after, "components"), k));
-  out["components"] = components;
+  const Components bc = read_components(before), ac = read_components(after);
+  out["components"] = {{"locality", change(nullable(bc.locality), nullable(ac.locality))},
+                       {"remote_share", change(nullable(bc.remote_share), nullable(ac.remote_share))},
+                       {"stability", change(nullable(bc.stability), nullable(ac.stability))},
+                       {"balance", change(nullable(bc.balance), nullable(ac.balance))}};
 
   // Per node, by node index (both reports must describe the same machine shape to line up).
   json nodes = json::array();
-  const json& bn = field(field(before, "components"), "nodes");
-  const json& an = field(field(after, "components"), "nodes");
-  std::size_t node_count = std::max(bn.is_array() ? bn.size() : 0, an.is_array() ? an.size() : 0);
-  for (std::size_t i = 0; i < node_count; ++i) {
-    const json& b = bn.is_array() && i < bn.size() ? bn[i] : json();
-    const json& a = an.is_array() && i < an.size() ? an[i] : json();
-    json entry = {{"node", i}};
-    for (const char* k : {"threads", "resident_pages", "accesses_served", "accesses_issued"})
-      entry[k] = change(field(b, k), field(a, k));
-    nodes.push_back(entry);
-  }
+  auto node_value = [](const Components& c, std::size_t i, auto member) {
+    return i < c.nodes.size() ? json(c.nodes[i].*member) : json(nullptr);
+  };
+  auto node_change = [&](std::size_t i, auto member) { return change(node_value(bc, i, member), node_value(ac, i, member)); };
+  for (std::size_t i = 0; i < std::max(bc.nodes.size(), ac.nodes.size()); ++i)
+    nodes.push_back({{"node", i},
+                     {"threads", node_change(i, &NodeSummary::threads)},
+                     {"resident_pages", node_change(i, &NodeSummary::resident_pages)},
+                     {"accesses_served", node_change(i, &NodeSummary::accesses_served)},
+                     {"accesses_issued", node_change(i, &NodeSummary::accesses_issued)}});
   out["nodes"] = nodes;
 
   // Threads.

@@ -270,8 +270,8 @@ json describe_evidence(const Recording& r, const AccessEvidence& ev) {
 }
 
 // Per node: what each node holds, serves and issues.
-json describe_nodes(const Recording& r, const AccessEvidence& ev) {
-  json per_node = json::array();
+std::vector<NodeSummary> describe_nodes(const Recording& r, const AccessEvidence& ev) {
+  std::vector<NodeSummary> per_node;
   for (int n = 0; n < node_count(r); ++n) {
     double pages = 0, bytes = 0, served = 0, issued = 0;
     int homes = 0;
@@ -285,42 +285,44 @@ json describe_nodes(const Recording& r, const AccessEvidence& ev) {
       if (v.cpu_node == n) issued += v.local + v.remote;
     }
     for (const auto& t : r.threads) homes += home_node(t) == n;
-    per_node.push_back({{"node", n}, {"resident_pages", std::uint64_t(pages)},
-                        {"resident_bytes", std::uint64_t(bytes)}, {"accesses_served", rounded(served, 2)},
-                        {"accesses_issued", rounded(issued, 2)}, {"threads", homes}});
+    per_node.push_back({n, std::uint64_t(pages), std::uint64_t(bytes), rounded(served, 2), rounded(issued, 2), homes});
   }
   return per_node;
 }
 
+std::optional<double> rounded_optional(const std::optional<double>& v) {
+  return v ? std::optional<double>(rounded(*v)) : std::nullopt;
+}
+std::optional<std::string> unless_empty(const std::string& s) { return s.empty() ? std::nullopt : std::optional<std::string>(s); }
+
 json describe_components(const Recording& r, const AccessEvidence& ev, const AccessTallies& tallies,
                          const ComponentScores& s) {
   const auto& locality = s.locality;
-  json components = {
-      {"locality", optional_json(locality)},
-      {"remote_share", optional_json(locality ? std::optional<double>(1.0 - *locality) : std::nullopt)},
-      {"stability", optional_json(s.stability)},
-      {"balance", optional_json(s.balance)},
-      {"score_note", string_or_null(s.score_note)},
-      {"details",
-       {{"locality",
-         {{"metric", metric("locality").formula}, {"source", string_or_null(ev.source)},
-          {"confidence", string_or_null(ev.confidence)}, {"local", rounded(tallies.program.local, 2)},
-          {"remote", rounded(tallies.program.remote, 2)}}},
-        {"stability",
-         {{"metric", metric("stability").formula}, {"source", "thread-residency"},
-          {"cross_node_migrations", s.cross_node_migrations}, {"thread_seconds", rounded(s.thread_seconds, 3)},
-          {"migrations_per_thread_second", rounded(s.migrations_per_thread_second, 4)}}},
-        {"balance",
-         {{"metric", metric("balance").formula}, {"basis", string_or_null(s.balance_basis)},
-          {"cv", optional_json(s.balance_cv)}, {"nodes_with_threads", s.nodes_with_threads}}},
-        {"score", {{"metric", metric("score").formula},
-                   {"weights", {{"locality", kWeightLocality}, {"stability", kWeightStability}, {"balance", kWeightBalance}}}}}}},
-      {"nodes", describe_nodes(r, ev)}};
+  Components c;
+  c.locality = rounded_optional(locality);
+  c.remote_share = rounded_optional(locality ? std::optional<double>(1.0 - *locality) : std::nullopt);
+  c.stability = rounded_optional(s.stability);
+  c.balance = rounded_optional(s.balance);
+  c.score_note = unless_empty(s.score_note);
+  c.details = {
+      {"locality",
+       {{"metric", metric("locality").formula}, {"source", string_or_null(ev.source)},
+        {"confidence", string_or_null(ev.confidence)}, {"local", rounded(tallies.program.local, 2)},
+        {"remote", rounded(tallies.program.remote, 2)}}},
+      {"stability",
+       {{"metric", metric("stability").formula}, {"source", "thread-residency"},
+        {"cross_node_migrations", s.cross_node_migrations}, {"thread_seconds", rounded(s.thread_seconds, 3)},
+        {"migrations_per_thread_second", rounded(s.migrations_per_thread_second, 4)}}},
+      {"balance",
+       {{"metric", metric("balance").formula}, {"basis", string_or_null(s.balance_basis)},
+        {"cv", optional_json(s.balance_cv)}, {"nodes_with_threads", s.nodes_with_threads}}},
+      {"score", {{"metric", metric("score").formula},
+                 {"weights", {{"locality", kWeightLocality}, {"stability", kWeightStability}, {"balance", kWeightBalance}}}}}};
+  c.nodes = describe_nodes(r, ev);
   if (locality && *locality >= kWellPlacedLocality)
-    components["recommendation_note"] = "locality " + percent(*locality) +
-                                         " >= 90 %: no memory-placement recommendation (" +
-                                         std::string(kWellPlacedSource) + ")";
-  return components;
+    c.recommendation_note = "locality " + percent(*locality) + " >= 90 %: no memory-placement recommendation (" +
+                            std::string(kWellPlacedSource) + ")";
+  return components_json(c);
 }
 
 // Per thread: residency, migrations, its accesses and score, and the agent's view of it.
@@ -338,7 +340,8 @@ json aggregate_threads(const Recording& r, const AccessEvidence& ev, const Acces
     double life = lifetime_s(t, r.duration_s);
     auto it = tallies.by_thread.find(t.tid);
     const bool tallied = it != tallies.by_thread.end();
-    std::optional<double> loc = (!one_node(r) && tallied) ? it->second.locality() : std::nullopt;
+    std::optional<double> loc;
+    if (!one_node(r) && tallied) loc = it->second.locality();
     double rate = double(t.node_migrations) / life;
     std::optional<double> tscore;
     if (loc) {
@@ -378,7 +381,8 @@ json describe_mappings(const Recording& r, const std::vector<MappingRow>& rows) 
     std::map<int, double> pages_by_node;
     if (row.record)
       for (auto& [n, p] : row.record->pages_by_node) pages_by_node[n] = double(p);
-    std::optional<double> loc = one_node(r) ? std::nullopt : row.tally.locality();
+    std::optional<double> loc;
+    if (!one_node(r)) loc = row.tally.locality();
     mappings.push_back(
         {{"start", hex(row.start)},
          {"end", row.record ? json(hex(row.record->end)) : json(nullptr)},

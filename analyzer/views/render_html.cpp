@@ -102,11 +102,13 @@ std::string bar_chart(const char* chart, const std::string& title, const std::ve
 }
 
 std::string score_section(const json& report) {
-  const json& comp = field(report, "components");
-  const json& weights = field(field(field(comp, "details"), "score"), "weights");
+  const Components comp = read_components(report);
+  const json& weights = field(field(comp.details, "score"), "weights");
   std::vector<Bar> bars;
-  for (const char* k : {"locality", "stability", "balance"}) {
-    const json& v = field(comp, k);
+  const std::pair<const char*, const std::optional<double>*> parts[] = {
+      {"locality", &comp.locality}, {"stability", &comp.stability}, {"balance", &comp.balance}};
+  for (const auto& [k, part] : parts) {
+    const json v = nullable(*part);
     std::string label = std::string(k) + (field(weights, k).is_number() ? " ×" + fmt("%.1f", number(field(weights, k))) : "");
     bars.push_back({label, pct(v, true), std::string("c-") + k, number(v), !v.is_number()});
   }
@@ -116,26 +118,26 @@ std::string score_section(const json& report) {
   s << "<div class=\"score-row\"><div class=\"score\" data-score=\"" << e(score) << "\">"
     << (score.is_number() ? fmt("%.1f", number(score)) : "n/a") << "<small>/ 100</small></div>";
   s << "<div>" << bar_chart("score", "Score breakdown: components 0-100 %, with their weights", bars, 1.0) << "</div></div>";
-  if (field(comp, "score_note").is_string()) s << "<p class=\"note\">" << e(field(comp, "score_note")) << "</p>";
+  if (comp.score_note) s << "<p class=\"note\">" << e(*comp.score_note) << "</p>";
   const json& ev = field(report, "evidence");
   s << "<p>Locality from <b>" << e(field(ev, "locality_source")) << "</b>"
     << (field(ev, "confidence").is_string() ? " (confidence " + e(field(ev, "confidence")) + ")" : "") << "; remote share "
-    << pct(field(comp, "remote_share"), true) << ".</p>";
+    << pct(nullable(comp.remote_share), true) << ".</p>";
   for (const auto& n : field(ev, "notes")) s << "<p class=\"note\">" << e(n) << "</p>";
   s << "</section>";
   return s.str();
 }
 
 std::string nodes_section(const json& report) {
-  const json& nodes = field(field(report, "components"), "nodes");
+  const std::vector<NodeSummary> nodes = read_components(report).nodes;
   const json& machine_nodes = field(field(report, "machine"), "nodes");
   std::vector<Bar> memory, traffic;
   for (const auto& n : nodes) {
-    std::string node = "node " + text(field(n, "node"));
-    double pages = number(field(n, "resident_pages"));
+    std::string node = "node " + std::to_string(n.node);
+    double pages = double(n.resident_pages);
     memory.push_back({node, fmt("%.0f pages", pages), "c-memory", pages});
-    traffic.push_back({node + " served", text(field(n, "accesses_served")), "c-served", number(field(n, "accesses_served"))});
-    traffic.push_back({node + " issued", text(field(n, "accesses_issued")), "c-issued", number(field(n, "accesses_issued"))});
+    traffic.push_back({node + " served", text(json(n.accesses_served)), "c-served", n.accesses_served});
+    traffic.push_back({node + " issued", text(json(n.accesses_issued)), "c-issued", n.accesses_issued});
   }
   std::ostringstream s;
   s << "<section id=\"nodes\" class=\"card\"><h2>Per node</h2>";
@@ -146,10 +148,10 @@ std::string nodes_section(const json& report) {
   s << "<table><tr><th>node</th><th>OS node</th><th>CPUs</th><th>capacity</th><th>threads at home</th></tr>";
   for (std::size_t i = 0; i < machine_nodes.size(); ++i) {
     const json& m = machine_nodes[i];
-    const json& n = i < nodes.size() ? nodes[i] : json();
+    const std::string threads_at_home = i < nodes.size() ? std::to_string(nodes[i].threads) : "-";
     s << "<tr><td>" << e(field(m, "node")) << "</td><td>" << e(field(m, "os_index")) << "</td><td>" << e(field(m, "cpus"))
       << "</td><td>" << fmt("%.1f GiB", number(field(m, "memory_bytes")) / (1024.0 * 1024 * 1024)) << "</td><td>"
-      << e(field(n, "threads")) << "</td></tr>";
+      << e(threads_at_home) << "</td></tr>";
   }
   s << "</table></section>";
   return s.str();
@@ -207,8 +209,8 @@ std::string recommendations_section(const json& report) {
   s << "<section id=\"recommendations\" class=\"card\"><h2>Recommendations, ranked by estimated gain</h2>";
   const std::vector<Recommendation> recs = read_recommendations(report);
   if (recs.empty()) {
-    const json& note = field(field(report, "components"), "recommendation_note");
-    s << "<p>None" << (note.is_string() ? ": " + e(note) : ".") << "</p>";
+    const auto note = read_components(report).recommendation_note;
+    s << "<p>None" << (note ? ": " + e(*note) : ".") << "</p>";
   } else {
     s << "<ol class=\"recs\">";
     for (const auto& r : recs) {

@@ -90,7 +90,7 @@ std::string render_report_prometheus(const json& report) {
   const json& ev = field(report, "evidence");
   const RecordingSummary rec = read_recording_summary(report);
   const std::vector<Recommendation> recommendations = read_recommendations(report);
-  const json& comp = field(report, "components");
+  const Components comp = read_components(report);
   std::string program = "unknown";
   if (!rec.command.empty()) program = rec.command[0].substr(rec.command[0].find_last_of('/') + 1);
   const Labels base{{"program", program}};
@@ -111,13 +111,13 @@ std::string render_report_prometheus(const json& report) {
   Family score("numa_agent_score", "gauge", "NUMA efficiency score, 0-100 (absent when null: one node or no evidence)");
   score.add(base, field(report, "score"));
   Family locality("numa_agent_locality_ratio", "gauge", "Share (0-1) of sampled accesses served by the accessing thread's own node");
-  locality.add(base, field(comp, "locality"));
+  locality.add(base, nullable(comp.locality));
   Family remote("numa_agent_remote_access_ratio", "gauge", "Share (0-1) of sampled accesses served by another node");
-  remote.add(base, field(comp, "remote_share"));
+  remote.add(base, nullable(comp.remote_share));
   Family stability("numa_agent_stability_ratio", "gauge", "1 / (1 + cross-node migrations per thread-second)");
-  stability.add(base, field(comp, "stability"));
+  stability.add(base, nullable(comp.stability));
   Family balance("numa_agent_balance_ratio", "gauge", "1 - CV(per-node traffic) / sqrt(nodes - 1); 1 is even");
-  balance.add(base, field(comp, "balance"));
+  balance.add(base, nullable(comp.balance));
   Family duration("numa_agent_recording_duration_seconds", "gauge", "Length of the recording the report scores");
   duration.add(base, rec.duration_s);
   Family agent("numa_agent_under_agent", "gauge", "1 when the program ran under libnumaagent.so");
@@ -132,12 +132,12 @@ std::string render_report_prometheus(const json& report) {
                 "Sampled memory accesses served by the node's memory during the recording");
   Family issued("numa_agent_node_accesses_issued_total", "counter",
                 "Sampled memory accesses issued by the node's CPUs during the recording");
-  for (const auto& n : field(comp, "nodes")) {
-    Labels l = with({{"node", label_text(field(n, "node"))}});
-    node_bytes.add(l, field(n, "resident_bytes"));
-    node_threads.add(l, field(n, "threads"));
-    served.add(l, field(n, "accesses_served"));
-    issued.add(l, field(n, "accesses_issued"));
+  for (const auto& n : comp.nodes) {
+    Labels l = with({{"node", std::to_string(n.node)}});
+    node_bytes.add(l, n.resident_bytes);
+    node_threads.add(l, n.threads);
+    served.add(l, n.accesses_served);
+    issued.add(l, n.accesses_issued);
   }
 
   Family thread_locality("numa_agent_thread_locality_ratio", "gauge", "Share (0-1) of the thread's sampled accesses that were local");

@@ -50,12 +50,12 @@ std::string render_report_text(const json& report) {
       << str(json(rec.duration_s)) << " s, stopped: " << rec.stop_reason << (rec.agent ? ", under the agent" : "")
       << ")\n\n";
 
-  const json& comp = field(report, "components");
+  const Components comp = read_components(report);
   out << "NUMA efficiency score: "
-      << (field(report, "score").is_null() ? "null (" + str(field(comp, "score_note")) + ")" : str(field(report, "score")) + " / 100")
+      << (field(report, "score").is_null() ? "null (" + str(nullable(comp.score_note)) + ")" : str(field(report, "score")) + " / 100")
       << "\n";
-  out << "  locality " << pct(field(comp, "locality")) << "   remote share " << pct(field(comp, "remote_share"))
-      << "   stability " << str(field(comp, "stability")) << "   balance " << str(field(comp, "balance")) << "\n";
+  out << "  locality " << pct(nullable(comp.locality)) << "   remote share " << pct(nullable(comp.remote_share))
+      << "   stability " << str(nullable(comp.stability)) << "   balance " << str(nullable(comp.balance)) << "\n";
   const json& ev = field(report, "evidence");
   out << "  locality from: " << str(field(ev, "locality_source"))
       << (field(ev, "confidence").is_null() ? "" : " (confidence " + str(field(ev, "confidence")) + ")") << "\n\n";
@@ -80,9 +80,10 @@ std::string render_report_text(const json& report) {
   out << "Per node\n";
   out << "  " << pad("node", 6) << pad("threads", 9) << pad("resident pages", 16) << pad("accesses served", 17)
       << "accesses issued\n";
-  for (const auto& n : field(comp, "nodes"))
-    out << "  " << pad(str(n["node"]), 6) << pad(str(n["threads"]), 9) << pad(str(n["resident_pages"]), 16)
-        << pad(str(n["accesses_served"]), 17) << str(n["accesses_issued"]) << "\n";
+  for (const auto& n : comp.nodes)
+    out << "  " << pad(std::to_string(n.node), 6) << pad(std::to_string(n.threads), 9)
+        << pad(std::to_string(n.resident_pages), 16) << pad(str(json(n.accesses_served)), 17)
+        << str(json(n.accesses_issued)) << "\n";
   out << "\n";
 
   out << "Evidence\n";
@@ -129,7 +130,7 @@ std::string render_report_text(const json& report) {
   out << "Recommendations\n";
   const std::vector<Recommendation> recs = read_recommendations(report);
   if (recs.empty()) {
-    std::string note = str(field(comp, "recommendation_note"));
+    std::string note = str(nullable(comp.recommendation_note));
     out << "  none" << (note == "-" ? "" : " (" + note + ")") << "\n";
   }
   for (const auto& r : recs) {

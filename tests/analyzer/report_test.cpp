@@ -216,6 +216,33 @@ TEST_CASE("each recommendation cites the rule of its kind, with that rule's thre
   }
 }
 
+// The typed parts of the report model are written and read in one place: reading what
+// build_report wrote and writing it again gives the same JSON.
+TEST_CASE("typed report parts round-trip: recording summary, components, recommendations") {
+  for (auto& s : scenarios()) {
+    INFO(s.name);
+    const json report = build_report(s.recording);
+    CHECK(recording_summary_json(read_recording_summary(report)) == report["evidence"]["recording"]);
+    CHECK(components_json(read_components(report)) == report["components"]);
+    json recs = json::array();
+    for (const auto& r : read_recommendations(report)) recs.push_back(recommendation_json(r));
+    CHECK(recs == report["recommendations"]);
+  }
+  // A report a user wrote may lack fields: they read as defaults, never throw.
+  const json sparse = {{"components", {{"locality", "high"}, {"nodes", {{{"node", 1}}}}}},
+                       {"recommendations", {{{"kind", "colocate"}, {"title", "t"}}}}};
+  const Components c = read_components(sparse);
+  CHECK_FALSE(c.locality);
+  REQUIRE(c.nodes.size() == 1);
+  CHECK(c.nodes[0].node == 1);
+  CHECK(c.nodes[0].resident_pages == 0);
+  const auto recs = read_recommendations(sparse);
+  REQUIRE(recs.size() == 1);
+  CHECK(recs[0].kind == "colocate");
+  CHECK_FALSE(recs[0].mapping);
+  CHECK(read_recording_summary(sparse).program().empty());
+}
+
 TEST_CASE("memory classes: names round-trip, only the three remote classes are remote") {
   for (MemClass c : {MemClass::Unknown, MemClass::LocalCache, MemClass::LocalHitm, MemClass::LocalDram,
                      MemClass::RemoteDram, MemClass::RemoteCache, MemClass::RemoteHitm, MemClass::Uncached})
