@@ -1,11 +1,14 @@
 // numa-analyze compare BEFORE AFTER: score, component, node and thread deltas and recommendation
 // changes between two reports (or recordings); exit status gates CI on AFTER's score.
-// Exit: 0 compared (and every gate passed), 1 a gate failed, 2 bad input or a gate that cannot
-// be evaluated (a null score).
+// Exit (commands.hpp): 0 compared (and every gate passed), 1 a gate failed, 2 a missing,
+// unreadable or malformed input, or a gate that cannot be evaluated (a null score), 3 the output
+// could not be written.
 #include <memory>
 
 #include "analyzer/commands/commands.hpp"
-#include "analyzer/views/compare.hpp"
+#include "analyzer/rules/compare.hpp"
+#include "analyzer/rules/report.hpp"
+#include "analyzer/views/render_compare.hpp"
 
 namespace numa_agent::analyzer {
 namespace {
@@ -25,7 +28,7 @@ int run_compare(const CompareArgs& args) {
     after = load_report_model(args.after);
   } catch (const ReportInputError& e) {
     print_error(e.what());
-    return 2;
+    return kExitBadInput;
   }
   nlohmann::json comparison = compare_reports(before, after, args.before, args.after);
   CompareGates gates;
@@ -35,7 +38,7 @@ int run_compare(const CompareArgs& args) {
   if (gate.exit_code != 0) comparison["gate"] = {{"passed", false}, {"exit_code", gate.exit_code}, {"reason", gate.message}};
   else if (args.gate_below || args.gate_worse) comparison["gate"] = {{"passed", true}};
   std::string text = args.format == "json" ? comparison.dump(2) + "\n" : render_compare_text(comparison);
-  if (!write_output(args.output, text)) return 2;
+  if (!write_output(args.output, text)) return kExitFailed;
   if (gate.exit_code != 0) print_error(gate.message);
   return gate.exit_code;
 }

@@ -1,7 +1,9 @@
 // numa-analyze report: recording (or an existing report JSON) in, the report model out as JSON,
 // or rendered from it as text, a self-contained HTML page, or Prometheus text exposition.
+// Exit (commands.hpp): 0 written, 2 a missing, unreadable or malformed input, 3 the output could
+// not be written.
 #include "analyzer/commands/commands.hpp"
-#include "analyzer/views/compare.hpp"
+#include "analyzer/rules/report.hpp"
 #include "analyzer/views/render_html.hpp"
 #include "analyzer/views/render_prometheus.hpp"
 #include "analyzer/views/render_text.hpp"
@@ -21,14 +23,14 @@ int run_report(const ReportArgs& args) {
     report = load_report_model(args.input);
   } catch (const ReportInputError& e) {
     print_error(e.what());
-    return 1;
+    return kExitBadInput;
   }
   std::string out;
   if (args.format == "json") out = report.dump(2) + "\n";
   else if (args.format == "html") out = render_report_html(report);
   else if (args.format == "prometheus") out = render_report_prometheus(report);
   else out = render_report_text(report);
-  return write_output(args.output, out) ? 0 : 1;
+  return write_output(args.output, out) ? kExitOk : kExitFailed;
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include "analyzer/evidence/probe.hpp"
 #include "analyzer/evidence/top_sampler.hpp"
 #include "analyzer/model/report.hpp"
+#include "analyzer/rules/report.hpp"
 #include "analyzer/views/top_frame.hpp"
 
 namespace numa_agent::analyzer {

@@ -32,20 +32,6 @@ std::uint64_t encode_data_src(const DataSource& s) {
          (s.blk << abi::kMemBlkShift) | (s.hops << abi::kMemHopsShift);
 }
 
-std::string_view mem_class_name(MemClass c) {
-  switch (c) {
-    case MemClass::Unknown: return "unknown";
-    case MemClass::LocalCache: return "local-cache";
-    case MemClass::LocalHitm: return "local-hitm";
-    case MemClass::LocalDram: return "local-dram";
-    case MemClass::RemoteDram: return "remote-dram";
-    case MemClass::RemoteCache: return "remote-cache";
-    case MemClass::RemoteHitm: return "remote-hitm";
-    case MemClass::Uncached: return "uncached";
-  }
-  return "unknown";
-}
-
 // Two encodings coexist: the legacy mem_lvl bit mask (AMD IBS fills it, with HOPS) and the
 // numbered mem_lvl_num + mem_remote form (the only one Intel Skylake+ sets). perf's c2c decoder
 // (tools/perf/util/mem-events.c, c2c_decode_stats) accepts either; so do we.

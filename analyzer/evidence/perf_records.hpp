@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "agent/error.hpp"
+#include "analyzer/model/mem_class.hpp"
 
 namespace numa_agent::analyzer {
 
@@ -21,22 +22,7 @@ struct DataSource {
 DataSource decode_data_src(std::uint64_t raw);
 std::uint64_t encode_data_src(const DataSource& source);
 
-// Where a memory access was served, from the accessing CPU's point of view.
-enum class MemClass {
-  Unknown,          // no data source (N/A), or an op that is not a load or store
-  LocalCache,       // L1/L2/L3/LFB of the accessing node
-  LocalHitm,        // local cache hit on a modified line of another core
-  LocalDram,        // DRAM (or PMEM/CXL) of the accessing node
-  RemoteDram,       // DRAM of another node
-  RemoteCache,      // another node's cache, clean (c2c rmt_hit)
-  RemoteHitm,       // another node's cache, modified line (c2c rmt_hitm)
-  Uncached,         // uncached or I/O
-};
-std::string_view mem_class_name(MemClass c);
 MemClass classify_data_src(const DataSource& source);
-inline bool is_remote(MemClass c) {
-  return c == MemClass::RemoteDram || c == MemClass::RemoteCache || c == MemClass::RemoteHitm;
-}
 inline bool is_load(const DataSource& s) { return (s.op & 0x2) != 0; }
 
 struct SampleRecord {

@@ -11,8 +11,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "analyzer/evidence/proc_parsers.hpp"
-
 namespace numa_agent::analyzer {
 
 inline constexpr std::string_view kRecordingSchemaName = "numa-analyze-recording";

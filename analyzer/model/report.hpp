@@ -1,31 +1,89 @@
-// The report model: `numa-analyze-report/1` JSON built from a Recording. Every output (text now;
-// top/compare/HTML later) renders this JSON and never recomputes. Scores and recommendations come
-// from the tables in rules.hpp and cite them. Schema: analyzer/REPORT_SCHEMA.md.
+// The report model: `numa-analyze-report/1` JSON, built from a Recording by rules/report.hpp
+// (build_report). Every view (text, HTML, Prometheus, compare, top) renders this document and never
+// recomputes. Scores and recommendations cite the tables in rules/rules.hpp.
+// Schema: analyzer/REPORT_SCHEMA.md.
+//
+// Typed so far: the recorded run (evidence.recording), the components with the per-node table, and
+// the recommendations, each written and read here once (build_report writes them, the views read
+// them). Still read by key (model/json_field.hpp): machine, evidence sources and notes,
+// components.details, threads, mappings, sites.
 #pragma once
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
-#include "analyzer/model/recording.hpp"
-
 namespace numa_agent::analyzer {
 
 inline constexpr const char* kReportSchema = "numa-analyze-report/1";
 
-struct ReportOptions {
-  std::string agent_library = "libnumaagent.so";   // named in use-agent / pin-threads commands
+// evidence.recording: what was run and how the recording ended.
+struct RecordingSummary {
+  std::string mode;                    // launch | attach
+  std::vector<std::string> command;
+  int pid = 0;
+  double duration_s = 0;
+  std::string stop_reason;
+  std::optional<int> exit_code, exit_signal;
+  bool agent = false;                  // ran under libnumaagent.so
+  std::string tool_version;
+  // The command as one line ("" when none was recorded).
+  std::string program() const;
 };
 
-nlohmann::json build_report(const Recording& recording, const ReportOptions& options = {});
+// components.nodes[]: what each node holds, serves and issues.
+struct NodeSummary {
+  int node = 0;                              // index into machine.nodes
+  std::uint64_t resident_pages = 0, resident_bytes = 0;
+  double accesses_served = 0, accesses_issued = 0;
+  int threads = 0;                           // threads whose home node it is
+};
 
-// Formula helpers (metrics in rules.hpp), exposed for tests.
-// Population coefficient of variation; nullopt when the mean is 0 or fewer than 2 values.
-std::optional<double> coefficient_of_variation(const std::vector<double>& values);
-// metric "balance": 1 - CV / sqrt(n - 1), clamped to [0, 1].
-std::optional<double> balance_from_cv(double cv, int nodes);
-// metric "stability".
-double stability_from_rate(double node_migrations_per_thread_second);
+// components: the parts of the score (0..1, null when not measurable) and why.
+struct Components {
+  std::optional<double> locality, remote_share, stability, balance;
+  std::optional<std::string> score_note;            // why the score is null
+  std::optional<std::string> recommendation_note;   // why there is no recommendation (well placed)
+  std::vector<NodeSummary> nodes;
+  nlohmann::json details = nlohmann::json::object();   // formulas and inputs per component (by key)
+};
+
+// recommendations[].rule: the row of the rule table that produced the recommendation.
+struct RuleCitation {
+  std::string id, condition;
+  double threshold = 0;
+  std::string source;
+};
+
+struct EstimatedGain {
+  double cost = 0;                     // in `unit`
+  std::string unit;
+  double share_of_remote_cost = 0;     // 0..1
+  bool upper_bound = false;            // use-agent: the whole remote cost
+};
+
+struct Recommendation {
+  int rank = 0;                        // 1 = do first
+  std::string kind, title, evidence, command;
+  EstimatedGain estimated_gain;
+  RuleCitation rule;
+  std::optional<std::string> mapping;  // start address of the mapping it applies to
+  std::optional<std::string> site;     // code site (first-touch)
+  std::optional<std::vector<int>> tids;   // threads (pin-threads)
+};
+
+// A value or null, as the JSON writes it.
+nlohmann::json nullable(const std::optional<double>& value);
+nlohmann::json nullable(const std::optional<std::string>& value);
+
+nlohmann::json recording_summary_json(const RecordingSummary& summary);
+nlohmann::json components_json(const Components& components);
+nlohmann::json recommendation_json(const Recommendation& recommendation);
+// From a report document; a missing or mistyped field reads as its default.
+RecordingSummary read_recording_summary(const nlohmann::json& report);
+Components read_components(const nlohmann::json& report);
+std::vector<Recommendation> read_recommendations(const nlohmann::json& report);
 
 }  // namespace numa_agent::analyzer

@@ -2,8 +2,11 @@
 // place (LIKWID-style metric and rule tables). The report cites the metric or rule id that
 // produced each number and recommendation; REPORT_SCHEMA.md lists the same tables.
 #pragma once
-#include <span>
+#include <array>
+#include <optional>
 #include <string_view>
+
+#include "analyzer/rules/rule_inputs.hpp"
 
 namespace numa_agent::analyzer {
 
@@ -24,50 +27,49 @@ inline constexpr MetricDefinition kMetrics[] = {
      "numa-analyze"},
     {"cost", "sum over remote accesses of (latency_remote - latency_local); latency from sample weights when present, "
              "else SLIT distance / local distance (local = 1)",
-     "issue 5; ACPI SLIT"},
+     "numa-analyze; ACPI SLIT"},
 };
 
-enum class RecommendationKind { Colocate, Interleave, Replicate, PinThreads, UseAgent, FirstTouch };
 std::string_view kind_name(RecommendationKind kind);
+
+// What a rule judges, and so when evaluate_rules calls it: once per mapping row, once per thread,
+// once for the program, or once for the program's threads as a group (one recommendation naming
+// them all). Rules are called subject by subject (every rule on mapping row 1, then on row 2, ...),
+// mappings before threads before the program before the thread group: that is the order
+// candidates enter the ranking.
+enum RuleSubjects : unsigned { kMappings = 1, kThreads = 2, kProgram = 4, kThreadGroup = 8 };
+
+struct RuleDefinition;
+// A rule's condition as code: the candidate recommendation when the condition holds for the subject.
+using RuleEvaluator = std::optional<Candidate> (*)(const RuleDefinition& rule, const RuleContext& context,
+                                                   const RuleSubject& subject);
 
 struct RuleDefinition {
   std::string_view id;
   RecommendationKind kind;
+  unsigned subjects;               // RuleSubjects
   std::string_view condition;
   double threshold;
   std::string_view source;
+  bool applies_when_well_placed;   // false: silent when program-wide locality >= kWellPlacedLocality
+  int tie_rank;                    // among near-equal costs the lower goes first: the more specific fix
+  RuleEvaluator evaluate;
 };
 
 // Thresholds start from published ones; the ones numa-analyze chose itself say so.
 inline constexpr double kWellPlacedLocality = 0.90;
-inline constexpr RuleDefinition kRules[] = {
-    {"R1-colocate", RecommendationKind::Colocate,
-     "a mapping (or thread) with locality < threshold whose accesses come mostly (>= 80 %) from one node", 0.80,
-     "Carrefour (ASPLOS'13): migrate pages when the local share is below 80 %"},
-    {"R2-interleave", RecommendationKind::Interleave,
-     "a mapping with locality < 0.80 accessed from >= 2 nodes whose per-node traffic CV > threshold", 0.35,
-     "Carrefour (ASPLOS'13): interleave when per-node traffic CV > 0.35"},
-    {"R3-replicate", RecommendationKind::Replicate,
-     "as R2, and >= threshold of its sampled accesses are loads (needs PMU data sources)", 0.95,
-     "Carrefour (ASPLOS'13): replicate when >= 95 % of accesses are reads"},
-    {"R4-pin-threads", RecommendationKind::PinThreads,
-     "a thread migrates across nodes more than threshold times per second (where the recording has "
-     "access evidence, only threads carrying >= 1 % of the sampled accesses)", 0.5,
-     "numa-analyze default (no published threshold)"},
-    {"R5-use-agent", RecommendationKind::UseAgent,
-     "program-wide locality < threshold and the program did not run under libnumaagent.so", 0.70,
-     "Linux AutoNUMA aims at 70 % local accesses"},
-    {"R6-first-touch", RecommendationKind::FirstTouch,
-     "a mapping with locality < 0.80 whose pages were >= threshold first-touched from one node", 0.80,
-     "Carrefour 80 % local threshold applied to first-touch placement"},
-};
+// The rules, each with its evaluator (rules.cpp). Every recommendation cites the rule that made it.
+extern const std::array<RuleDefinition, 6> kRules;
+// Shares the mapping rules use to say who uses a mapping (rule_inputs.hpp MappingRow).
+inline constexpr double kMainUserShare = 0.80;   // "mostly from one node"
+inline constexpr double kUserShare = 0.10;       // a node issuing >= 10 % of the accesses uses it
 // R4 ignores, where there is access evidence, threads with less than this share of the sampled
 // accesses: a main thread that only waits while workers run hops freely and costs nothing.
 inline constexpr double kPinMinAccessShare = 0.01;
 // Applies to every rule but R4: no recommendation when program-wide locality >= kWellPlacedLocality.
 // R4 (threads hopping between nodes) stands on its own: a hopping thread's samples are the least
 // reliable evidence of locality there is.
-inline constexpr std::string_view kWellPlacedSource = "issue 5: nothing to recommend when locality >= 90 %";
+inline constexpr std::string_view kWellPlacedSource = "numa-analyze default: nothing to recommend when locality >= 90 %";
 
 const RuleDefinition& rule(RecommendationKind kind);
 const MetricDefinition& metric(std::string_view id);

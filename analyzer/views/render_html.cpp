@@ -7,6 +7,8 @@
 #include <sstream>
 #include <string_view>
 
+#include "analyzer/model/report.hpp"
+#include "analyzer/views/format.hpp"
 namespace numa_agent::analyzer {
 
 using nlohmann::json;
@@ -29,11 +31,6 @@ std::string html_escape(std::string_view text) {
 
 namespace {
 
-const json& at(const json& j, const char* key) {
-  static const json null_value;
-  return j.is_object() && j.contains(key) ? j[key] : null_value;
-}
-
 double number(const json& v, double fallback = 0) { return v.is_number() ? v.get<double>() : fallback; }
 
 std::string fmt(const char* format, double v) {
@@ -55,8 +52,6 @@ std::string text(const json& v) {
 
 std::string e(const json& v) { return html_escape(text(v)); }
 std::string e(const std::string& s) { return html_escape(s); }
-
-std::string pct(const json& share) { return share.is_number() ? fmt("%.1f %%", share.get<double>() * 100) : "-"; }
 
 // Light to dark blue by share 0..1 (the heat-map scale).
 std::string heat_color(double share) {
@@ -107,40 +102,42 @@ std::string bar_chart(const char* chart, const std::string& title, const std::ve
 }
 
 std::string score_section(const json& report) {
-  const json& comp = at(report, "components");
-  const json& weights = at(at(at(comp, "details"), "score"), "weights");
+  const Components comp = read_components(report);
+  const json& weights = field(field(comp.details, "score"), "weights");
   std::vector<Bar> bars;
-  for (const char* k : {"locality", "stability", "balance"}) {
-    const json& v = at(comp, k);
-    std::string label = std::string(k) + (at(weights, k).is_number() ? " ×" + fmt("%.1f", number(at(weights, k))) : "");
-    bars.push_back({label, pct(v), std::string("c-") + k, number(v), !v.is_number()});
+  const std::pair<const char*, const std::optional<double>*> parts[] = {
+      {"locality", &comp.locality}, {"stability", &comp.stability}, {"balance", &comp.balance}};
+  for (const auto& [k, part] : parts) {
+    const json v = nullable(*part);
+    std::string label = std::string(k) + (field(weights, k).is_number() ? " ×" + fmt("%.1f", number(field(weights, k))) : "");
+    bars.push_back({label, pct(v, true), std::string("c-") + k, number(v), !v.is_number()});
   }
   std::ostringstream s;
-  const json& score = at(report, "score");
+  const json& score = field(report, "score");
   s << "<section id=\"score\" class=\"card\"><h2>NUMA efficiency score</h2>";
   s << "<div class=\"score-row\"><div class=\"score\" data-score=\"" << e(score) << "\">"
     << (score.is_number() ? fmt("%.1f", number(score)) : "n/a") << "<small>/ 100</small></div>";
   s << "<div>" << bar_chart("score", "Score breakdown: components 0-100 %, with their weights", bars, 1.0) << "</div></div>";
-  if (at(comp, "score_note").is_string()) s << "<p class=\"note\">" << e(at(comp, "score_note")) << "</p>";
-  const json& ev = at(report, "evidence");
-  s << "<p>Locality from <b>" << e(at(ev, "locality_source")) << "</b>"
-    << (at(ev, "confidence").is_string() ? " (confidence " + e(at(ev, "confidence")) + ")" : "") << "; remote share "
-    << pct(at(comp, "remote_share")) << ".</p>";
-  for (const auto& n : at(ev, "notes")) s << "<p class=\"note\">" << e(n) << "</p>";
+  if (comp.score_note) s << "<p class=\"note\">" << e(*comp.score_note) << "</p>";
+  const json& ev = field(report, "evidence");
+  s << "<p>Locality from <b>" << e(field(ev, "locality_source")) << "</b>"
+    << (field(ev, "confidence").is_string() ? " (confidence " + e(field(ev, "confidence")) + ")" : "") << "; remote share "
+    << pct(nullable(comp.remote_share), true) << ".</p>";
+  for (const auto& n : field(ev, "notes")) s << "<p class=\"note\">" << e(n) << "</p>";
   s << "</section>";
   return s.str();
 }
 
 std::string nodes_section(const json& report) {
-  const json& nodes = at(at(report, "components"), "nodes");
-  const json& machine_nodes = at(at(report, "machine"), "nodes");
+  const std::vector<NodeSummary> nodes = read_components(report).nodes;
+  const json& machine_nodes = field(field(report, "machine"), "nodes");
   std::vector<Bar> memory, traffic;
   for (const auto& n : nodes) {
-    std::string node = "node " + text(at(n, "node"));
-    double pages = number(at(n, "resident_pages"));
+    std::string node = "node " + std::to_string(n.node);
+    double pages = double(n.resident_pages);
     memory.push_back({node, fmt("%.0f pages", pages), "c-memory", pages});
-    traffic.push_back({node + " served", text(at(n, "accesses_served")), "c-served", number(at(n, "accesses_served"))});
-    traffic.push_back({node + " issued", text(at(n, "accesses_issued")), "c-issued", number(at(n, "accesses_issued"))});
+    traffic.push_back({node + " served", text(json(n.accesses_served)), "c-served", n.accesses_served});
+    traffic.push_back({node + " issued", text(json(n.accesses_issued)), "c-issued", n.accesses_issued});
   }
   std::ostringstream s;
   s << "<section id=\"nodes\" class=\"card\"><h2>Per node</h2>";
@@ -151,10 +148,10 @@ std::string nodes_section(const json& report) {
   s << "<table><tr><th>node</th><th>OS node</th><th>CPUs</th><th>capacity</th><th>threads at home</th></tr>";
   for (std::size_t i = 0; i < machine_nodes.size(); ++i) {
     const json& m = machine_nodes[i];
-    const json& n = i < nodes.size() ? nodes[i] : json();
-    s << "<tr><td>" << e(at(m, "node")) << "</td><td>" << e(at(m, "os_index")) << "</td><td>" << e(at(m, "cpus"))
-      << "</td><td>" << fmt("%.1f GiB", number(at(m, "memory_bytes")) / (1024.0 * 1024 * 1024)) << "</td><td>"
-      << e(at(n, "threads")) << "</td></tr>";
+    const std::string threads_at_home = i < nodes.size() ? std::to_string(nodes[i].threads) : "-";
+    s << "<tr><td>" << e(field(m, "node")) << "</td><td>" << e(field(m, "os_index")) << "</td><td>" << e(field(m, "cpus"))
+      << "</td><td>" << fmt("%.1f GiB", number(field(m, "memory_bytes")) / (1024.0 * 1024 * 1024)) << "</td><td>"
+      << e(threads_at_home) << "</td></tr>";
   }
   s << "</table></section>";
   return s.str();
@@ -163,8 +160,8 @@ std::string nodes_section(const json& report) {
 constexpr std::size_t kMaxHeatmapThreads = 256;
 
 std::string heatmap_section(const json& report) {
-  const json& threads = at(report, "threads");
-  const std::size_t nodes = at(at(report, "machine"), "nodes").size();
+  const json& threads = field(report, "threads");
+  const std::size_t nodes = field(field(report, "machine"), "nodes").size();
   const std::size_t rows = std::min(threads.size(), kMaxHeatmapThreads);
   const int label = 190, cell_w = std::max(40, std::min(90, static_cast<int>((kChartWidth - label) / std::max<std::size_t>(nodes, 1)))),
             cell_h = 22, top = 24;
@@ -182,17 +179,17 @@ std::string heatmap_section(const json& report) {
   for (std::size_t i = 0; i < rows; ++i) {
     const json& t = threads[i];
     int y = top + cell_h * static_cast<int>(i);
-    s << "<text class=\"label\" x=\"" << label - 8 << "\" y=\"" << y + 15 << "\" text-anchor=\"end\">" << e(at(t, "name"))
-      << " " << e(at(t, "tid")) << "</text>";
+    s << "<text class=\"label\" x=\"" << label - 8 << "\" y=\"" << y + 15 << "\" text-anchor=\"end\">" << e(field(t, "name"))
+      << " " << e(field(t, "tid")) << "</text>";
     std::string faults;
-    for (auto& [node, v] : at(t, "numa_faults_by_memory_node").items()) faults += " N" + node + "=" + text(v);
+    for (auto& [node, v] : field(t, "numa_faults_by_memory_node").items()) faults += " N" + node + "=" + text(v);
     for (std::size_t n = 0; n < nodes; ++n) {
-      const json& share = at(at(t, "residency"), std::to_string(n).c_str());
+      const json& share = field(field(t, "residency"), std::to_string(n).c_str());
       double v = number(share);
-      s << "<rect class=\"cell\" data-tid=\"" << e(at(t, "tid")) << "\" data-node=\"" << n << "\" data-share=\""
+      s << "<rect class=\"cell\" data-tid=\"" << e(field(t, "tid")) << "\" data-node=\"" << n << "\" data-share=\""
         << fmt("%.3f", v) << "\" x=\"" << label + cell_w * static_cast<int>(n) << "\" y=\"" << y << "\" width=\""
         << cell_w - 2 << "\" height=\"" << cell_h - 2 << "\" fill=\"" << heat_color(v) << "\"><title>thread "
-        << e(at(t, "tid")) << " (" << e(at(t, "name")) << ") on node " << n << ": " << pct(share)
+        << e(field(t, "tid")) << " (" << e(field(t, "name")) << ") on node " << n << ": " << pct(share, true)
         << (faults.empty() ? "" : "; NUMA faults by memory node:" + e(faults)) << "</title></rect>";
       s << "<text class=\"cell-text" << (v > 0.55 ? " dark" : "") << "\" x=\""
         << label + cell_w * static_cast<int>(n) + cell_w / 2 - 1 << "\" y=\"" << y + 15 << "\" text-anchor=\"middle\">"
@@ -210,22 +207,21 @@ std::string heatmap_section(const json& report) {
 std::string recommendations_section(const json& report) {
   std::ostringstream s;
   s << "<section id=\"recommendations\" class=\"card\"><h2>Recommendations, ranked by estimated gain</h2>";
-  const json& recs = at(report, "recommendations");
+  const std::vector<Recommendation> recs = read_recommendations(report);
   if (recs.empty()) {
-    const json& note = at(at(report, "components"), "recommendation_note");
-    s << "<p>None" << (note.is_string() ? ": " + e(note) : ".") << "</p>";
+    const auto note = read_components(report).recommendation_note;
+    s << "<p>None" << (note ? ": " + e(*note) : ".") << "</p>";
   } else {
     s << "<ol class=\"recs\">";
     for (const auto& r : recs) {
-      const json& g = at(r, "estimated_gain");
-      s << "<li class=\"rec\" data-kind=\"" << e(at(r, "kind")) << "\"><div class=\"rec-title\"><span class=\"kind\">"
-        << e(at(r, "kind")) << "</span> " << e(at(r, "title")) << "</div>";
-      s << "<div class=\"why\">" << e(at(r, "evidence")) << "</div>";
-      s << "<pre class=\"command\"><code>" << e(at(r, "command")) << "</code></pre>";
-      s << "<div class=\"gain\">gain: " << e(at(g, "cost")) << " " << e(at(g, "unit")) << " — "
-        << pct(at(g, "share_of_remote_cost")) << " of the remote-access cost"
-        << (at(g, "upper_bound").is_boolean() && at(g, "upper_bound").get<bool>() ? " (upper bound)" : "")
-        << "; rule " << e(at(at(r, "rule"), "id")) << ": " << e(at(at(r, "rule"), "source")) << "</div></li>";
+      const EstimatedGain& g = r.estimated_gain;
+      s << "<li class=\"rec\" data-kind=\"" << e(r.kind) << "\"><div class=\"rec-title\"><span class=\"kind\">"
+        << e(r.kind) << "</span> " << e(r.title) << "</div>";
+      s << "<div class=\"why\">" << e(r.evidence) << "</div>";
+      s << "<pre class=\"command\"><code>" << e(r.command) << "</code></pre>";
+      s << "<div class=\"gain\">gain: " << e(json(g.cost)) << " " << e(g.unit) << " — "
+        << pct(json(g.share_of_remote_cost), true) << " of the remote-access cost" << (g.upper_bound ? " (upper bound)" : "")
+        << "; rule " << e(r.rule.id) << ": " << e(r.rule.source) << "</div></li>";
     }
     s << "</ol>";
   }
@@ -237,35 +233,35 @@ std::string tables_section(const json& report) {
   std::ostringstream s;
   s << "<section id=\"threads\" class=\"card wide\"><h2>Threads</h2><table><tr><th>tid</th><th>name</th><th>home node</th>"
        "<th>node migrations</th><th>per s</th><th>local</th><th>remote</th><th>locality</th><th>score</th></tr>";
-  for (const auto& t : at(report, "threads"))
-    s << "<tr><td>" << e(at(t, "tid")) << "</td><td>" << e(at(t, "name")) << "</td><td>" << e(at(t, "home_node"))
-      << "</td><td>" << e(at(t, "node_migrations")) << "</td><td>" << e(at(t, "node_migrations_per_s")) << "</td><td>"
-      << e(at(at(t, "accesses"), "local")) << "</td><td>" << e(at(at(t, "accesses"), "remote")) << "</td><td>"
-      << pct(at(t, "locality")) << "</td><td>" << e(at(t, "score")) << "</td></tr>";
+  for (const auto& t : field(report, "threads"))
+    s << "<tr><td>" << e(field(t, "tid")) << "</td><td>" << e(field(t, "name")) << "</td><td>" << e(field(t, "home_node"))
+      << "</td><td>" << e(field(t, "node_migrations")) << "</td><td>" << e(field(t, "node_migrations_per_s")) << "</td><td>"
+      << e(field(field(t, "accesses"), "local")) << "</td><td>" << e(field(field(t, "accesses"), "remote")) << "</td><td>"
+      << pct(field(t, "locality"), true) << "</td><td>" << e(field(t, "score")) << "</td></tr>";
   s << "</table></section>";
 
   s << "<section id=\"mappings\" class=\"card wide\"><h2>Top mappings</h2><table><tr><th>start</th><th>name</th>"
        "<th>policy</th><th>bytes</th><th>pages by node</th><th>local</th><th>remote</th><th>locality</th></tr>";
   int shown = 0;
-  for (const auto& m : at(report, "mappings")) {
+  for (const auto& m : field(report, "mappings")) {
     if (++shown > 15) break;
     std::string pages;
-    for (auto& [node, v] : at(m, "pages_by_node").items()) pages += (pages.empty() ? "N" : " N") + node + "=" + text(v);
-    s << "<tr><td><code>" << e(at(m, "start")) << "</code></td><td>" << e(at(m, "name")) << "</td><td>"
-      << e(at(m, "policy")) << "</td><td>" << e(at(m, "bytes")) << "</td><td>" << e(pages.empty() ? "-" : pages)
-      << "</td><td>" << e(at(at(m, "accesses"), "local")) << "</td><td>" << e(at(at(m, "accesses"), "remote"))
-      << "</td><td>" << pct(at(m, "locality")) << "</td></tr>";
+    for (auto& [node, v] : field(m, "pages_by_node").items()) pages += (pages.empty() ? "N" : " N") + node + "=" + text(v);
+    s << "<tr><td><code>" << e(field(m, "start")) << "</code></td><td>" << e(field(m, "name")) << "</td><td>"
+      << e(field(m, "policy")) << "</td><td>" << e(field(m, "bytes")) << "</td><td>" << e(pages.empty() ? "-" : pages)
+      << "</td><td>" << e(field(field(m, "accesses"), "local")) << "</td><td>" << e(field(field(m, "accesses"), "remote"))
+      << "</td><td>" << pct(field(m, "locality"), true) << "</td></tr>";
   }
   s << "</table></section>";
 
-  const json& ev = at(report, "evidence");
+  const json& ev = field(report, "evidence");
   s << "<section id=\"evidence\" class=\"card wide\"><h2>Evidence</h2><table><tr><th>source</th><th>used</th><th>detail</th></tr>";
-  for (const auto& src : at(ev, "sources"))
-    s << "<tr class=\"" << (at(src, "used").is_boolean() && src["used"].get<bool>() ? "used" : "unused") << "\"><td>"
-      << e(at(src, "source")) << "</td><td>" << (at(src, "used").is_boolean() && src["used"].get<bool>() ? "yes" : "no")
-      << "</td><td>" << e(at(src, "detail")) << "</td></tr>";
+  for (const auto& src : field(ev, "sources"))
+    s << "<tr class=\"" << (field(src, "used").is_boolean() && src["used"].get<bool>() ? "used" : "unused") << "\"><td>"
+      << e(field(src, "source")) << "</td><td>" << (field(src, "used").is_boolean() && src["used"].get<bool>() ? "yes" : "no")
+      << "</td><td>" << e(field(src, "detail")) << "</td></tr>";
   s << "</table>";
-  for (const auto& n : at(ev, "notes")) s << "<p class=\"note\">" << e(n) << "</p>";
+  for (const auto& n : field(ev, "notes")) s << "<p class=\"note\">" << e(n) << "</p>";
   s << "</section>";
   return s.str();
 }
@@ -324,22 +320,21 @@ constexpr std::string_view kScript = R"((function () {
 }  // namespace
 
 std::string render_report_html(const json& report) {
-  const json& rec = at(at(report, "evidence"), "recording");
-  std::string program;
-  for (const auto& a : at(rec, "command")) program += (program.empty() ? "" : " ") + text(a);
+  const RecordingSummary rec = read_recording_summary(report);
+  std::string program = rec.program();
   if (program.empty()) program = "(unknown program)";
   std::ostringstream s;
   s << "<!DOCTYPE html>\n<html lang=\"en\" data-render-check=\"pending\"><head><meta charset=\"utf-8\">"
     << "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
        "script-src 'unsafe-inline'; img-src data:\">"
     << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-    << "<meta name=\"generator\" content=\"numa-analyze " << e(at(rec, "tool_version")) << "\">"
+    << "<meta name=\"generator\" content=\"numa-analyze " << e(rec.tool_version) << "\">"
     << "<title>numa-analyze: " << e(program) << "</title><style>" << kStyle << "</style></head><body>";
-  s << "<header><h1>numa-analyze report: " << e(program) << "</h1><p>PID " << e(at(rec, "pid")) << " · "
-    << e(at(rec, "mode")) << " · " << e(at(rec, "duration_s")) << " s · stopped: " << e(at(rec, "stop_reason"))
-    << (at(rec, "agent").is_boolean() && rec["agent"].get<bool>() ? " · under libnumaagent.so" : "") << " · "
-    << at(at(report, "machine"), "nodes").size() << " NUMA node(s), kernel " << e(at(at(report, "machine"), "kernel"))
-    << " · " << e(at(report, "schema")) << "</p></header><main>";
+  s << "<header><h1>numa-analyze report: " << e(program) << "</h1><p>PID " << rec.pid << " · " << e(rec.mode) << " · "
+    << e(json(rec.duration_s)) << " s · stopped: " << e(rec.stop_reason) << (rec.agent ? " · under libnumaagent.so" : "")
+    << " · "
+    << field(field(report, "machine"), "nodes").size() << " NUMA node(s), kernel " << e(field(field(report, "machine"), "kernel"))
+    << " · " << e(field(report, "schema")) << "</p></header><main>";
   s << score_section(report) << nodes_section(report) << heatmap_section(report) << recommendations_section(report)
     << tables_section(report);
   s << "</main><script>" << kScript << "</script></body></html>\n";

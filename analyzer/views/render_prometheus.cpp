@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "analyzer/model/report.hpp"
+#include "analyzer/views/format.hpp"
 namespace numa_agent::analyzer {
 
 using nlohmann::json;
@@ -23,11 +25,6 @@ std::string prometheus_label_escape(std::string_view value) {
 }
 
 namespace {
-
-const json& at(const json& j, const char* key) {
-  static const json null_value;
-  return j.is_object() && j.contains(key) ? j[key] : null_value;
-}
 
 // Shortest text that parses back to the same double.
 std::string value_text(double v) {
@@ -90,14 +87,12 @@ std::string label_text(const json& v) {
 }  // namespace
 
 std::string render_report_prometheus(const json& report) {
-  const json& ev = at(report, "evidence");
-  const json& rec = at(ev, "recording");
-  const json& comp = at(report, "components");
+  const json& ev = field(report, "evidence");
+  const RecordingSummary rec = read_recording_summary(report);
+  const std::vector<Recommendation> recommendations = read_recommendations(report);
+  const Components comp = read_components(report);
   std::string program = "unknown";
-  if (at(rec, "command").is_array() && !rec["command"].empty() && rec["command"][0].is_string()) {
-    program = rec["command"][0].get<std::string>();
-    program = program.substr(program.find_last_of('/') + 1);
-  }
+  if (!rec.command.empty()) program = rec.command[0].substr(rec.command[0].find_last_of('/') + 1);
   const Labels base{{"program", program}};
   auto with = [&](Labels extra) {
     Labels l = base;
@@ -107,42 +102,42 @@ std::string render_report_prometheus(const json& report) {
 
   Family info("numa_agent_report_info", "gauge",
               "Constant 1; labels describe the report (schema, evidence behind locality, confidence, kernel)");
-  info.add(with({{"schema", label_text(at(report, "schema"))},
-                 {"locality_source", label_text(at(ev, "locality_source"))},
-                 {"confidence", label_text(at(ev, "confidence"))},
-                 {"kernel", label_text(at(at(report, "machine"), "kernel"))},
-                 {"tool_version", label_text(at(rec, "tool_version"))}}),
+  info.add(with({{"schema", label_text(field(report, "schema"))},
+                 {"locality_source", label_text(field(ev, "locality_source"))},
+                 {"confidence", label_text(field(ev, "confidence"))},
+                 {"kernel", label_text(field(field(report, "machine"), "kernel"))},
+                 {"tool_version", rec.tool_version}}),
            1);
   Family score("numa_agent_score", "gauge", "NUMA efficiency score, 0-100 (absent when null: one node or no evidence)");
-  score.add(base, at(report, "score"));
+  score.add(base, field(report, "score"));
   Family locality("numa_agent_locality_ratio", "gauge", "Share (0-1) of sampled accesses served by the accessing thread's own node");
-  locality.add(base, at(comp, "locality"));
+  locality.add(base, nullable(comp.locality));
   Family remote("numa_agent_remote_access_ratio", "gauge", "Share (0-1) of sampled accesses served by another node");
-  remote.add(base, at(comp, "remote_share"));
+  remote.add(base, nullable(comp.remote_share));
   Family stability("numa_agent_stability_ratio", "gauge", "1 / (1 + cross-node migrations per thread-second)");
-  stability.add(base, at(comp, "stability"));
+  stability.add(base, nullable(comp.stability));
   Family balance("numa_agent_balance_ratio", "gauge", "1 - CV(per-node traffic) / sqrt(nodes - 1); 1 is even");
-  balance.add(base, at(comp, "balance"));
+  balance.add(base, nullable(comp.balance));
   Family duration("numa_agent_recording_duration_seconds", "gauge", "Length of the recording the report scores");
-  duration.add(base, at(rec, "duration_s"));
+  duration.add(base, rec.duration_s);
   Family agent("numa_agent_under_agent", "gauge", "1 when the program ran under libnumaagent.so");
-  agent.add(base, at(rec, "agent"));
+  agent.add(base, rec.agent);
 
   Family node_capacity("numa_agent_node_memory_bytes", "gauge", "Memory of the NUMA node (capacity)");
-  for (const auto& n : at(at(report, "machine"), "nodes"))
-    node_capacity.add(with({{"node", label_text(at(n, "node"))}}), at(n, "memory_bytes"));
+  for (const auto& n : field(field(report, "machine"), "nodes"))
+    node_capacity.add(with({{"node", label_text(field(n, "node"))}}), field(n, "memory_bytes"));
   Family node_bytes("numa_agent_node_resident_bytes", "gauge", "Memory of the program resident on the node (numa_maps)");
   Family node_threads("numa_agent_node_threads", "gauge", "Threads whose home (most frequent) node is this node");
   Family served("numa_agent_node_accesses_served_total", "counter",
                 "Sampled memory accesses served by the node's memory during the recording");
   Family issued("numa_agent_node_accesses_issued_total", "counter",
                 "Sampled memory accesses issued by the node's CPUs during the recording");
-  for (const auto& n : at(comp, "nodes")) {
-    Labels l = with({{"node", label_text(at(n, "node"))}});
-    node_bytes.add(l, at(n, "resident_bytes"));
-    node_threads.add(l, at(n, "threads"));
-    served.add(l, at(n, "accesses_served"));
-    issued.add(l, at(n, "accesses_issued"));
+  for (const auto& n : comp.nodes) {
+    Labels l = with({{"node", std::to_string(n.node)}});
+    node_bytes.add(l, n.resident_bytes);
+    node_threads.add(l, n.threads);
+    served.add(l, n.accesses_served);
+    issued.add(l, n.accesses_issued);
   }
 
   Family thread_locality("numa_agent_thread_locality_ratio", "gauge", "Share (0-1) of the thread's sampled accesses that were local");
@@ -150,13 +145,13 @@ std::string render_report_prometheus(const json& report) {
   Family thread_node_migr("numa_agent_thread_node_migrations_total", "counter", "Moves of the thread to another node's CPU");
   Family thread_cpu_migr("numa_agent_thread_cpu_migrations_total", "counter", "Moves of the thread to another CPU");
   Family thread_life("numa_agent_thread_lifetime_seconds", "gauge", "How long the thread was seen during the recording");
-  for (const auto& t : at(report, "threads")) {
-    Labels l = with({{"tid", label_text(at(t, "tid"))}, {"thread", label_text(at(t, "name"))}});
-    thread_locality.add(l, at(t, "locality"));
-    thread_node_migr.add(l, at(t, "node_migrations"));
-    thread_cpu_migr.add(l, at(t, "cpu_migrations"));
-    thread_life.add(l, at(t, "lifetime_s"));
-    if (at(t, "residency").is_object())
+  for (const auto& t : field(report, "threads")) {
+    Labels l = with({{"tid", label_text(field(t, "tid"))}, {"thread", label_text(field(t, "name"))}});
+    thread_locality.add(l, field(t, "locality"));
+    thread_node_migr.add(l, field(t, "node_migrations"));
+    thread_cpu_migr.add(l, field(t, "cpu_migrations"));
+    thread_life.add(l, field(t, "lifetime_s"));
+    if (field(t, "residency").is_object())
       for (auto& [node, share] : t["residency"].items()) {
         Labels ln = l;
         ln.emplace_back("node", node);
@@ -165,20 +160,19 @@ std::string render_report_prometheus(const json& report) {
   }
 
   Family recs("numa_agent_recommendations", "gauge", "Number of recommendations in the report");
-  recs.add(base, static_cast<double>(at(report, "recommendations").size()));
+  recs.add(base, static_cast<double>(recommendations.size()));
   Family rec_share("numa_agent_recommendation_remote_cost_share_ratio", "gauge",
                    "Estimated share (0-1) of the remote-access cost the recommendation removes");
-  for (const auto& r : at(report, "recommendations"))
-    rec_share.add(with({{"rank", label_text(at(r, "rank"))}, {"kind", label_text(at(r, "kind"))},
-                        {"rule", label_text(at(at(r, "rule"), "id"))}}),
-                  at(at(r, "estimated_gain"), "share_of_remote_cost"));
+  for (const auto& r : recommendations)
+    rec_share.add(with({{"rank", std::to_string(r.rank)}, {"kind", r.kind}, {"rule", r.rule.id}}),
+                  r.estimated_gain.share_of_remote_cost);
 
   Family kernel_events("numa_agent_kernel_numa_events_total", "counter",
                        "/proc/vmstat numa_* counter increase during the recording (system-wide)");
-  if (at(ev, "vmstat_delta").is_object())
+  if (field(ev, "vmstat_delta").is_object())
     for (auto& [name, v] : ev["vmstat_delta"].items()) kernel_events.add(with({{"event", name}}), v);
   Family samples("numa_agent_samples_total", "counter", "Samples numa-analyze took during the recording, by kind");
-  if (at(ev, "samples").is_object())
+  if (field(ev, "samples").is_object())
     for (auto& [name, v] : ev["samples"].items()) samples.add(with({{"kind", name}}), v);
 
   std::ostringstream out;

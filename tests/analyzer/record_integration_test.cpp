@@ -333,7 +333,7 @@ TEST_CASE("report refuses bad recordings with one line and writes nothing") {
     INFO(c.what);
     std::string out = dir / "out.json";
     Run bad = run(kTool + " report " + c.path + " --format json -o " + out, dir);
-    CHECK(bad.status == 1);
+    CHECK(bad.status == 2);   // kExitBadInput (commands.hpp)
     CHECK(error_lines(bad.err) == 1);
     CHECK(bad.err.find(c.message) != std::string::npos);
     CHECK(bad.out.empty());

@@ -4,9 +4,11 @@
 
 #include <cmath>
 #include <map>
+#include <set>
 
+#include "analyzer/model/mem_class.hpp"
 #include "analyzer/model/recording.hpp"
-#include "analyzer/model/report.hpp"
+#include "analyzer/rules/report.hpp"
 #include "analyzer/rules/rules.hpp"
 
 using namespace numa_agent::analyzer;
@@ -184,6 +186,70 @@ TEST_CASE("every rule cites a threshold and a source, every kind has a rule") {
   CHECK(rule(RecommendationKind::Interleave).threshold == 0.35);
   CHECK(rule(RecommendationKind::UseAgent).threshold == 0.70);
   CHECK(kWellPlacedLocality == 0.90);
+}
+
+// Rules as data: each row of the table carries its own condition as code, what it judges and how
+// it ranks among near-equal costs.
+TEST_CASE("every rule has an evaluator, the subjects it judges and its own tie rank") {
+  std::set<int> tie_ranks;
+  for (const auto& r : kRules) {
+    INFO(r.id);
+    CHECK(r.evaluate != nullptr);
+    CHECK(r.subjects != 0);
+    CHECK(tie_ranks.insert(r.tie_rank).second);
+    CHECK(r.applies_when_well_placed == (r.kind == RecommendationKind::PinThreads));
+  }
+}
+
+TEST_CASE("each recommendation cites the rule of its kind, with that rule's threshold") {
+  for (auto& s : scenarios()) {
+    INFO(s.name);
+    const json report = build_report(s.recording);
+    for (const auto& rec : report["recommendations"]) {
+      const RuleDefinition* cited = nullptr;
+      for (const auto& r : kRules)
+        if (r.id == rec["rule"]["id"].get<std::string>()) cited = &r;
+      REQUIRE(cited != nullptr);
+      CHECK(kind_name(cited->kind) == rec["kind"].get<std::string>());
+      CHECK(rec["rule"]["threshold"].get<double>() == cited->threshold);
+    }
+  }
+}
+
+// The typed parts of the report model are written and read in one place: reading what
+// build_report wrote and writing it again gives the same JSON.
+TEST_CASE("typed report parts round-trip: recording summary, components, recommendations") {
+  for (auto& s : scenarios()) {
+    INFO(s.name);
+    const json report = build_report(s.recording);
+    CHECK(recording_summary_json(read_recording_summary(report)) == report["evidence"]["recording"]);
+    CHECK(components_json(read_components(report)) == report["components"]);
+    json recs = json::array();
+    for (const auto& r : read_recommendations(report)) recs.push_back(recommendation_json(r));
+    CHECK(recs == report["recommendations"]);
+  }
+  // A report a user wrote may lack fields: they read as defaults, never throw.
+  const json sparse = {{"components", {{"locality", "high"}, {"nodes", {{{"node", 1}}}}}},
+                       {"recommendations", {{{"kind", "colocate"}, {"title", "t"}}}}};
+  const Components c = read_components(sparse);
+  CHECK_FALSE(c.locality);
+  REQUIRE(c.nodes.size() == 1);
+  CHECK(c.nodes[0].node == 1);
+  CHECK(c.nodes[0].resident_pages == 0);
+  const auto recs = read_recommendations(sparse);
+  REQUIRE(recs.size() == 1);
+  CHECK(recs[0].kind == "colocate");
+  CHECK_FALSE(recs[0].mapping);
+  CHECK(read_recording_summary(sparse).program().empty());
+}
+
+TEST_CASE("memory classes: names round-trip, only the three remote classes are remote") {
+  for (MemClass c : {MemClass::Unknown, MemClass::LocalCache, MemClass::LocalHitm, MemClass::LocalDram,
+                     MemClass::RemoteDram, MemClass::RemoteCache, MemClass::RemoteHitm, MemClass::Uncached})
+    CHECK(parse_mem_class(mem_class_name(c)) == c);
+  CHECK(parse_mem_class("fault") == MemClass::Unknown);
+  CHECK(is_remote(parse_mem_class("remote-hitm")));
+  CHECK_FALSE(is_remote(parse_mem_class("local-dram")));
 }
 
 TEST_CASE("scenarios: locality, evidence and top recommendation") {

@@ -6,10 +6,10 @@
 #include <cstdio>
 #include <sstream>
 
-#include "analyzer/views/compare.hpp"
+#include "analyzer/rules/compare.hpp"
 #include "analyzer/views/render_html.hpp"
 #include "analyzer/views/render_prometheus.hpp"
-#include "analyzer/model/report.hpp"
+#include "analyzer/rules/report.hpp"
 #include "analyzer/views/top_frame.hpp"
 
 using namespace numa_agent::analyzer;

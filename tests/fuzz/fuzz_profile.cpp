@@ -11,7 +11,7 @@
 
 #include "analyzer/model/recording.hpp"
 #include "analyzer/views/render_text.hpp"
-#include "analyzer/model/report.hpp"
+#include "analyzer/rules/report.hpp"
 
 using namespace numa_agent::analyzer;
 

@@ -1,5 +1,5 @@
 // Fuzzes the recording file as `numa-analyze report` reads it: parse_recording, then the report
-// and its text rendering (analyzer/recording.hpp, report.hpp, render_text.hpp). Invariants: bad
+// and its text rendering (analyzer/model/recording.hpp, rules/report.hpp, views/render_text.hpp). Invariants: bad
 // input is refused with a RecordingError of one line naming the file, and with nothing else (any
 // other exception escapes and counts as a crash); an accepted recording is reported and rendered
 // without an exception, and survives a write/read round trip with the same report.
@@ -9,7 +9,7 @@
 
 #include "analyzer/model/recording.hpp"
 #include "analyzer/views/render_text.hpp"
-#include "analyzer/model/report.hpp"
+#include "analyzer/rules/report.hpp"
 
 using namespace numa_agent::analyzer;
 
