@@ -11,6 +11,7 @@ namespace {
 
 using text::lower;
 using text::split;
+using text::trim;
 
 bool parse_int(std::string_view s, int& out) {
   if (s.empty()) return false;
@@ -168,36 +169,31 @@ std::vector<std::vector<const ProcessingUnit*>> groups_of(const Topology& t, cha
 
 }  // namespace
 
-bool parse_pin_spec(std::string_view text, PinSpec& out, std::string& error) {
-  out = PinSpec{};
-  std::string_view t = text;
-  while (!t.empty() && std::isspace(static_cast<unsigned char>(t.front()))) t.remove_prefix(1);
-  while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.remove_suffix(1);
-  std::string word = lower(t);
-  if (word == "spread") { out.kind = PinSpec::Kind::Spread; return true; }
-  if (word == "compact") { out.kind = PinSpec::Kind::Compact; return true; }
-  if (word == "none") { out.kind = PinSpec::Kind::None; return true; }
-  if (t.empty()) { error = "is empty (use spread, compact, none or a CPU expression)"; return false; }
+Result<PinSpec> parse_pin_spec(std::string_view text) {
+  PinSpec out;
+  const std::string_view t = trim(text);
+  const std::string word = lower(t);
+  if (word == "spread") { out.kind = PinSpec::Kind::Spread; return out; }
+  if (word == "compact") { out.kind = PinSpec::Kind::Compact; return out; }
+  if (word == "none") { out.kind = PinSpec::Kind::None; return out; }
+  if (t.empty()) return fail(0, "is empty (use spread, compact, none or a CPU expression)");
   out.kind = PinSpec::Kind::Explicit;
   for (std::string_view seg : split(t, '@')) {
     PinSegment s;
     std::string why;
-    if (!parse_segment(seg, s, why)) {
-      error = "is not a policy or CPU expression: " + why;
-      return false;
-    }
+    if (!parse_segment(seg, s, why)) return fail(0, "is not a policy or CPU expression: " + why);
     out.segments.push_back(std::move(s));
   }
-  return true;
+  return out;
 }
 
-bool validate_pin_text(std::string_view text, std::string& error) {
-  PinSpec spec;
-  return parse_pin_spec(text, spec, error);
+Result<void> validate_pin_text(std::string_view text) {
+  if (auto spec = parse_pin_spec(text); !spec) return fail(spec.error());
+  return {};
 }
 
-bool resolve_pin_spec(const PinSpec& spec, const Topology& t, std::vector<int>& cpus, std::string& error) {
-  cpus.clear();
+namespace {
+bool resolve_segments(const PinSpec& spec, const Topology& t, std::vector<int>& cpus, std::string& error) {
   std::vector<const ProcessingUnit*> dom;
   for (const auto& s : spec.segments) {
     switch (s.form) {
@@ -254,6 +250,14 @@ bool resolve_pin_spec(const PinSpec& spec, const Topology& t, std::vector<int>& 
   }
   if (cpus.empty()) { error = "selects no CPU"; return false; }
   return true;
+}
+}  // namespace
+
+Result<std::vector<int>> resolve_pin_spec(const PinSpec& spec, const Topology& topology) {
+  std::vector<int> cpus;
+  std::string error;
+  if (!resolve_segments(spec, topology, cpus, error)) return fail(0, std::move(error));
+  return cpus;
 }
 
 std::vector<int> spread_order(const Topology& t) {

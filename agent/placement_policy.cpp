@@ -29,10 +29,10 @@ PlacementPolicy PlacementPolicy::build(const Options& options, const Topology& t
   p.pin_main_ = options.pin_main != MainPlacement::No;
 
   PinSpec spec;
-  std::string error;
-  if (!parse_pin_spec(options.pin, spec, error)) {   // options validated it; be safe anyway
-    warning = "NUMA_AGENT_PIN='" + options.pin + "' " + error + "; using default 'spread'";
-    spec = PinSpec{};
+  if (auto parsed = parse_pin_spec(options.pin)) {
+    spec = std::move(*parsed);
+  } else {   // options validated it; be safe anyway
+    warning = "NUMA_AGENT_PIN='" + options.pin + "' " + parsed.error().what + "; using default 'spread'";
     p.pin_text_ = "spread";
   }
   switch (spec.kind) {
@@ -42,8 +42,10 @@ PlacementPolicy PlacementPolicy::build(const Options& options, const Topology& t
     case PinSpec::Kind::Spread: p.slots_ = spread_order(topology); break;
     case PinSpec::Kind::Compact: p.slots_ = compact_order(topology); break;
     case PinSpec::Kind::Explicit:
-      if (!resolve_pin_spec(spec, topology, p.slots_, error)) {
-        warning = "NUMA_AGENT_PIN='" + options.pin + "' cannot be used here: " + error +
+      if (auto cpus = resolve_pin_spec(spec, topology)) {
+        p.slots_ = std::move(*cpus);
+      } else {
+        warning = "NUMA_AGENT_PIN='" + options.pin + "' cannot be used here: " + cpus.error().what +
                   "; using default 'spread'";
         p.pin_text_ = "spread";
         p.slots_ = spread_order(topology);
