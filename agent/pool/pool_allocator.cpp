@@ -93,25 +93,7 @@ Result<void> PoolAllocator::start(const PoolConfig& config, const Topology& topo
     a.usable = true;
   }
 
-  // CPU → node. A CPU of a node without memory uses the nearest node that has memory (binding
-  // to a memoryless node would fail). Unknown CPUs use node 0.
-  bool any_memory = false;
-  for (const auto& n : topology.nodes()) any_memory |= n.memory_bytes > 0;
-  auto memory_node_for = [&](int node) {
-    if (!any_memory || topology.nodes()[static_cast<std::size_t>(node)].memory_bytes > 0) return node;
-    int best = node;
-    std::uint32_t best_distance = UINT32_MAX;
-    for (int j = 0; j < nodes; ++j) {
-      if (topology.nodes()[static_cast<std::size_t>(j)].memory_bytes == 0) continue;
-      std::uint32_t d = topology.distances().size() == nodes ? topology.distances().at(node, j) : (j == node ? 10 : 20);
-      if (d < best_distance) best = j, best_distance = d;
-    }
-    return best;
-  };
-  std::fill(std::begin(cpu_node_), std::end(cpu_node_), std::int8_t{0});
-  for (const auto& pu : topology.pus())
-    if (pu.os_index >= 0 && pu.os_index < CpuSet::kMaxCpus && pu.node >= 0 && pu.node < nodes)
-      cpu_node_[pu.os_index] = static_cast<std::int8_t>(memory_node_for(pu.node));
+  map_cpus_to_nodes(topology);
 
   sample_bytes_ = 0;
   if (config.sample_bytes > 0 && os.backtrace && os.map) {
@@ -124,6 +106,28 @@ Result<void> PoolAllocator::start(const PoolConfig& config, const Topology& topo
   base_ = reinterpret_cast<std::uintptr_t>(base);
   size_ = total;   // last: from here on owns() can be true
   return {};
+}
+
+// CPU → node. A CPU of a node without memory uses the nearest node that has memory (binding to a
+// memoryless node would fail). Unknown CPUs use node 0.
+void PoolAllocator::map_cpus_to_nodes(const Topology& topology) {
+  bool any_memory = false;
+  for (const auto& n : topology.nodes()) any_memory |= n.memory_bytes > 0;
+  auto memory_node_for = [&](int node) {
+    if (!any_memory || topology.nodes()[static_cast<std::size_t>(node)].memory_bytes > 0) return node;
+    int best = node;
+    std::uint32_t best_distance = UINT32_MAX;
+    for (int j = 0; j < topology.node_count(); ++j) {
+      if (topology.nodes()[static_cast<std::size_t>(j)].memory_bytes == 0) continue;
+      std::uint32_t d = topology.distances().size() == topology.node_count() ? topology.distances().at(node, j) : (j == node ? 10 : 20);
+      if (d < best_distance) best = j, best_distance = d;
+    }
+    return best;
+  };
+  std::fill(std::begin(cpu_node_), std::end(cpu_node_), std::int8_t{0});
+  for (const auto& pu : topology.pus())
+    if (pu.os_index >= 0 && pu.os_index < CpuSet::kMaxCpus && pu.node >= 0 && pu.node < topology.node_count())
+      cpu_node_[pu.os_index] = static_cast<std::int8_t>(memory_node_for(pu.node));
 }
 
 void PoolAllocator::release_for_tests() {

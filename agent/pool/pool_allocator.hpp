@@ -310,6 +310,7 @@ class PoolAllocator {
   void carve(Heap* h, Span* s);
   void record_sample(Heap* h, std::size_t bytes);
   int node_for_cpu(int cpu) const;
+  void map_cpus_to_nodes(const Topology& topology);
   static char* span_base(const Span* s);
 
   // Read on every free: keep together.

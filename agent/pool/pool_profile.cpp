@@ -87,6 +87,27 @@ nlohmann::json samples_json(PoolAllocator& pool) {
           {"dropped", pool.samples_dropped()}};
 }
 
+// One node's arena: its heaps' summed counters, then the arena's own bookkeeping.
+nlohmann::json node_json(const PoolAllocator& pool, int index, const HeapCounters& counters) {
+  const NodeArena& a = pool.node(index);
+  nlohmann::json j = counters_json(counters);
+  j["index"] = index;
+  j["os_index"] = a.os_index;
+  j["usable"] = a.usable;
+  j["error_errno"] = a.last_error;
+  j["reserved_bytes"] = pool.arena_bytes();
+  j["committed_bytes"] = a.chunks_committed * kChunkBytes;
+  j["spans_in_use"] = a.spans_in_use;
+  j["span_bytes_in_use"] = a.spans_in_use * kSpanBytes;
+  j["free_spans"] = a.free_span_count;
+  j["cold_spans"] = a.cold_span_count;
+  j["spans_decommitted"] = a.spans_decommitted;
+  j["heaps_created"] = a.heaps_created;
+  j["heaps_adopted"] = a.heaps_adopted;
+  j["heaps_abandoned"] = a.heaps_abandoned;
+  return j;
+}
+
 }  // namespace
 
 nlohmann::json started_pools_json(PoolAllocator& pool) {
@@ -112,25 +133,7 @@ nlohmann::json started_pools_json(PoolAllocator& pool) {
   });
   total.fallthrough[static_cast<unsigned>(FallReason::ThreadExiting)] += pool.exited_thread_fallthroughs();
   nlohmann::json node_list = nlohmann::json::array();
-  for (int i = 0; i < nodes; ++i) {
-    const NodeArena& a = pool.node(i);
-    nlohmann::json j = counters_json(per_node[static_cast<std::size_t>(i)]);
-    j["index"] = i;
-    j["os_index"] = a.os_index;
-    j["usable"] = a.usable;
-    j["error_errno"] = a.last_error;
-    j["reserved_bytes"] = pool.arena_bytes();
-    j["committed_bytes"] = a.chunks_committed * kChunkBytes;
-    j["spans_in_use"] = a.spans_in_use;
-    j["span_bytes_in_use"] = a.spans_in_use * kSpanBytes;
-    j["free_spans"] = a.free_span_count;
-    j["cold_spans"] = a.cold_span_count;
-    j["spans_decommitted"] = a.spans_decommitted;
-    j["heaps_created"] = a.heaps_created;
-    j["heaps_adopted"] = a.heaps_adopted;
-    j["heaps_abandoned"] = a.heaps_abandoned;
-    node_list.push_back(std::move(j));
-  }
+  for (int i = 0; i < nodes; ++i) node_list.push_back(node_json(pool, i, per_node[static_cast<std::size_t>(i)]));
   nlohmann::json out{{"enabled", true},
                      {"reason", nullptr},
                      {"small_max", pool.small_max()},
