@@ -19,8 +19,7 @@ std::string_view to_string(PlacementReason r) {
   return "none";
 }
 
-PlacementPolicy PlacementPolicy::build(const Options& options, const Topology& topology,
-                                       bool openmp_env_present, std::string& warning) {
+PlacementPolicy PlacementPolicy::build(const Options& options, const Topology& topology, bool openmp_env_present) {
   PlacementPolicy p;
   p.topology_ = &topology;
   p.pin_text_ = options.pin;
@@ -32,7 +31,7 @@ PlacementPolicy PlacementPolicy::build(const Options& options, const Topology& t
   if (auto parsed = parse_pin_spec(options.pin)) {
     spec = std::move(*parsed);
   } else {   // options validated it; be safe anyway
-    warning = "NUMA_AGENT_PIN='" + options.pin + "' " + parsed.error().what + "; using default 'spread'";
+    p.fallback_warning_ = "NUMA_AGENT_PIN='" + options.pin + "' " + parsed.error().what + "; using default 'spread'";
     p.pin_text_ = "spread";
   }
   switch (spec.kind) {
@@ -45,8 +44,8 @@ PlacementPolicy PlacementPolicy::build(const Options& options, const Topology& t
       if (auto cpus = resolve_pin_spec(spec, topology)) {
         p.slots_ = std::move(*cpus);
       } else {
-        warning = "NUMA_AGENT_PIN='" + options.pin + "' cannot be used here: " + cpus.error().what +
-                  "; using default 'spread'";
+        p.fallback_warning_ = "NUMA_AGENT_PIN='" + options.pin + "' cannot be used here: " + cpus.error().what +
+                              "; using default 'spread'";
         p.pin_text_ = "spread";
         p.slots_ = spread_order(topology);
       }

@@ -75,9 +75,8 @@ AgentRuntime::AgentRuntime(ProcessFacts facts) : facts_(std::move(facts)) {
   } else {
     allowed_ = facts_.machine.restricted_to(facts_.allowed_cpus);
   }
-  std::string policy_warning;
-  policy_ = PlacementPolicy::build(options_, allowed_, facts_.openmp_affinity_env, policy_warning);
-  if (!policy_warning.empty()) warn(policy_warning);
+  policy_ = PlacementPolicy::build(options_, allowed_, facts_.openmp_affinity_env);
+  if (const auto& fallback = policy_.fallback_warning()) warn(*fallback);
   if (facts_.openmp_affinity_env && options_.honor_openmp)
     info(facts_.openmp_variable + " is set: the OpenMP runtime places its threads; the agent pins none");
 
