@@ -1,6 +1,7 @@
 // The pools' slow paths: arenas and chunks, span life cycle, heap attach/abandon/adopt, remote-free
-// collection, sampling and fork. Nothing here logs or allocates from the heap; the only locks are
-// the per-node mutexes (span and heap bookkeeping) and the sample table's mutex.
+// collection, taking samples and fork. Nothing here logs or allocates from the heap (a failed
+// start's Error aside); the only locks are the per-node mutexes (span and heap bookkeeping) and the
+// sample table's mutex (sample_table.cpp).
 #include "pool_allocator.hpp"
 
 #include <algorithm>

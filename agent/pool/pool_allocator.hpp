@@ -23,8 +23,10 @@
 // slow paths, so a thread that the scheduler bounces between nodes cannot thrash heaps.
 //
 // Everything that is not the fast path (new spans, remote-free collection, heap attach/abandon,
-// sampling, fork) is out of line in pool_allocator.cpp. This header knows nothing of the real
-// allocator: a null result means "not served by the pools" and the caller falls through.
+// sampling, fork) is out of line in pool_allocator.cpp; the sampled call paths are kept in
+// sample_table.cpp. The invariants stated here are checked by NUMA_AGENT_ASSERT (agent/assert.hpp)
+// in debug and sanitizer builds. This header knows nothing of the real allocator: a null result
+// means "not served by the pools" and the caller falls through.
 #pragma once
 #include <atomic>
 #include <cstddef>
