@@ -66,6 +66,23 @@ Result<Domain> parse_domain(std::string_view s) {
   return Domain{d, *index};
 }
 
+// The segment's domain, from "N", "S0", "M1".
+Result<void> read_domain(std::string_view text, PinSegment& out) {
+  auto domain = parse_domain(text);
+  if (!domain) return fail(domain.error());
+  out.domain = domain->kind;
+  out.domain_index = domain->index;
+  return {};
+}
+
+// The segment's CPU or index ranges, from "0-3,8".
+Result<void> read_ranges(std::string_view text, PinSegment& out) {
+  auto ranges = parse_ranges(text);
+  if (!ranges) return fail(ranges.error());
+  out.ranges = std::move(*ranges);
+  return {};
+}
+
 // A positive number for `what` of an expression.
 Result<int> parse_positive(std::string_view text, const char* what) {
   const auto v = parse_int(text);
@@ -79,10 +96,7 @@ Result<PinSegment> parse_expression(std::string_view seg, const std::vector<std:
     return invalid("expression '" + std::string(seg) + "' must be E:<domain>:<count> or E:<domain>:<count>:<chunk>:<stride>");
   PinSegment out;
   out.form = PinSegment::Form::Expression;
-  auto domain = parse_domain(parts[1]);
-  if (!domain) return fail(domain.error());
-  out.domain = domain->kind;
-  out.domain_index = domain->index;
+  if (auto read = read_domain(parts[1], out); !read) return fail(read.error());
   auto count = parse_positive(parts[2], "thread count");
   if (!count) return fail(count.error());
   out.count = *count;
@@ -104,9 +118,7 @@ Result<PinSegment> parse_segment(std::string_view seg) {
   PinSegment out;
   if (std::isdigit(static_cast<unsigned char>(seg[0]))) {
     out.form = PinSegment::Form::OsList;
-    auto ranges = parse_ranges(seg);
-    if (!ranges) return fail(ranges.error());
-    out.ranges = std::move(*ranges);
+    if (auto read = read_ranges(seg, out); !read) return fail(read.error());
     return out;
   }
   auto parts = split(seg, ':');
@@ -126,13 +138,8 @@ Result<PinSegment> parse_segment(std::string_view seg) {
     return out;
   }
   out.form = PinSegment::Form::Logical;
-  auto domain = parse_domain(parts[0]);
-  if (!domain) return fail(domain.error());
-  out.domain = domain->kind;
-  out.domain_index = domain->index;
-  auto ranges = parse_ranges(parts[1]);
-  if (!ranges) return fail(ranges.error());
-  out.ranges = std::move(*ranges);
+  if (auto read = read_domain(parts[0], out); !read) return fail(read.error());
+  if (auto read = read_ranges(parts[1], out); !read) return fail(read.error());
   return out;
 }
 
