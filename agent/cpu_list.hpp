@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "error.hpp"
 #include "topology.hpp"
 
 namespace numa_agent {
@@ -35,14 +36,13 @@ struct PinSpec {
   std::vector<PinSegment> segments;   // Explicit only
 };
 
-// Syntax only; `error` says what is wrong and where. Keywords are case-insensitive.
-bool parse_pin_spec(std::string_view text, PinSpec& out, std::string& error);
-bool validate_pin_text(std::string_view text, std::string& error);
+// Syntax only; the error says what is wrong and where (code 0). Keywords are case-insensitive.
+Result<PinSpec> parse_pin_spec(std::string_view text);
+Result<void> validate_pin_text(std::string_view text);
 
 // The OS CPUs of an Explicit spec, in slot order, against `topology` (already restricted to the
 // allowed CPUs). Fails when a CPU, domain or index does not exist there.
-bool resolve_pin_spec(const PinSpec& spec, const Topology& topology, std::vector<int>& cpus,
-                      std::string& error);
+Result<std::vector<int>> resolve_pin_spec(const PinSpec& spec, const Topology& topology);
 
 // Slot orders of the keyword policies.
 // spread: round-robin over NUMA nodes, then over cores within a node, then SMT siblings.

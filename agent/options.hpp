@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "error.hpp"
+
 namespace numa_agent {
 
 enum class LogLevel { Off, Error, Warn, Info, Debug };
@@ -19,34 +21,44 @@ enum class BindScope { Cpu, Core, Node };   // how wide a pinned thread's affini
 // (likwid-pin's behaviour), or never.
 enum class MainPlacement { Auto, Start, No };
 
+// The effective settings. Members start zeroed, not at their defaults: a default lives only in the
+// option table (default_options() applies it), so it cannot drift from what the README says.
 struct Options {
   std::string pin;                 // spread | compact | none | CPU expression (cpu_list.hpp)
-  std::uint64_t skip_mask = 0;     // bit k-1 set: the k-th created thread is not pinned
-  BindScope bind = BindScope::Cpu;
-  MainPlacement pin_main = MainPlacement::Auto;
-  bool honor_openmp = true;
-  LogLevel log = LogLevel::Warn;
+  std::uint64_t skip_mask{};       // bit k-1 set: the k-th created thread is not pinned
+  BindScope bind{};
+  MainPlacement pin_main{};
+  bool honor_openmp{};
+  LogLevel log{};
   std::string profile;             // empty: no profile
-  bool pools = true;
-  std::size_t small_max = 0;
-  std::size_t arena_size = 0;
-  std::uint64_t sample = 0;
+  bool pools{};
+  std::size_t small_max{};
+  std::size_t arena_size{};
+  std::uint64_t sample{};
+};
+
+// Every option, in table order (the order of the README, the info listing and numa-agent-help).
+// option_spec(OptionId) finds an option's entry by name, never by position.
+enum class OptionId : unsigned {
+  Pin, Skip, Bind, PinMain, HonorOpenmp, Log, Profile, Pools, SmallMax, ArenaSize, Sample, kCount
 };
 
 struct OptionSpec {
+  OptionId option;               // its own index in the table (checked at compile time)
   std::string_view name;         // short name, as in the profile's "options" and the README
   std::string_view variable;     // NUMA_AGENT_*
   std::string_view type;         // what the value looks like
   std::string_view default_text; // parsed with `apply` like any user value
   std::string_view unit;
   std::string_view help;
-  // Stores `text` into `out`; returns "" on success, else why the text is not valid.
-  std::string (*apply)(Options& out, std::string_view text);
+  // Stores `text` into `out`, or fails with why the text is not valid (Error::what, code 0).
+  Result<void> (*apply)(Options& out, std::string_view text);
   // The effective value, in the same syntax users write.
   std::string (*show)(const Options& in);
 };
 
 std::span<const OptionSpec> option_table();
+const OptionSpec& option_spec(OptionId option);
 
 struct OptionWarning {
   std::string variable;
@@ -74,10 +86,11 @@ std::string describe_options(const Options& o);
 // The README's option table (markdown), generated from kOptionTable.
 std::string options_markdown();
 
-// Value parsers shared with other parsers of user text. Each returns false on invalid input.
-bool parse_size(std::string_view text, std::size_t& out);      // "1024", "64k", "16G", "2MiB"
-bool parse_bool(std::string_view text, bool& out);             // 1/0/true/false/yes/no/on/off
-bool parse_hex_mask(std::string_view text, std::uint64_t& out);// "0x1f" or "1f"
+// Value parsers shared with other parsers of user text. Each fails (code 0) on invalid input,
+// with what the text is not, in the option warnings' words ("is not a size ...").
+Result<std::size_t> parse_size(std::string_view text);      // "1024", "64k", "16G", "2MiB"
+Result<bool> parse_bool(std::string_view text);             // 1/0/true/false/yes/no/on/off
+Result<std::uint64_t> parse_hex_mask(std::string_view text);// "0x1f" or "1f"
 
 std::string_view to_string(LogLevel l);
 std::string_view to_string(BindScope b);

@@ -19,8 +19,7 @@ std::string_view to_string(PlacementReason r) {
   return "none";
 }
 
-PlacementPolicy PlacementPolicy::build(const Options& options, const Topology& topology,
-                                       bool openmp_env_present, std::string& warning) {
+PlacementPolicy PlacementPolicy::build(const Options& options, const Topology& topology, bool openmp_env_present) {
   PlacementPolicy p;
   p.topology_ = &topology;
   p.pin_text_ = options.pin;
@@ -29,10 +28,10 @@ PlacementPolicy PlacementPolicy::build(const Options& options, const Topology& t
   p.pin_main_ = options.pin_main != MainPlacement::No;
 
   PinSpec spec;
-  std::string error;
-  if (!parse_pin_spec(options.pin, spec, error)) {   // options validated it; be safe anyway
-    warning = "NUMA_AGENT_PIN='" + options.pin + "' " + error + "; using default 'spread'";
-    spec = PinSpec{};
+  if (auto parsed = parse_pin_spec(options.pin)) {
+    spec = std::move(*parsed);
+  } else {   // options validated it; be safe anyway
+    p.fallback_warning_ = "NUMA_AGENT_PIN='" + options.pin + "' " + parsed.error().what + "; using default 'spread'";
     p.pin_text_ = "spread";
   }
   switch (spec.kind) {
@@ -42,9 +41,11 @@ PlacementPolicy PlacementPolicy::build(const Options& options, const Topology& t
     case PinSpec::Kind::Spread: p.slots_ = spread_order(topology); break;
     case PinSpec::Kind::Compact: p.slots_ = compact_order(topology); break;
     case PinSpec::Kind::Explicit:
-      if (!resolve_pin_spec(spec, topology, p.slots_, error)) {
-        warning = "NUMA_AGENT_PIN='" + options.pin + "' cannot be used here: " + error +
-                  "; using default 'spread'";
+      if (auto cpus = resolve_pin_spec(spec, topology)) {
+        p.slots_ = std::move(*cpus);
+      } else {
+        p.fallback_warning_ = "NUMA_AGENT_PIN='" + options.pin + "' cannot be used here: " + cpus.error().what +
+                              "; using default 'spread'";
         p.pin_text_ = "spread";
         p.slots_ = spread_order(topology);
       }

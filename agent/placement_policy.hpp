@@ -2,6 +2,7 @@
 // restricted to the process's allowed CPUs; decisions are then pure lookups.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,10 +27,9 @@ struct PlacementDecision {
 
 class PlacementPolicy {
  public:
-  // Never fails: an expression that does not resolve on this machine yields the spread policy
-  // and a warning in `warning` (one line, naming NUMA_AGENT_PIN).
-  static PlacementPolicy build(const Options& options, const Topology& allowed_topology,
-                               bool openmp_env_present, std::string& warning);
+  // Never fails: an expression that does not resolve on this machine yields the spread policy,
+  // and fallback_warning() says so.
+  static PlacementPolicy build(const Options& options, const Topology& allowed_topology, bool openmp_env_present);
 
   // Ordinal 0 is the main thread; created threads are 1, 2, ... in pthread_create order.
   PlacementDecision decide(std::uint64_t ordinal) const;
@@ -38,12 +38,15 @@ class PlacementPolicy {
   // Why the policy pins nothing at all ("" when it pins).
   std::string_view stepped_aside() const { return stepped_aside_; }
   std::string_view pin_text() const { return pin_text_; }
+  // Why NUMA_AGENT_PIN was not usable and spread is used instead: one line naming the variable.
+  const std::optional<std::string>& fallback_warning() const { return fallback_warning_; }
 
  private:
   const Topology* topology_ = nullptr;
   std::vector<int> slots_;
   std::string pin_text_;
   std::string stepped_aside_;
+  std::optional<std::string> fallback_warning_;
   PlacementReason aside_reason_ = PlacementReason::PolicyNone;
   std::uint64_t skip_mask_ = 0;
   BindScope bind_ = BindScope::Cpu;

@@ -6,6 +6,7 @@
 #include <new>
 
 #include "agent/os/os.hpp"
+#include "agent/pool/pool_runtime.hpp"
 
 namespace numa_agent::shim {
 namespace {
@@ -15,15 +16,29 @@ namespace {
 alignas(AgentRuntime) unsigned char g_storage[sizeof(AgentRuntime)];
 std::atomic<AgentRuntime*> g_runtime{nullptr};
 
-void prepare_fork() { if (auto* rt = agent_runtime()) rt->before_fork(); }
-void parent_after_fork() { if (auto* rt = agent_runtime()) rt->after_fork_parent(); }
-void child_after_fork() { if (auto* rt = agent_runtime()) rt->after_fork_child(); }
+// The process's only fork handlers. prepare: the runtime, then the pools (the runtime's registry
+// lock is held while it allocates, so pool locks are taken after it, never before). parent and
+// child: the reverse, so the pools work again before the runtime's child handler allocates.
+// Each part does nothing until it has started.
+void prepare_fork() {
+  if (auto* rt = agent_runtime()) rt->before_fork();
+  pool::fork_prepare();
+}
+void parent_after_fork() {
+  pool::fork_parent();
+  if (auto* rt = agent_runtime()) rt->after_fork_parent();
+}
+void child_after_fork() {
+  pool::fork_child();
+  if (auto* rt = agent_runtime()) rt->after_fork_child();
+}
 
 __attribute__((constructor(101))) void agent_start() {
+  // Before the runtime starts the pools: a fork from here on finds the handlers in place.
+  os::register_fork_handlers(prepare_fork, parent_after_fork, child_after_fork);
   try {
     auto* rt = new (g_storage) AgentRuntime(ProcessFacts::probe());
     g_runtime.store(rt, std::memory_order_release);
-    os::register_fork_handlers(prepare_fork, parent_after_fork, child_after_fork);
     rt->start_main_thread();
   } catch (const std::exception& e) {
     // Never take the host program down: say why and run without the agent.

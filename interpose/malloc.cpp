@@ -5,8 +5,6 @@
 // may calloc) come from a static bootstrap buffer; such blocks are never handed to the real
 // allocator. Nothing here logs through stdio, spdlog or locale: inside malloc only
 // os::write_stderr is allowed (dlerror() inside malloc was seen to hang bash in setlocale's lock).
-#include <dlfcn.h>
-
 #include <atomic>
 #include <cerrno>
 #include <cstddef>
@@ -66,7 +64,7 @@ void* bootstrap_alloc(std::size_t n, std::size_t alignment = 16) {
 
 template <typename Fn>
 Fn next_symbol(const char* name) {
-  return reinterpret_cast<Fn>(dlsym(RTLD_NEXT, name));
+  return reinterpret_cast<Fn>(os::next_symbol(name));
 }
 
 // Looks up the real allocator. Runs once (again harmlessly if two threads race here before the

@@ -2,9 +2,7 @@
 // runs. The caller's attr, start routine, argument, return value, pthread_exit and cancellation
 // behave exactly as without the agent: the attr is passed through untouched, and the record of the
 // thread's end is kept by a destructor, which also runs during pthread_exit's forced unwinding.
-#include <pthread.h>
-
-#include <dlfcn.h>
+#include <pthread.h>   // the interposed signature only (agent/os/os.hpp says why)
 
 #include <new>
 
@@ -16,7 +14,7 @@ namespace {
 using PthreadCreate = int (*)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
 
 PthreadCreate real_pthread_create() {
-  static PthreadCreate real = reinterpret_cast<PthreadCreate>(dlsym(RTLD_NEXT, "pthread_create"));
+  static PthreadCreate real = reinterpret_cast<PthreadCreate>(numa_agent::os::next_symbol("pthread_create"));
   return real;
 }
 

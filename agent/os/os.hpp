@@ -1,7 +1,10 @@
 // The OS-facing layer of numa-agent. Everything that talks to the kernel or to a system library
 // (hwloc, libnuma) lives under agent/os/, and nothing else includes <sys/*>, <sched.h>, <numa.h>,
 // <hwloc.h> or <linux/perf_event.h>. The core (policy, options, pools, analyzer model) sees only
-// the functions below and can therefore be driven by tests with a fake machine.
+// the functions below and can therefore be driven by tests with a fake machine. The same holds for
+// <pthread.h>, <dlfcn.h> and <libunwind.h> (thread keys, fork handlers, symbol lookup, backtraces);
+// interpose/ may include <pthread.h> only, for the exact signature of the pthread_create it
+// interposes, and calls nothing from it. cmake/CheckLayering.cmake checks both rules.
 //
 // Contract, for every function in agent/os/:
 //  * Thin and stateless: one kernel interface per function, no caching, no global state.
@@ -53,8 +56,30 @@ int current_pid();                              // [malloc-safe]
 std::uint64_t monotonic_ns();                   // [malloc-safe] CLOCK_MONOTONIC
 std::uint64_t realtime_ns();                    // [malloc-safe] CLOCK_REALTIME
 
-// pthread_atfork, for the shim's fork handling.
+// pthread_atfork, for the shim's fork handling (registered once, by the start-up glue).
 int register_fork_handlers(void (*prepare)(), void (*parent)(), void (*child)());
+
+// ---- thread exit and symbols (os/threads.cpp, os/symbols.cpp) -------------------------------
+// A thread-specific key whose destructor `at_exit(value)` runs when a thread that set a non-null
+// value exits (pthread_key_create). Create it early: keys below 32 live inside the thread
+// descriptor, which is what makes set_thread_exit_value allocation-free.
+using ThreadExitKey = unsigned;
+Result<ThreadExitKey> create_thread_exit_key(void (*at_exit)(void*));
+int set_thread_exit_value(ThreadExitKey key, void* value);     // [malloc-safe] 0 or -errno
+// The next definition of `name` after the library this code is linked into (dlsym RTLD_NEXT);
+// nullptr when there is none. dlsym may call calloc: the shim serves that from its bootstrap buffer.
+void* next_symbol(const char* name);
+// Which loaded object (and symbol, when exported) holds a code address (dladdr). Takes the
+// loader's lock: for the profile at exit, not for the allocator.
+struct CodeLocation {
+  const char* module = nullptr;      // file name of the object, may be null
+  std::uintptr_t module_base = 0;    // its load address
+  const char* symbol = nullptr;      // nearest exported symbol, may be null
+};
+std::optional<CodeLocation> code_location(const void* address);
+// Return addresses of the caller's stack, innermost first (libunwind's unw_backtrace, which walks
+// with its own memory; glibc's backtrace() may dlopen libgcc_s and allocate). Returns the depth.
+int backtrace(void** frames, int max);                         // [malloc-safe]
 
 // ---- memory (os/memory.cpp) -----------------------------------------------------------------
 void* reserve_address_space(std::size_t bytes, std::size_t alignment);  // [malloc-safe] PROT_NONE; nullptr on failure
@@ -84,5 +109,9 @@ int write_file_atomically(const std::string& path, std::string_view data);
 Result<std::string> read_file(const std::string& path);
 // Diagnostics straight to fd 2 (no FILE, no allocation): the only output allowed inside malloc.
 void write_stderr(std::string_view text);  // [malloc-safe]
+// "ENOMEM" for ENOMEM (strerrorname_np); nullptr for a number glibc does not know.
+const char* errno_name(int error);         // [malloc-safe]
+// Ends the process at once with SIGABRT (a failed internal assertion).
+[[noreturn]] void abort_process();         // [malloc-safe]
 
 }  // namespace numa_agent::os

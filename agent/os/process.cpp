@@ -128,4 +128,8 @@ void write_stderr(std::string_view text) {
   errno = saved;
 }
 
+const char* errno_name(int error) { return strerrorname_np(error); }
+
+void abort_process() { std::abort(); }
+
 }  // namespace numa_agent::os

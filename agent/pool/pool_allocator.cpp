@@ -1,6 +1,7 @@
 // The pools' slow paths: arenas and chunks, span life cycle, heap attach/abandon/adopt, remote-free
-// collection, sampling and fork. Nothing here logs or allocates from the heap; the only locks are
-// the per-node mutexes (span and heap bookkeeping) and the sample table's mutex.
+// collection, taking samples and fork. Nothing here logs or allocates from the heap (a failed
+// start's Error aside); the only locks are the per-node mutexes (span and heap bookkeeping) and the
+// sample table's mutex (sample_table.cpp).
 #include "pool_allocator.hpp"
 
 #include <algorithm>
@@ -11,8 +12,6 @@
 namespace numa_agent::pool {
 
 namespace {
-constexpr int kSampleDepth = 24;
-constexpr std::size_t kSampleCapacity = 1024;   // distinct call paths (open addressing)
 constexpr std::size_t kPageBytes = 4096;
 
 // Restores errno on scope exit: free() must preserve it and malloc must not leak the errno of a
@@ -22,15 +21,6 @@ struct ErrnoGuard {
   ~ErrnoGuard() { errno = saved; }
 };
 }  // namespace
-
-struct SampleSite {
-  std::uint64_t hash;       // 0: free slot
-  int depth;
-  void* frames[kSampleDepth];
-  std::uint64_t count;
-  std::uint64_t bytes;      // sum of the sampled blocks' sizes
-  std::uint64_t per_node[kMaxNodes];
-};
 
 HeapCounters& HeapCounters::operator+=(const HeapCounters& o) {
   pool_allocs += o.pool_allocs;
@@ -48,15 +38,14 @@ HeapCounters& HeapCounters::operator+=(const HeapCounters& o) {
 
 // ---- start / release ------------------------------------------------------------------------
 
-const char* PoolAllocator::start(const PoolConfig& config, const Topology& topology, const PoolOs& os,
-                                 ThreadHooks hooks) {
-  if (started()) return "pools already started";
-  if (!config.enabled) return "disabled by NUMA_AGENT_POOLS=0";
+Result<void> PoolAllocator::start(const PoolConfig& config, const Topology& topology, const PoolOs& os,
+                                  ThreadHooks hooks) {
+  if (started()) return numa_agent::fail(0, "pools already started");
+  if (!config.enabled) return numa_agent::fail(0, "disabled by NUMA_AGENT_POOLS=0");
   // From here on a failure leaves the pools off for good: count what they are asked for.
   auto fail = [this](const char* why, int error) {
-    start_errno_ = error;
     count_off_ = true;
-    return why;
+    return numa_agent::fail(error, why);
   };
   const int nodes = topology.node_count();
   if (nodes < 1) return fail("topology has no NUMA node", 0);
@@ -105,52 +94,52 @@ const char* PoolAllocator::start(const PoolConfig& config, const Topology& topol
     a.usable = true;
   }
 
-  // CPU → node. A CPU of a node without memory uses the nearest node that has memory (binding
-  // to a memoryless node would fail). Unknown CPUs use node 0.
-  bool any_memory = false;
-  for (const auto& n : topology.nodes()) any_memory |= n.memory_bytes > 0;
-  auto memory_node_for = [&](int node) {
-    if (!any_memory || topology.nodes()[static_cast<std::size_t>(node)].memory_bytes > 0) return node;
-    int best = node;
-    std::uint32_t best_distance = UINT32_MAX;
-    for (int j = 0; j < nodes; ++j) {
-      if (topology.nodes()[static_cast<std::size_t>(j)].memory_bytes == 0) continue;
-      std::uint32_t d = topology.distances().size() == nodes ? topology.distances().at(node, j) : (j == node ? 10 : 20);
-      if (d < best_distance) best = j, best_distance = d;
-    }
-    return best;
-  };
-  std::fill(std::begin(cpu_node_), std::end(cpu_node_), std::int8_t{0});
-  for (const auto& pu : topology.pus())
-    if (pu.os_index >= 0 && pu.os_index < CpuSet::kMaxCpus && pu.node >= 0 && pu.node < nodes)
-      cpu_node_[pu.os_index] = static_cast<std::int8_t>(memory_node_for(pu.node));
+  map_cpus_to_nodes(topology);
 
   sample_bytes_ = 0;
   if (config.sample_bytes > 0 && os.backtrace && os.map) {
-    const std::size_t bytes = (kSampleCapacity * sizeof(SampleSite) + kPageBytes - 1) & ~(kPageBytes - 1);
-    if (void* table = os.map(bytes)) {
-      samples_ = static_cast<SampleSite*>(table);   // zero pages: every slot free
-      sample_capacity_ = kSampleCapacity;
+    if (void* table = os.map(SampleTable::bytes())) {
+      samples_.attach(table);
       sample_bytes_ = config.sample_bytes;
     }
   }
 
   base_ = reinterpret_cast<std::uintptr_t>(base);
   size_ = total;   // last: from here on owns() can be true
-  return nullptr;
+  return {};
+}
+
+// CPU → node. A CPU of a node without memory uses the nearest node that has memory (binding to a
+// memoryless node would fail). Unknown CPUs use node 0.
+void PoolAllocator::map_cpus_to_nodes(const Topology& topology) {
+  bool any_memory = false;
+  for (const auto& n : topology.nodes()) any_memory |= n.memory_bytes > 0;
+  auto memory_node_for = [&](int node) {
+    if (!any_memory || topology.nodes()[static_cast<std::size_t>(node)].memory_bytes > 0) return node;
+    int best = node;
+    std::uint32_t best_distance = UINT32_MAX;
+    for (int j = 0; j < topology.node_count(); ++j) {
+      if (topology.nodes()[static_cast<std::size_t>(j)].memory_bytes == 0) continue;
+      std::uint32_t d = topology.distances().size() == topology.node_count() ? topology.distances().at(node, j) : (j == node ? 10 : 20);
+      if (d < best_distance) best = j, best_distance = d;
+    }
+    return best;
+  };
+  std::fill(std::begin(cpu_node_), std::end(cpu_node_), std::int8_t{0});
+  for (const auto& pu : topology.pus())
+    if (pu.os_index >= 0 && pu.os_index < CpuSet::kMaxCpus && pu.node >= 0 && pu.node < topology.node_count())
+      cpu_node_[pu.os_index] = static_cast<std::int8_t>(memory_node_for(pu.node));
 }
 
 void PoolAllocator::release_for_tests() {
   if (!started()) return;
   if (os_.release) {
     os_.release(reinterpret_cast<void*>(base_), size_);
-    if (samples_)
-      os_.release(samples_, (sample_capacity_ * sizeof(SampleSite) + kPageBytes - 1) & ~(kPageBytes - 1));
+    if (samples_.attached()) os_.release(samples_.detach(), SampleTable::bytes());
   }
+  samples_.detach();
   base_ = 0;
   size_ = 0;
-  samples_ = nullptr;
-  sample_capacity_ = 0;
   for (auto& n : nodes_) {
     n.~NodeArena();
     new (&n) NodeArena();
@@ -211,6 +200,8 @@ Span* PoolAllocator::take_span_locked(NodeArena& a) {
     s = span_of(a.span_cursor);
     a.span_cursor += kSpanBytes;
   }
+  NUMA_AGENT_ASSERT(s->kind == SpanKind::Unused);   // the free lists hold only unused spans
+  NUMA_AGENT_ASSERT(s->owner.load(std::memory_order_relaxed) == nullptr);
   s->next = s->prev = nullptr;
   s->decommitted = 0;
   ++a.spans_in_use;
@@ -224,6 +215,9 @@ Span* PoolAllocator::acquire_span(int node) {
 }
 
 void PoolAllocator::release_span(Heap* h, Span* s) {
+  NUMA_AGENT_ASSERT(s->owner.load(std::memory_order_relaxed) == h);   // only the owner gives a span back
+  NUMA_AGENT_ASSERT(s->used == 0);   // no block of it is live
+  NUMA_AGENT_ASSERT(h->current[s->cls] != s);
   NodeArena& a = nodes_[h->node];
   s->owner.store(nullptr, std::memory_order_relaxed);
   s->kind = SpanKind::Unused;
@@ -282,6 +276,7 @@ Heap* PoolAllocator::take_heap(int node) {
   Heap* h = nullptr;
   if (a.abandoned) {
     h = a.abandoned;
+    NUMA_AGENT_ASSERT(h->state == HeapState::Abandoned && h->node == node);
     a.abandoned = h->next_abandoned;
     h->next_abandoned = nullptr;
     ++a.heaps_adopted;
@@ -295,6 +290,7 @@ Heap* PoolAllocator::take_heap(int node) {
 // Makes h the calling thread's heap. The move cooldown belongs to the thread that moved, not to
 // the heap: an adopted heap's new thread may move at its first slow path.
 Heap* PoolAllocator::install(Heap* h) {
+  NUMA_AGENT_ASSERT(h->state == HeapState::Active);
   h->move_cooldown = 0;
   h->tid = os_.current_tid ? os_.current_tid() : 0;
   ++h->attaches;
@@ -351,11 +347,14 @@ std::uint64_t PoolAllocator::pools_off_fallthroughs() const {
 }
 
 void PoolAllocator::abandon(Heap* h) {
+  NUMA_AGENT_ASSERT(h->state == HeapState::Active);   // a heap is abandoned once per owner
+  NUMA_AGENT_ASSERT(h != &g_detached_heap && h != &g_exited_heap);
   collect_remote(h);
   for (unsigned cls = 0; cls < kClassCount; ++cls) {
     Span* s = h->current[cls];
     if (s == &g_empty_span) continue;
     h->current[cls] = &g_empty_span;
+    NUMA_AGENT_ASSERT(s->used != 0);   // a current span holds its extra count
     if (--s->used == 0) release_span(h, s);
     else if (s->free || s->carved < s->carve_limit) make_available(h, s);
     else s->full = 1;
@@ -379,6 +378,9 @@ void PoolAllocator::thread_exit(Heap** slot) {
 // ---- spans of a heap ------------------------------------------------------------------------
 
 void PoolAllocator::make_available(Heap* h, Span* s) {
+  NUMA_AGENT_ASSERT(s->owner.load(std::memory_order_relaxed) == h && s->kind == SpanKind::Small);
+  NUMA_AGENT_ASSERT(s->prev == nullptr && s->next == nullptr && h->available[s->cls] != s);   // on no list yet
+  NUMA_AGENT_ASSERT(!s->full && h->current[s->cls] != s);
   Span*& head = h->available[s->cls];
   s->prev = nullptr;
   s->next = head;
@@ -387,6 +389,8 @@ void PoolAllocator::make_available(Heap* h, Span* s) {
 }
 
 void PoolAllocator::unlink_available(Heap* h, Span* s) {
+  NUMA_AGENT_ASSERT(s->prev ? s->prev->next == s : h->available[s->cls] == s);   // on h's list of its class
+  NUMA_AGENT_ASSERT(s->next == nullptr || s->next->prev == s);
   if (s->prev) s->prev->next = s->next;
   else h->available[s->cls] = s->next;
   if (s->next) s->next->prev = s->prev;
@@ -402,12 +406,15 @@ void PoolAllocator::span_gained_free(Heap* h, Span* s) {
     return;
   }
   // Empty and not current (a current span holds one extra count): it is on the available list.
+  NUMA_AGENT_ASSERT(s->used == 0 && h->current[s->cls] != s);
   unlink_available(h, s);
   ErrnoGuard keep_errno;
   release_span(h, s);
 }
 
 void PoolAllocator::local_free_slow(Heap* h, Span* s, Block* b) {
+  NUMA_AGENT_ASSERT(s->owner.load(std::memory_order_relaxed) == h);   // collected frees are h's own blocks
+  NUMA_AGENT_ASSERT(s->used != 0);
   b->next = s->free;
   s->free = b;
   if ((--s->used == 0) | s->full) span_gained_free(h, s);
@@ -416,6 +423,7 @@ void PoolAllocator::local_free_slow(Heap* h, Span* s, Block* b) {
 void PoolAllocator::free_remote(Heap* h, Span* s, void* p) {
   Heap* owner = s->owner.load(std::memory_order_acquire);
   if (NUMA_AGENT_UNLIKELY(owner == nullptr)) return;   // not a live block (double free): keep it out
+  NUMA_AGENT_ASSERT(owner != h);
   auto* b = static_cast<Block*>(p);
   Block* head = owner->remote_free.load(std::memory_order_relaxed);
   do {
@@ -465,6 +473,7 @@ void* PoolAllocator::refill(Heap* h, unsigned cls) {
     if (!s->free && s->carved < s->carve_limit) carve(h, s);
     if (!s->free) {
       // Exhausted: it leaves the current slot full (every block is out).
+      NUMA_AGENT_ASSERT(s->used >= 2);   // its extra count and at least one live block
       h->current[cls] = &g_empty_span;
       --s->used;
       s->full = 1;
@@ -476,6 +485,7 @@ void* PoolAllocator::refill(Heap* h, unsigned cls) {
   if (!s) {
     s = h->available[cls];
     if (s) {
+      NUMA_AGENT_ASSERT(s->cls == cls && !s->full);
       unlink_available(h, s);
     } else {
       s = acquire_span(h->node);
@@ -517,6 +527,7 @@ void* PoolAllocator::alloc_slow(Heap* h, std::size_t n) {
   } else if (node_count_ > 1 && n <= small_max_) {
     h = follow_thread(h);
   }
+  NUMA_AGENT_ASSERT(h->state == HeapState::Active && h->node >= 0 && h->node < node_count_);
   ++h->counters.slow_allocs;
   if (n > small_max_) {
     ++h->counters.fallthrough[static_cast<unsigned>(FallReason::TooLarge)];
@@ -552,45 +563,10 @@ void* PoolAllocator::alloc_aligned(Heap* h, std::size_t alignment, std::size_t n
 
 void PoolAllocator::record_sample(Heap* h, std::size_t bytes) {
   void* frames[kSampleDepth];
-  int depth = os_.backtrace(frames, kSampleDepth);
+  const int depth = os_.backtrace(frames, kSampleDepth);
   if (depth <= 0) return;
-  std::uint64_t hash = 1469598103934665603ull;   // FNV-1a over the return addresses
-  for (int i = 0; i < depth; ++i) {
-    hash ^= reinterpret_cast<std::uintptr_t>(frames[i]);
-    hash *= 1099511628211ull;
-  }
-  hash |= 1;   // 0 marks a free slot
   ++h->counters.samples;
-  std::unique_lock g(sample_lock_, std::defer_lock);
-  if (!sample_reader_active_.load(std::memory_order_relaxed)) {
-    g.lock();
-  } else if (!g.try_lock()) {   // the profile is being read, perhaps by this very thread
-    samples_dropped_.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
-  for (std::size_t probe = 0; probe < sample_capacity_; ++probe) {
-    SampleSite& site = samples_[(hash + probe) & (sample_capacity_ - 1)];
-    if (site.hash == 0) {
-      site.hash = hash;
-      site.depth = depth;
-      std::memcpy(site.frames, frames, sizeof(void*) * static_cast<std::size_t>(depth));
-    } else if (site.hash != hash || site.depth != depth ||
-               std::memcmp(site.frames, frames, sizeof(void*) * static_cast<std::size_t>(depth)) != 0) {
-      continue;
-    }
-    ++site.count;
-    site.bytes += bytes;
-    ++site.per_node[h->node];
-    return;
-  }
-  samples_dropped_.fetch_add(1, std::memory_order_relaxed);
-}
-
-bool PoolAllocator::sample_view(std::size_t i, SampleView& v) const {
-  const SampleSite& site = samples_[i];
-  if (site.hash == 0) return false;
-  v = SampleView{const_cast<const void* const*>(site.frames), site.depth, site.count, site.bytes, site.per_node};
-  return true;
+  samples_.record(frames, depth, bytes, h->node);
 }
 
 // ---- fork -----------------------------------------------------------------------------------
@@ -598,12 +574,12 @@ bool PoolAllocator::sample_view(std::size_t i, SampleView& v) const {
 void PoolAllocator::fork_prepare() {
   if (!started()) return;
   for (int i = 0; i < node_count_; ++i) nodes_[i].lock.lock();
-  sample_lock_.lock();
+  samples_.lock_for_fork();
 }
 
 void PoolAllocator::fork_parent() {
   if (!started()) return;
-  sample_lock_.unlock();
+  samples_.unlock_after_fork();
   for (int i = node_count_ - 1; i >= 0; --i) nodes_[i].lock.unlock();
 }
 
@@ -611,7 +587,7 @@ void PoolAllocator::fork_child() {
   if (!started()) return;
   // Only the forking thread exists in the child: fresh locks, and every other thread's heap is
   // abandoned so that its blocks can be freed (remote frees) and its spans reused by adoption.
-  new (&sample_lock_) std::mutex();
+  samples_.reset_lock_in_child();
   for (int i = 0; i < node_count_; ++i) new (&nodes_[i].lock) std::mutex();
   Heap* survivor = *hooks_.slot();
   for (int i = 0; i < node_count_; ++i) {

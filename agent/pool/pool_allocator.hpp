@@ -23,18 +23,23 @@
 // slow paths, so a thread that the scheduler bounces between nodes cannot thrash heaps.
 //
 // Everything that is not the fast path (new spans, remote-free collection, heap attach/abandon,
-// sampling, fork) is out of line in pool_allocator.cpp. This header knows nothing of the real
-// allocator: a null result means "not served by the pools" and the caller falls through.
+// sampling, fork) is out of line in pool_allocator.cpp; the sampled call paths are kept in
+// sample_table.cpp. The invariants stated here are checked by NUMA_AGENT_ASSERT (agent/assert.hpp)
+// in debug and sanitizer builds. This header knows nothing of the real allocator: a null result
+// means "not served by the pools" and the caller falls through.
 #pragma once
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
+#include <utility>
 
+#include "../assert.hpp"
 #include "../cpu_set.hpp"
 #include "../topology.hpp"
 #include "pool_os.hpp"
 #include "pool_runtime.hpp"
+#include "sample_table.hpp"
 #include "size_classes.hpp"
 
 #define NUMA_AGENT_LIKELY(x) __builtin_expect(!!(x), 1)
@@ -46,7 +51,6 @@ inline constexpr std::size_t kSpanBytes = 64 * 1024;
 inline constexpr unsigned kSpanShift = 16;
 inline constexpr std::size_t kChunkBytes = 4 * 1024 * 1024;
 inline constexpr unsigned kSpansPerChunk = kChunkBytes / kSpanBytes;
-inline constexpr int kMaxNodes = 64;
 inline constexpr std::size_t kHotFreeSpans = 256;   // empty spans kept committed per node (16 MiB)
 
 struct Heap;
@@ -162,8 +166,6 @@ struct NodeArena {
   int last_error = 0;
 };
 
-struct SampleSite;   // pool_allocator.cpp
-
 // How the core finds the calling thread's heap slot (a thread-local in production, a test's own
 // per-thread variable in tests) and tells the runtime that a thread took a heap (so that the
 // runtime can arrange thread_exit at the thread's end).
@@ -180,14 +182,12 @@ class PoolAllocator {
 
   // Reserves the arenas, checks once that memory can be bound to a node (mbind on the
   // reservation: a seccomp filter or a kernel without NUMA shows here, not at the first refill)
-  // and builds the CPU→node table. Returns nullptr on success, else why the pools stay off (a
-  // static string; start_errno() and start_bytes() give the OS error and the size asked for).
-  // Allocates nothing from the heap. After a failure every allocation request that reaches the
-  // pools is counted as a "pools_off" fall-through.
-  const char* start(const PoolConfig& config, const Topology& topology, const PoolOs& os,
-                    ThreadHooks hooks);
+  // and builds the CPU→node table. Fails when the pools stay off (the
+  // error says why the pools stay off, with the OS error behind it; start_bytes() gives the size
+  // asked for). Allocates from the heap only for a failure's Error. After a failure every
+  // allocation request that reaches the pools is counted as a "pools_off" fall-through.
+  Result<void> start(const PoolConfig& config, const Topology& topology, const PoolOs& os, ThreadHooks hooks);
   bool started() const { return size_ != 0; }
-  int start_errno() const { return start_errno_; }
   std::size_t start_bytes() const { return start_bytes_; }
   // Unmaps everything (tests only; production never tears the pools down).
   void release_for_tests();
@@ -199,6 +199,7 @@ class PoolAllocator {
     Span* s = h->current[class_of(n)];
     Block* b = s->free;
     if (NUMA_AGENT_UNLIKELY(b == nullptr)) return nullptr;
+    NUMA_AGENT_ASSERT(s->owner.load(std::memory_order_relaxed) == h);   // a heap allocates from its own spans
     s->free = b->next;
     ++s->used;
     ++h->counters.pool_allocs;
@@ -213,6 +214,8 @@ class PoolAllocator {
   [[gnu::always_inline]] void free_owned(Heap* h, void* p) {
     Span* s = span_of(p);
     if (NUMA_AGENT_UNLIKELY(s->owner.load(std::memory_order_relaxed) != h)) return free_remote(h, s, p);
+    NUMA_AGENT_ASSERT(s->kind == SpanKind::Small);
+    NUMA_AGENT_ASSERT(s->used != 0);   // more frees than allocations: a double free
     auto* b = static_cast<Block*>(p);
     b->next = s->free;
     s->free = b;
@@ -274,26 +277,13 @@ class PoolAllocator {
       for (Heap* h = head; h; h = h->next_in_node) f(*h);
     }
   }
-  struct SampleView {
-    const void* const* frames;
-    int depth;
-    std::uint64_t count;
-    std::uint64_t bytes;
-    const std::uint64_t* per_node;   // node_count() entries
-  };
-  // f runs under the sample table's lock; a sample the slow path takes meanwhile (f allocating)
-  // is dropped rather than waiting for that lock.
+  using SampleView = pool::SampleView;
+  // The sampled call paths (sample_table.hpp says when a sample is dropped instead).
   template <typename F>
   void for_each_sample(F&& f) {
-    std::lock_guard g(sample_lock_);
-    sample_reader_active_.store(true, std::memory_order_relaxed);
-    for (std::size_t i = 0; i < sample_capacity_; ++i) {
-      SampleView v;
-      if (sample_view(i, v)) f(v);
-    }
-    sample_reader_active_.store(false, std::memory_order_relaxed);
+    samples_.for_each(std::forward<F>(f));
   }
-  std::uint64_t samples_dropped() const { return samples_dropped_.load(std::memory_order_relaxed); }
+  std::uint64_t samples_dropped() const { return samples_.dropped(); }
   // Allocations by threads whose heap was already abandoned at their exit (no heap to count in).
   std::uint64_t exited_thread_fallthroughs() const { return exited_fallthroughs_.load(std::memory_order_relaxed); }
   // Allocation requests sent to the real allocator because start failed.
@@ -321,8 +311,8 @@ class PoolAllocator {
   void abandon(Heap* h);
   void carve(Heap* h, Span* s);
   void record_sample(Heap* h, std::size_t bytes);
-  bool sample_view(std::size_t i, SampleView& v) const;
   int node_for_cpu(int cpu) const;
+  void map_cpus_to_nodes(const Topology& topology);
   static char* span_base(const Span* s);
 
   // Read on every free: keep together.
@@ -338,11 +328,7 @@ class PoolAllocator {
   std::int8_t cpu_node_[CpuSet::kMaxCpus] = {};
   NodeArena nodes_[kMaxNodes];
 
-  std::mutex sample_lock_;
-  SampleSite* samples_ = nullptr;       // open-addressed table, mapped at start when sampling
-  std::size_t sample_capacity_ = 0;
-  std::atomic<std::uint64_t> samples_dropped_{0};
-  std::atomic<bool> sample_reader_active_{false};   // for_each_sample holds sample_lock_
+  SampleTable samples_;   // mapped at start when sampling
   std::atomic<std::uint64_t> exited_fallthroughs_{0};
 
   // After a failed start: requests counted on shards picked by the caller's stack address, so
@@ -353,7 +339,6 @@ class PoolAllocator {
   static constexpr unsigned kOffShards = 16;
   bool count_off_ = false;
   OffShard off_fallthroughs_[kOffShards];
-  int start_errno_ = 0;
   std::size_t start_bytes_ = 0;
 };
 

@@ -19,7 +19,7 @@ struct PoolOs {
   int (*backtrace)(void** frames, int max) = nullptr;
 };
 
-// agent/os for the memory calls, libunwind for backtraces.
+// The functions of agent/os.
 const PoolOs& production_pool_os();
 
 }  // namespace numa_agent::pool

@@ -32,20 +32,18 @@ const Topology kHoled = machine(true);
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string text(reinterpret_cast<const char*>(data), size);
-  PinSpec spec;
-  std::string error;
-  if (!parse_pin_spec(text, spec, error)) {
-    if (error.empty()) std::abort();
+  auto spec = parse_pin_spec(text);
+  if (!spec) {
+    if (spec.error().what.empty()) std::abort();
     return 0;
   }
   for (const Topology* t : {&kFull, &kHoled}) {
-    std::vector<int> cpus;
-    if (spec.kind != PinSpec::Kind::Explicit) continue;
-    if (resolve_pin_spec(spec, *t, cpus, error)) {
-      if (cpus.empty()) std::abort();
-      for (int c : cpus)
+    if (spec->kind != PinSpec::Kind::Explicit) continue;
+    if (auto cpus = resolve_pin_spec(*spec, *t)) {
+      if (cpus->empty()) std::abort();
+      for (int c : *cpus)
         if (!t->pu(c)) std::abort();
-    } else if (error.empty()) {
+    } else if (cpus.error().what.empty()) {
       std::abort();
     }
   }

@@ -9,7 +9,7 @@
 #include <cstdio>
 #include <regex>
 
-#include "run_program.hpp"
+#include "../support/run_under_agent.hpp"
 
 using namespace numa_agent::test;
 
@@ -68,7 +68,7 @@ int node_count() {
 TEST_CASE("spread pins every thread of a pthread program to one allowed CPU, round-robin") {
   if (node_count() != 1) return;   // multi-node expectations are checked in the vm tests
   auto cpus = allowed_cpus();
-  auto r = run_with_agent({program("thread_report"), "--threads", "5"});
+  auto r = run_under_agent({test_program("thread_report"), "--threads", "5"});
   REQUIRE(r.status == 0);
   auto threads = parse_report(r.out);
   REQUIRE(threads.size() == 6);
@@ -81,7 +81,7 @@ TEST_CASE("spread pins every thread of a pthread program to one allowed CPU, rou
 
 TEST_CASE("std::thread goes through the same wrapper") {
   auto cpus = allowed_cpus();
-  auto r = run_with_agent({program("thread_report"), "--threads", "3", "--api", "std"}, {{"NUMA_AGENT_PIN", "compact"}});
+  auto r = run_under_agent({test_program("thread_report"), "--threads", "3", "--api", "std"}, {.env = {{"NUMA_AGENT_PIN", "compact"}}});
   REQUIRE(r.status == 0);
   auto threads = parse_report(r.out);
   REQUIRE(threads.size() == 4);
@@ -93,8 +93,8 @@ TEST_CASE("std::thread goes through the same wrapper") {
 TEST_CASE("an explicit list and a skip mask, likwid-pin style") {
   auto cpus = allowed_cpus();
   const std::string reversed = std::to_string(cpus.back()) + "," + std::to_string(cpus.front());
-  auto r = run_with_agent({program("thread_report"), "--threads", "3"},
-                          {{"NUMA_AGENT_PIN", reversed}, {"NUMA_AGENT_SKIP", "0x1"}});
+  auto r = run_under_agent({test_program("thread_report"), "--threads", "3"},
+                           {.env = {{"NUMA_AGENT_PIN", reversed}, {"NUMA_AGENT_SKIP", "0x1"}}});
   REQUIRE(r.status == 0);
   auto t = parse_report(r.out);
   REQUIRE(t.size() == 4);
@@ -105,7 +105,7 @@ TEST_CASE("an explicit list and a skip mask, likwid-pin style") {
 }
 
 TEST_CASE("policy none leaves every thread with the process's CPUs") {
-  auto r = run_with_agent({program("thread_report"), "--threads", "2"}, {{"NUMA_AGENT_PIN", "none"}});
+  auto r = run_under_agent({test_program("thread_report"), "--threads", "2"}, {.env = {{"NUMA_AGENT_PIN", "none"}}});
   REQUIRE(r.status == 0);
   for (const auto& [k, t] : parse_report(r.out)) CHECK(t.allowed == list_of(allowed_cpus()));
 }
@@ -113,8 +113,8 @@ TEST_CASE("policy none leaves every thread with the process's CPUs") {
 TEST_CASE("the agent never pins outside a taskset") {
   auto cpus = allowed_cpus();
   const std::string only = std::to_string(cpus.back());
-  auto r = run({"taskset", "-c", only, program("thread_report"), "--threads", "3"},
-               {{"LD_PRELOAD", agent_library()}, {"NUMA_AGENT_PIN", "compact"}});
+  auto r = run_under_agent({"taskset", "-c", only, test_program("thread_report"), "--threads", "3"},
+                           {.env = {{"NUMA_AGENT_PIN", "compact"}}});
   REQUIRE(r.status == 0);
   auto threads = parse_report(r.out);
   REQUIRE(threads.size() == 4);
@@ -123,39 +123,39 @@ TEST_CASE("the agent never pins outside a taskset") {
 }
 
 TEST_CASE("pthread semantics are unchanged under the agent") {
-  auto plain = run({program("pthread_semantics")});
-  auto agent = run_with_agent({program("pthread_semantics")});
+  auto plain = run_program({test_program("pthread_semantics")});
+  auto agent = run_under_agent({test_program("pthread_semantics")});
   INFO(agent.out << agent.err);
   CHECK(plain.status == 0);
   CHECK(agent.status == 0);
   CHECK(agent.out == plain.out);
-  auto exit_path = run_with_agent({program("thread_report"), "--threads", "2", "--exit-via", "pthread_exit"});
+  auto exit_path = run_under_agent({test_program("thread_report"), "--threads", "2", "--exit-via", "pthread_exit"});
   CHECK(exit_path.status == 0);
 }
 
 TEST_CASE("OpenMP threads are pinned, with OMP_PLACES set the agent steps aside and says so") {
-  const std::string omp = program("omp_report");
+  const std::string omp = test_program("omp_report");
   if (access(omp.c_str(), X_OK) != 0) return;   // built only when the compiler has OpenMP
   auto cpus = allowed_cpus();
-  auto pinned = run_with_agent({omp}, {{"OMP_NUM_THREADS", "4"}});
+  auto pinned = run_under_agent({omp}, {.env = {{"OMP_NUM_THREADS", "4"}}});
   REQUIRE(pinned.status == 0);
   auto threads = parse_report(pinned.out);
   REQUIRE(threads.size() == 4);
   for (const auto& [k, t] : threads) CHECK(t.allowed.find_first_of(",-") == std::string::npos);
 
-  auto aside = run_with_agent({omp}, {{"OMP_NUM_THREADS", "2"}, {"OMP_PLACES", "threads"}, {"NUMA_AGENT_LOG", "info"}});
+  auto aside = run_under_agent({omp}, {.env = {{"OMP_NUM_THREADS", "2"}, {"OMP_PLACES", "threads"}, {"NUMA_AGENT_LOG", "info"}}});
   REQUIRE(aside.status == 0);
   CHECK(aside.err.find("OMP_PLACES=threads is set: the OpenMP runtime places its threads") != std::string::npos);
   CHECK(aside.err.find("pinned to") == std::string::npos);
 }
 
 TEST_CASE("a bad setting is one warning line and the program runs unharmed") {
-  auto plain = run({program("pthread_semantics")});
+  auto plain = run_program({test_program("pthread_semantics")});
   for (auto [var, value] : std::vector<std::pair<std::string, std::string>>{
            {"NUMA_AGENT_PIN", "banana"}, {"NUMA_AGENT_PIN", "0-4095"}, {"NUMA_AGENT_SKIP", "xyz"},
            {"NUMA_AGENT_SMALL_MAX", "-1"}, {"NUMA_AGENT_LOG", "shout"}, {"NUMA_AGENT_PINN", "spread"}}) {
     INFO(var << "=" << value);
-    auto r = run_with_agent({program("pthread_semantics")}, {{var, value}});
+    auto r = run_under_agent({test_program("pthread_semantics")}, {.env = {{var, value}}});
     CHECK(r.status == 0);
     CHECK(r.out == plain.out);
     auto err = lines_of(r.err);
@@ -167,7 +167,7 @@ TEST_CASE("a bad setting is one warning line and the program runs unharmed") {
 
 TEST_CASE("the profile records every thread with its placement") {
   const std::string path = "/tmp/numa-agent-itest-%p.json";
-  auto r = run_with_agent({program("thread_report"), "--threads", "3"}, {{"NUMA_AGENT_PROFILE", path}});
+  auto r = run_under_agent({test_program("thread_report"), "--threads", "3"}, {.env = {{"NUMA_AGENT_PROFILE", path}}});
   REQUIRE(r.status == 0);
   auto threads = parse_report(r.out);
   REQUIRE(threads.size() == 4);
@@ -176,7 +176,7 @@ TEST_CASE("the profile records every thread with its placement") {
   std::smatch m;
   REQUIRE(std::regex_search(r.out, m, re));
   const std::string file = "/tmp/numa-agent-itest-" + m[1].str() + ".json";
-  auto profile = nlohmann::json::parse(read_all(file));
+  auto profile = nlohmann::json::parse(read_file(file));
   std::remove(file.c_str());
   CHECK(profile["schema"] == "numa-agent-profile/1");
   CHECK(profile["pid"] == std::stoi(m[1]));
@@ -191,20 +191,20 @@ TEST_CASE("the profile records every thread with its placement") {
 
 TEST_CASE("single-threaded processes in a tree are not pinned, PIN_MAIN=start pins at start-up") {
   const std::string all = list_of(allowed_cpus());
-  auto tree = run_with_agent({"bash", "-c", "grep Cpus_allowed_list /proc/self/status; (grep Cpus_allowed_list /proc/$BASHPID/status)"});
+  auto tree = run_under_agent({"bash", "-c", "grep Cpus_allowed_list /proc/self/status; (grep Cpus_allowed_list /proc/$BASHPID/status)"});
   REQUIRE(tree.status == 0);
   auto lines = lines_of(tree.out);
   REQUIRE(lines.size() == 2);
   for (const auto& l : lines) CHECK(l == "Cpus_allowed_list:\t" + all);
 
-  auto start = run_with_agent({"grep", "Cpus_allowed_list", "/proc/self/status"}, {{"NUMA_AGENT_PIN_MAIN", "start"}});
+  auto start = run_under_agent({"grep", "Cpus_allowed_list", "/proc/self/status"}, {.env = {{"NUMA_AGENT_PIN_MAIN", "start"}}});
   REQUIRE(start.status == 0);
   CHECK(start.out == "Cpus_allowed_list:\t" + std::to_string(allowed_cpus().front()) + "\n");
 }
 
 TEST_CASE("a child forked by a pinned thread gets the process's CPUs back") {
   // python3: a worker thread (pinned by the agent) forks; the child reports its own affinity.
-  auto r = run_with_agent({"python3", "-c",
+  auto r = run_under_agent({"python3", "-c",
                            "import os, threading\n"
                            "def work():\n"
                            "    pid = os.fork()\n"

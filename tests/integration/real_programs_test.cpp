@@ -4,7 +4,7 @@
 #include <fstream>
 #include <random>
 
-#include "run_program.hpp"
+#include "../support/run_under_agent.hpp"
 
 using namespace numa_agent::test;
 
@@ -24,8 +24,8 @@ std::string make_input(const std::string& name, std::size_t bytes) {
 
 void same_output(const std::vector<std::string>& argv, const std::string& stdin_path = "/dev/null") {
   INFO(argv[0]);
-  auto plain = run(argv, {}, stdin_path);
-  auto agent = run(argv, {{"LD_PRELOAD", agent_library()}}, stdin_path);
+  auto plain = run_program(argv, {.stdin_path = stdin_path});
+  auto agent = run_under_agent(argv, {.stdin_path = stdin_path});
   REQUIRE(plain.status == 0);
   CHECK(agent.status == 0);
   CHECK(agent.out.size() == plain.out.size());

@@ -110,18 +110,22 @@ struct TestEnv {
 };
 using TestFamily = MallocFamily<TestEnv>;
 
+// The pools' settings as the option table's defaults give them.
+inline PoolConfig default_pool_config() { return pool_config(default_options()); }
+
 // One started allocator on a fake machine; the calling thread starts detached on CPU 0.
 class FakeMachine {
  public:
-  explicit FakeMachine(int nodes, PoolConfig config = {}) : topology_(fake_topology(nodes)) {
+  explicit FakeMachine(int nodes, PoolConfig config = default_pool_config()) : topology_(fake_topology(nodes)) {
     {
       std::lock_guard g(g_fake_os.lock);
       g_fake_os.binds.clear();
     }
     pool_ = std::make_unique<PoolAllocator>();
-    if (config.arena_bytes_per_node == PoolConfig{}.arena_bytes_per_node) config.arena_bytes_per_node = 256u << 20;
-    const char* why = pool_->start(config, topology_, fake_pool_os(), ThreadHooks{test_slot, nullptr});
-    if (why) throw std::runtime_error(why);
+    // The default 16 GiB per node is more address space than a test needs.
+    if (config.arena_bytes_per_node == default_pool_config().arena_bytes_per_node) config.arena_bytes_per_node = 256u << 20;
+    if (auto started = pool_->start(config, topology_, fake_pool_os(), ThreadHooks{test_slot, nullptr}); !started)
+      throw std::runtime_error(started.error().what);
     g_test_pool = pool_.get();
     tl_test_heap = &g_detached_heap;
     tl_fake_cpu = 0;

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <csignal>
 #include <cstring>
 #include <random>
 #include <set>
@@ -77,7 +78,7 @@ TEST_CASE("small requests come from the calling thread's node, bound before firs
 }
 
 TEST_CASE("requests above NUMA_AGENT_SMALL_MAX go to the real allocator", "[pool]") {
-  PoolConfig config;
+  PoolConfig config = default_pool_config();
   config.small_max = 256;
   FakeMachine m(2, config);
   void* small = TestFamily::malloc(256);
@@ -512,7 +513,7 @@ TEST_CASE("thread_placed moves the calling thread's heap to its new node at once
 }
 
 TEST_CASE("the profile reader may allocate and move its heap while it walks heaps and samples", "[pool]") {
-  PoolConfig config;
+  PoolConfig config = default_pool_config();
   config.sample_bytes = 4096;   // a sample at nearly every fresh page
   FakeMachine m(2, config);
   m.on_thread(m.first_cpu_of(0), [&] {
@@ -543,16 +544,16 @@ TEST_CASE("a refused mbind at start leaves the pools off and counts what goes to
     g_fake_os.failing_os_node = 0;   // the probe binds node index 0 (OS node 0)
   }
   PoolAllocator pool;
-  PoolConfig config;
+  PoolConfig config = default_pool_config();
   config.arena_bytes_per_node = 64u << 20;
-  const char* why = pool.start(config, topology, fake_pool_os(), ThreadHooks{test_slot, nullptr});
+  auto started = pool.start(config, topology, fake_pool_os(), ThreadHooks{test_slot, nullptr});
   {
     std::lock_guard g(g_fake_os.lock);
     g_fake_os.failing_os_node = -1;
   }
-  REQUIRE(why != nullptr);
-  CHECK(std::string(why) == "mbind refused");
-  CHECK(pool.start_errno() == 22);
+  REQUIRE_FALSE(started);
+  CHECK(started.error().what == "mbind refused");
+  CHECK(started.error().code == 22);
   REQUIRE_FALSE(pool.started());
   Heap* h = &g_detached_heap;
   for (int i = 0; i < 5; ++i) REQUIRE(pool.alloc_slow(h, 64) == nullptr);
@@ -563,7 +564,7 @@ TEST_CASE("a refused mbind at start leaves the pools off and counts what goes to
   // Disabled by the configuration: not a failure, nothing counted.
   PoolAllocator disabled;
   config.enabled = false;
-  REQUIRE(disabled.start(config, topology, fake_pool_os(), ThreadHooks{test_slot, nullptr}) != nullptr);
+  REQUIRE_FALSE(disabled.start(config, topology, fake_pool_os(), ThreadHooks{test_slot, nullptr}));
   REQUIRE(disabled.alloc_slow(h, 64) == nullptr);
   CHECK(disabled.pools_off_fallthroughs() == 0);
 }
@@ -575,11 +576,11 @@ TEST_CASE("an address space too small for the arenas leaves the pools off with t
     return nullptr;
   };
   PoolAllocator pool;
-  PoolConfig config;
+  PoolConfig config = default_pool_config();
   config.arena_bytes_per_node = std::size_t{16} << 30;
-  const char* why = pool.start(config, fake_topology(2), os, ThreadHooks{test_slot, nullptr});
-  REQUIRE(why != nullptr);
-  CHECK(pool.start_errno() == ENOMEM);
+  auto started = pool.start(config, fake_topology(2), os, ThreadHooks{test_slot, nullptr});
+  REQUIRE_FALSE(started);
+  CHECK(started.error().code == ENOMEM);
   CHECK(pool.start_bytes() == (std::size_t{32} << 30));
   Heap* h = &g_detached_heap;
   REQUIRE(pool.alloc_slow(h, 16) == nullptr);
@@ -587,7 +588,7 @@ TEST_CASE("an address space too small for the arenas leaves the pools off with t
 }
 
 TEST_CASE("arena exhaustion and bind failure fall through, no allocation fails", "[pool]") {
-  PoolConfig config;
+  PoolConfig config = default_pool_config();
   config.arena_bytes_per_node = kChunkBytes;   // one chunk per node
   FakeMachine m(2, config);
   {
@@ -617,7 +618,7 @@ TEST_CASE("arena exhaustion and bind failure fall through, no allocation fails",
 }
 
 TEST_CASE("allocation sites are sampled on the slow path, by site and node", "[pool]") {
-  PoolConfig config;
+  PoolConfig config = default_pool_config();
   config.sample_bytes = 64 * 1024;
   FakeMachine m(2, config);
   std::vector<void*> keep;
@@ -766,3 +767,41 @@ TEST_CASE("core stress: threads on 4 nodes, cross-thread frees, realloc and mema
   for (auto& it : exchange) TestFamily::free(it.p);
   REQUIRE(errors.load() == 0);
 }
+
+TEST_CASE("NUMA_AGENT_ASSERT evaluates its condition exactly when assertions are compiled in", "[pool]") {
+  int evaluated = 0;
+  NUMA_AGENT_ASSERT(++evaluated > 0);
+  CHECK(evaluated == NUMA_AGENT_ASSERTS);
+}
+
+#if NUMA_AGENT_ASSERTS
+// The invariants are checked (debug and sanitizer trees): a block the owner frees twice breaks the
+// span's use count and its list membership, and the process stops with one line naming the check.
+TEST_CASE("a double free by the owner stops at an invariant of the pool core", "[pool]") {
+  int err[2];
+  REQUIRE(pipe(err) == 0);
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    dup2(err[1], 2);
+    std::signal(SIGABRT, SIG_DFL);   // not Catch's handler: the child just dies, the parent checks
+    FakeMachine m(2);
+    void* p = TestFamily::malloc(64);
+    TestFamily::free(p);
+    TestFamily::free(p);
+    _exit(0);   // not reached when the invariants are checked
+  }
+  close(err[1]);
+  std::string text;
+  char buf[512];
+  for (ssize_t n; (n = read(err[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
+  close(err[0]);
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+  INFO(text);
+  CHECK(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == SIGABRT);
+  CHECK(text.find("numa-agent: internal assertion failed: ") != std::string::npos);
+  CHECK(text.find("pool_allocator") != std::string::npos);
+}
+#endif

@@ -15,8 +15,8 @@ std::uintptr_t parse_hex(const std::string& s) { return std::stoull(s, nullptr, 
 // Runs `script` with sh with and without the agent; stdout and status must be equal, and the
 // named program must have taken at least `min_pool` allocations from the pools.
 void same_output(const std::string& script, const std::string& program, std::uint64_t min_pool) {
-  Outcome plain = run_program({"/bin/sh", "-c", script}, {});
-  AgentRun agent = run_under_agent({"/bin/sh", "-c", script});
+  ProgramResult plain = run_program({"/bin/sh", "-c", script});
+  AgentRun agent = run_with_profiles({"/bin/sh", "-c", script});
   INFO("script: " << script << "\nplain stderr: " << plain.err << "\nagent stderr: " << agent.outcome.err);
   REQUIRE(plain.status == 0);
   REQUIRE(agent.outcome.status == 0);
@@ -28,7 +28,7 @@ void same_output(const std::string& script, const std::string& program, std::uin
 }  // namespace
 
 TEST_CASE("pool pages are on node 0 (move_pages) and blocks lie in the pools' reserved range", "[pool]") {
-  AgentRun r = run_under_agent({test_program("pool_placement")});
+  AgentRun r = run_with_profiles({test_program("pool_placement")});
   INFO(r.outcome.out << r.outcome.err);
   REQUIRE(r.outcome.status == 0);
   REQUIRE(r.outcome.out.find("pool placement: 100.00 %") != std::string::npos);
@@ -48,9 +48,9 @@ TEST_CASE("pool pages are on node 0 (move_pages) and blocks lie in the pools' re
 }
 
 TEST_CASE("the placement check fails without the pools (it can tell)", "[pool]") {
-  Outcome plain = run_program({test_program("pool_placement"), "2", "500"}, {});
+  ProgramResult plain = run_program({test_program("pool_placement"), "2", "500"});
   CHECK(plain.status == 1);
-  AgentRun off = run_under_agent({test_program("pool_placement"), "2", "500"}, {{"NUMA_AGENT_POOLS", "0"}});
+  AgentRun off = run_with_profiles({test_program("pool_placement"), "2", "500"}, {{"NUMA_AGENT_POOLS", "0"}});
   CHECK(off.outcome.status == 1);
   REQUIRE(off.profiles.size() == 1);
   CHECK(off.profiles[0]["pools"]["enabled"] == false);
@@ -127,8 +127,8 @@ TEST_CASE("jemalloc as the real allocator: foreign pointers go to it, output unc
       "ts = [threading.Thread(target=w, args=(k, o)) for k in range(1, 4)]\n"
       "[t.start() for t in ts]; [t.join() for t in ts]\n"
       "print(sorted(o), len({str(i): i for i in range(100000)}))\n";
-  Outcome plain = run_program({"/usr/bin/python3", "-c", script}, {{"PYTHONMALLOC", "malloc"}, {"LD_PRELOAD", jemalloc}});
-  AgentRun agent = run_under_agent({"/usr/bin/python3", "-c", script}, {{"PYTHONMALLOC", "malloc"}, {"LD_PRELOAD", jemalloc}});
+  ProgramResult plain = run_program({"/usr/bin/python3", "-c", script}, {.env = {{"PYTHONMALLOC", "malloc"}, {"LD_PRELOAD", jemalloc}}});
+  AgentRun agent = run_with_profiles({"/usr/bin/python3", "-c", script}, {{"PYTHONMALLOC", "malloc"}, {"LD_PRELOAD", jemalloc}});
   INFO(agent.outcome.err);
   REQUIRE(plain.status == 0);
   REQUIRE(agent.outcome.status == 0);
@@ -140,10 +140,10 @@ TEST_CASE("jemalloc as the real allocator: foreign pointers go to it, output unc
 }
 
 TEST_CASE("allocations after the agent's exit-time profile still come from the pools", "[pool]") {
-  Outcome plain = run_program({test_program("pool_late_exit")}, {});
+  ProgramResult plain = run_program({test_program("pool_late_exit")});
   REQUIRE(plain.status == 0);
   REQUIRE(plain.out == "late destructor: usable 40\n");   // glibc's size for 33 bytes
-  AgentRun agent = run_under_agent({test_program("pool_late_exit")});
+  AgentRun agent = run_with_profiles({test_program("pool_late_exit")});
   INFO(agent.outcome.err);
   REQUIRE(agent.outcome.status == 0);
   REQUIRE(agent.profiles.size() == 1);   // written before the late destructor ran

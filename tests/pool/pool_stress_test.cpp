@@ -9,7 +9,7 @@
 using namespace numa_agent::pool::test;
 
 TEST_CASE("stress: 4 threads x random sizes x cross-thread frees x realloc x memalign, no corruption", "[pool]") {
-  AgentRun r = run_under_agent({test_program("pool_stress"), "4", "200000", "7"});
+  AgentRun r = run_with_profiles({test_program("pool_stress"), "4", "200000", "7"});
   INFO(r.outcome.out << r.outcome.err);
   REQUIRE(r.outcome.status == 0);
   REQUIRE(r.outcome.out.find(": 0 errors; fork child ok") != std::string::npos);
@@ -24,7 +24,7 @@ TEST_CASE("stress: 4 threads x random sizes x cross-thread frees x realloc x mem
 // The volume the issue asks for: >= 8 threads, >= 10^8 operations, cross-thread transfers, every
 // block's stamps checked, and a fork storm while it runs.
 TEST_CASE("stress: 8 threads x 10^8 malloc/free with cross-thread transfers and 40 forks, stamps intact", "[pool]") {
-  AgentRun r = run_under_agent({test_program("pool_hammer"), "8", "100000000", "40", "3"});
+  AgentRun r = run_with_profiles({test_program("pool_hammer"), "8", "100000000", "40", "3"});
   INFO(r.outcome.out << r.outcome.err);
   REQUIRE(r.outcome.status == 0);
   long threads = 0, operations = 0, handed = 0, forks = 0, rss = 0, errors = -1;
@@ -44,7 +44,7 @@ TEST_CASE("stress: 8 threads x 10^8 malloc/free with cross-thread transfers and 
 }
 
 TEST_CASE("stress: 100000 threads created and ended keep RSS and heap count bounded", "[pool]") {
-  AgentRun r = run_under_agent({test_program("pool_churn"), "100000"});
+  AgentRun r = run_with_profiles({test_program("pool_churn"), "100000"});
   INFO(r.outcome.out << r.outcome.err);
   REQUIRE(r.outcome.status == 0);
   REQUIRE(r.profiles.size() == 1);

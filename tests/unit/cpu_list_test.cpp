@@ -6,43 +6,35 @@ using namespace numa_agent::test;
 
 namespace {
 std::vector<int> resolve(const std::string& text, const Topology& t) {
-  PinSpec spec;
-  std::string error;
   INFO(text);
-  REQUIRE(parse_pin_spec(text, spec, error));
-  std::vector<int> cpus;
-  INFO(error);
-  REQUIRE(resolve_pin_spec(spec, t, cpus, error));
-  return cpus;
+  auto spec = parse_pin_spec(text);
+  REQUIRE(spec);
+  auto cpus = resolve_pin_spec(*spec, t);
+  INFO((cpus ? "" : cpus.error().what));
+  REQUIRE(cpus);
+  return *cpus;
 }
 
 std::string resolve_error(const std::string& text, const Topology& t) {
-  PinSpec spec;
-  std::string error;
-  REQUIRE(parse_pin_spec(text, spec, error));
-  std::vector<int> cpus;
-  REQUIRE_FALSE(resolve_pin_spec(spec, t, cpus, error));
-  return error;
+  auto spec = parse_pin_spec(text);
+  REQUIRE(spec);
+  auto cpus = resolve_pin_spec(*spec, t);
+  REQUIRE_FALSE(cpus);
+  return cpus.error().what;
 }
 
 std::string parse_error(const std::string& text) {
-  PinSpec spec;
-  std::string error;
   INFO(text);
-  REQUIRE_FALSE(parse_pin_spec(text, spec, error));
-  return error;
+  auto spec = parse_pin_spec(text);
+  REQUIRE_FALSE(spec);
+  return spec.error().what;
 }
 }  // namespace
 
 TEST_CASE("keywords parse case-insensitively") {
-  PinSpec s;
-  std::string e;
-  REQUIRE(parse_pin_spec(" Spread ", s, e));
-  CHECK(s.kind == PinSpec::Kind::Spread);
-  REQUIRE(parse_pin_spec("COMPACT", s, e));
-  CHECK(s.kind == PinSpec::Kind::Compact);
-  REQUIRE(parse_pin_spec("none", s, e));
-  CHECK(s.kind == PinSpec::Kind::None);
+  CHECK(parse_pin_spec(" Spread ")->kind == PinSpec::Kind::Spread);
+  CHECK(parse_pin_spec("COMPACT")->kind == PinSpec::Kind::Compact);
+  CHECK(parse_pin_spec("none")->kind == PinSpec::Kind::None);
 }
 
 TEST_CASE("plain OS CPU lists") {

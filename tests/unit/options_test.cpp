@@ -25,7 +25,7 @@ TEST_CASE("defaults come from the table") {
     CHECK(spec.variable.substr(0, 11) == "NUMA_AGENT_");
     // The effective value, written back in the user's syntax, parses to the same value.
     Options round_trip = default_options();
-    CHECK(spec.apply(round_trip, spec.show(o)).empty());
+    CHECK(spec.apply(round_trip, spec.show(o)));
     CHECK(spec.show(round_trip) == spec.show(o));
   }
 }
@@ -100,19 +100,37 @@ TEST_CASE("secure execution ignores the environment entirely") {
 }
 
 TEST_CASE("value parsers") {
-  std::size_t s = 0;
-  CHECK((parse_size("64k", s) && s == 65536));
-  CHECK((parse_size("2MiB", s) && s == (2u << 20)));
-  CHECK((parse_size(" 7 ", s) && s == 7));
-  CHECK_FALSE(parse_size("k", s));
-  CHECK_FALSE(parse_size("1.5G", s));
-  bool b = false;
-  CHECK((parse_bool("Yes", b) && b));
-  CHECK((parse_bool("OFF", b) && !b));
-  std::uint64_t m = 0;
-  CHECK((parse_hex_mask("0X1f", m) && m == 31));
-  CHECK((parse_hex_mask("ff", m) && m == 255));
-  CHECK_FALSE(parse_hex_mask("0x", m));
+  CHECK(parse_size("64k").value_or(0) == 65536);
+  CHECK(parse_size("2MiB").value_or(0) == (2u << 20));
+  CHECK(parse_size(" 7 ").value_or(0) == 7);
+  CHECK_FALSE(parse_size("k"));
+  CHECK(parse_size("1.5G").error().what == "is not a size (examples: 1024, 64k, 16G)");
+  CHECK(parse_bool("Yes").value_or(false));
+  CHECK_FALSE(parse_bool("OFF").value_or(true));
+  CHECK_FALSE(parse_bool("maybe"));
+  CHECK(parse_hex_mask("0X1f").value_or(0) == 31);
+  CHECK(parse_hex_mask("ff").value_or(0) == 255);
+  CHECK_FALSE(parse_hex_mask("0x"));
+}
+
+TEST_CASE("the table is indexed by OptionId") {
+  REQUIRE(option_table().size() == static_cast<std::size_t>(OptionId::kCount));
+  for (std::size_t i = 0; i < option_table().size(); ++i) CHECK(option_table()[i].option == static_cast<OptionId>(i));
+  CHECK(option_spec(OptionId::Skip).variable == "NUMA_AGENT_SKIP");
+  CHECK(option_spec(OptionId::Sample).variable == "NUMA_AGENT_SAMPLE");
+  Options o = default_options();
+  o.skip_mask = 0x5;
+  CHECK(option_spec(OptionId::Skip).show(o) == "0x5");
+}
+
+TEST_CASE("every default in the table is valid and Options{} is not the defaults") {
+  for (const auto& spec : option_table()) {
+    INFO(spec.variable);
+    Options o;
+    CHECK(spec.apply(o, spec.default_text));
+  }
+  // The defaults live in the table only: a zeroed Options differs from them.
+  CHECK_FALSE(Options{}.pools == default_options().pools);
 }
 
 TEST_CASE("the README table lists every option with its default") {

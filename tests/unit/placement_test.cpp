@@ -22,10 +22,9 @@ std::vector<int> first_cpus(const PlacementPolicy& p, int n) {
 }
 
 PlacementPolicy build(const Options& o, const Topology& t, bool omp = false) {
-  std::string warning;
-  auto p = PlacementPolicy::build(o, t, omp, warning);
-  INFO(warning);
-  CHECK(warning.empty());
+  auto p = PlacementPolicy::build(o, t, omp);
+  INFO(p.fallback_warning().value_or(""));
+  CHECK_FALSE(p.fallback_warning());
   return p;
 }
 }  // namespace
@@ -112,8 +111,9 @@ TEST_CASE("policy none and OpenMP variables step aside") {
 
 TEST_CASE("an expression that does not fit this machine falls back to spread with one warning") {
   Topology t = two_node_flat();
-  std::string warning;
-  auto p = PlacementPolicy::build(with_pin("0-3,64"), t, false, warning);
+  auto p = PlacementPolicy::build(with_pin("0-3,64"), t, false);
+  REQUIRE(p.fallback_warning());
+  const std::string& warning = *p.fallback_warning();
   CHECK(warning.find("NUMA_AGENT_PIN='0-3,64' cannot be used here: CPU 64 is not available") == 0);
   CHECK(warning.find("using default 'spread'") != std::string::npos);
   CHECK(p.pin_text() == "spread");
