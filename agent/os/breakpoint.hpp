@@ -47,10 +47,10 @@ int breakpoint_modify(int fd, std::uint64_t addr);
 struct BreakpointSelfTest {
   bool modify_works = false;      // MODIFY + REFRESH counted exactly one hit and left no trap armed
   std::uint64_t modify_hits = 0;  // hits counted after the re-aim (1 when it works)
-  double modify_loop_ratio = 0;   // touch loop after MODIFY / the same loop unwatched (~1 when it works)
+  double modify_loop_ratio = 0;   // touch loop after MODIFY / the same loop unwatched (~1 when it works, >1000 when not)
   double trap_ns = 0;             // cost of one hit to the watched thread
-  double reopen_ns = 0;           // close + open + arm, per probe
-  double modify_ns = 0;           // modify + arm, per probe (0 when modify does not work)
+  double reopen_ns = 0;           // close + open + arm, per probe, of a running thread (IPIs included)
+  double modify_ns = 0;           // modify + arm, per probe, of a running thread (0 when modify does not work)
 };
 // Fails with the errno of the first refused call (no breakpoint PMU, no permission).
 Result<BreakpointSelfTest> breakpoint_self_test();

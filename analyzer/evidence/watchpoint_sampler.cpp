@@ -316,11 +316,21 @@ void WatchpointSampler::arm(std::vector<WatchAim> aims) {
 
 bool WatchpointSampler::poll() {
   if (stopped_) return false;
+  std::uint64_t t = os::monotonic_ns();
+  const std::uint64_t started = t;
+  // Adds the time since the last step to `into`.
+  const auto step = [&t](std::uint64_t& into) {
+    const std::uint64_t now = os::monotonic_ns();
+    into += now - t;
+    t = now;
+  };
   drain();
-  const std::uint64_t now = os::monotonic_ns();
+  step(counters_.drain_ns);
+  const std::uint64_t now = t;
   if (now >= next_threads_ns_) {
     follow_threads();
     next_threads_ns_ = now + options_.threads_every_ns;
+    step(counters_.threads_ns);
   }
   if (counters_.target_exited) {
     stop();
@@ -329,6 +339,7 @@ bool WatchpointSampler::poll() {
   if (now >= next_regions_ns_) {
     refresh_regions();
     next_regions_ns_ = now + options_.regions_every_ns;
+    step(counters_.regions_ns);
   }
   WatchpointScheduler::Plan plan = scheduler_.plan(now);
   for (const auto& c : plan.cold) {
@@ -336,9 +347,9 @@ bool WatchpointSampler::poll() {
     cold_.push_back({c.tid, slot ? slot->aim_node : -1, c.addr, c.page, mapping_of(c.addr), c.window_ns});
   }
   for (const auto& r : plan.release) {
-    auto t = threads_.find(r.tid);
-    if (t == threads_.end() || t->second.slots[r.slot].fd < 0) continue;
-    Slot& slot = t->second.slots[r.slot];
+    auto th = threads_.find(r.tid);
+    if (th == threads_.end() || th->second.slots[r.slot].fd < 0) continue;
+    Slot& slot = th->second.slots[r.slot];
     if (counters_.path == WatchPath::Modify) {
       os::perf_event_disable(slot.fd);   // kept for the next modify
     } else {
@@ -347,6 +358,9 @@ bool WatchpointSampler::poll() {
     }
   }
   arm(std::move(plan.aims));
+  step(counters_.arm_ns);
+  ++counters_.polls;
+  counters_.poll_ns += t - started;
   return true;
 }
 

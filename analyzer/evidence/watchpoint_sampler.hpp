@@ -35,7 +35,7 @@ struct WatchpointOptions {
   WatchPath path = WatchPath::Auto;        // Auto: what the self-test found
   double probes_per_second = 0;            // 0: default_probe_rate(self-test costs, overhead_budget)
   double overhead_budget = 0.02;           // fraction of one CPU, for the default rate
-  std::uint64_t window_ns = 50'000'000;
+  std::uint64_t window_ns = 0;             // 0: the scheduler's default (slots / rate)
   unsigned slots_per_thread = 4;
   std::uint64_t threads_every_ns = 100'000'000;   // /proc/PID/task
   std::uint64_t regions_every_ns = 1'000'000'000; // /proc/PID/maps + numa_maps
@@ -61,6 +61,8 @@ struct WatchpointCounters {
   std::uint64_t armed = 0;                 // probes armed in the kernel
   std::uint64_t modify_reaims = 0, reopen_reaims = 0;
   std::map<int, std::uint64_t> refused_by_errno;   // arm/open/attach failures other than ESRCH
+  std::uint64_t polls = 0, poll_ns = 0;         // rounds of poll() and the time they took, of which:
+  std::uint64_t drain_ns = 0, threads_ns = 0, regions_ns = 0, arm_ns = 0;
   std::uint64_t threads_attached = 0, threads_exited = 0;
   std::uint64_t lost_records = 0, decode_errors = 0, unresolved_pages = 0;
   int numa_maps_error = 0;                 // errno of the last failed numa_maps/maps read

@@ -19,7 +19,6 @@ double default_probe_rate(double trap_ns, double reaim_ns, double budget) {
 Result<WatchpointScheduler> WatchpointScheduler::create(const WatchSchedulerConfig& config) {
   if (config.slots_per_thread == 0) return fail(EINVAL, "watchpoint scheduler: slots per thread must be at least 1");
   if (!(config.probes_per_second > 0)) return fail(EINVAL, "watchpoint scheduler: probes per second must be positive");
-  if (config.window_ns == 0) return fail(EINVAL, "watchpoint scheduler: the window must be positive");
   if (config.page_bytes < kWord || (config.page_bytes & (config.page_bytes - 1)) != 0)
     return fail(EINVAL, "watchpoint scheduler: the page size must be a power of two of at least 8 bytes");
   return WatchpointScheduler(config);
@@ -54,6 +53,13 @@ std::size_t WatchpointScheduler::armed_probes() const {
   for (const auto& [tid, slots] : threads_)
     for (const auto& s : slots) n += s.armed;
   return n;
+}
+
+std::uint64_t WatchpointScheduler::window_ns() const {
+  if (config_.window_ns) return config_.window_ns;
+  const double slots = double(std::max<std::size_t>(1, threads_.size()) * config_.slots_per_thread);
+  const double ns = slots / config_.probes_per_second * 1e9;
+  return static_cast<std::uint64_t>(std::clamp(ns, double(kMinWindowNs), double(kMaxWindowNs)));
 }
 
 std::optional<std::size_t> WatchpointScheduler::draw_region() {
@@ -92,8 +98,8 @@ WatchpointScheduler::Plan WatchpointScheduler::plan(std::uint64_t now_ns) {
   for (auto& [tid, slots] : threads_) {
     for (unsigned i = 0; i < slots.size(); ++i) {
       Slot& s = slots[i];
-      if (!s.armed || now_ns < s.aimed_ns + config_.window_ns) continue;
-      plan.cold.push_back({tid, s.addr, s.page, config_.window_ns});
+      if (!s.armed || now_ns < s.aimed_ns + s.window_ns) continue;
+      plan.cold.push_back({tid, s.addr, s.page, s.window_ns});
       expired.push_back({tid, i});
       s.armed = false;
       ++counters_.cold;
@@ -104,6 +110,7 @@ WatchpointScheduler::Plan WatchpointScheduler::plan(std::uint64_t now_ns) {
   std::vector<int> order;
   for (auto it = threads_.lower_bound(cursor_); it != threads_.end(); ++it) order.push_back(it->first);
   for (auto it = threads_.begin(); it != threads_.end() && it->first < cursor_; ++it) order.push_back(it->first);
+  const std::uint64_t window = window_ns();
   bool progress = !regions_.empty();
   bool starved = false;
   while (progress && !starved) {
@@ -119,7 +126,7 @@ WatchpointScheduler::Plan WatchpointScheduler::plan(std::uint64_t now_ns) {
       }
       std::size_t region = *draw_region();
       std::uint64_t addr = draw_word_in(region);
-      *free = Slot{true, addr, addr & ~(config_.page_bytes - 1), now_ns};
+      *free = Slot{true, addr, addr & ~(config_.page_bytes - 1), now_ns, window};
       plan.aims.push_back({tid, static_cast<unsigned>(free - slots.begin()), addr, free->page, region});
       tokens_ -= 1;
       ++counters_.aims;

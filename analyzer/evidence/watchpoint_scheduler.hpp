@@ -9,7 +9,10 @@
 //    of a thread is aimed at a new target, threads taken round-robin so that each gets as many
 //    probes as the others.
 //  * Windows: a probe that has not fired `window_ns` after it was aimed is cold (its thread did
-//    not touch the word in that time: evidence too) and its slot is aimed again. A hit within the
+//    not touch the word in that time: evidence too) and its slot is aimed again. The default
+//    (window_ns 0) is as long as the rate allows with every slot armed: slots / rate, within
+//    [10 ms, 1 s] (a probe costs one re-aim and at most one trap whatever its window, so a longer
+//    window buys more evidence at the same cost, up to the saturation below). A hit within the
 //    window of a word the thread touches once every P seconds has probability window/P, so the hit
 //    counts weight memory by access frequency for words touched less often than once per window;
 //    words touched more often saturate at one hit per probe.
@@ -56,10 +59,12 @@ struct WatchSlotRef {
   unsigned slot = 0;
 };
 
+inline constexpr std::uint64_t kMinWindowNs = 10'000'000, kMaxWindowNs = 1'000'000'000;
+
 struct WatchSchedulerConfig {
   unsigned slots_per_thread = 4;
   double probes_per_second = 0;                  // > 0
-  std::uint64_t window_ns = 50'000'000;          // > 0
+  std::uint64_t window_ns = 0;                   // 0: slots / rate, within [kMinWindowNs, kMaxWindowNs]
   std::uint64_t page_bytes = 4096;               // a power of two
   std::uint64_t seed = 1;
 };
@@ -105,12 +110,14 @@ class WatchpointScheduler {
 
   const WatchSchedulerCounters& counters() const { return counters_; }
   std::size_t armed_probes() const;
+  // The window a probe aimed now gets.
+  std::uint64_t window_ns() const;
 
  private:
   explicit WatchpointScheduler(const WatchSchedulerConfig& config);
   struct Slot {
     bool armed = false;
-    std::uint64_t addr = 0, page = 0, aimed_ns = 0;
+    std::uint64_t addr = 0, page = 0, aimed_ns = 0, window_ns = 0;
   };
   std::uint64_t draw_word_in(std::size_t region);
   std::optional<std::size_t> draw_region();

@@ -176,7 +176,7 @@ TEST_CASE("hits name thread and buffer through MODIFY_ATTRIBUTES re-aims where t
   if (!test.modify_works) {
     // The verdict has its evidence: a re-aimed probe that did not count exactly one hit, or a
     // touch loop that ran trapping.
-    CHECK((test.modify_hits != 1 || test.modify_loop_ratio >= 4));
+    CHECK((test.modify_hits != 1 || test.modify_loop_ratio >= 50));
     std::fprintf(stderr, "skipped: MODIFY_ATTRIBUTES misbehaves on this kernel (hits after re-aim %llu, loop %.0fx slower)\n",
                  (unsigned long long)test.modify_hits, test.modify_loop_ratio);
     std::exit(77);

@@ -5,9 +5,10 @@
 //   watchpoint_probe [options] -- COMMAND ARGS...      (runs COMMAND, samples it until it exits)
 //
 // Options: --rate R (probes/s; default from the self-test and --budget), --budget F (default 0.02),
-// --window-ms W (default 50), --path auto|modify|reopen, --seed N, --json FILE (the result, with
+// --window-ms W (default 0: slots / rate), --path auto|modify|reopen, --seed N, --json FILE (the result, with
 // every hit and cold probe). Prints one summary line: "watchpoint_probe remote_share=... hits=...".
 // Exit status: the command's (launch mode), 0 (attach), 2 bad usage, 77 watchpoints refused.
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -45,7 +46,8 @@ json result_json(const WatchpointSampler& s, double seconds) {
        {{"aims", k.aims}, {"armed", c.armed}, {"hits", k.hits}, {"cold", k.cold}, {"late", k.late},
         {"not_resident", k.not_resident}, {"refused", k.refused}, {"refused_by_errno", refused}, {"dropped", k.dropped},
         {"rate_limited", k.rate_limited}, {"modify_reaims", c.modify_reaims}, {"reopen_reaims", c.reopen_reaims},
-        {"threads_attached", c.threads_attached}, {"threads_exited", c.threads_exited},
+        {"polls", c.polls}, {"poll_ms", double(c.poll_ns) / 1e6}, {"drain_ms", double(c.drain_ns) / 1e6},
+        {"threads_ms", double(c.threads_ns) / 1e6}, {"regions_ms", double(c.regions_ns) / 1e6}, {"arm_ms", double(c.arm_ns) / 1e6}, {"threads_attached", c.threads_attached}, {"threads_exited", c.threads_exited},
         {"lost_records", c.lost_records}, {"decode_errors", c.decode_errors}, {"unresolved_pages", c.unresolved_pages},
         {"numa_maps_error", c.numa_maps_error}, {"target_exited", c.target_exited}}},
       {"remote_share", watchpoint_remote_share(s.samples())}};
@@ -66,7 +68,7 @@ int main(int argc, char** argv) {
   CLI::App app{"watchpoint_probe: sample a program's memory accesses with hardware watchpoints"};
   bool self_test = false;
   int pid = 0;
-  double duration = 0, rate = 0, budget = 0.02, window_ms = 50;
+  double duration = 0, rate = 0, budget = 0.02, window_ms = 0;
   std::string path_text = "auto", json_path;
   std::uint64_t seed = 1;
   std::vector<std::string> command;
@@ -75,7 +77,7 @@ int main(int argc, char** argv) {
   app.add_option("--duration", duration, "seconds to sample (attach mode; 0: until it exits)")->check(CLI::NonNegativeNumber);
   app.add_option("--rate", rate, "probes per second (0: from the self-test and --budget)")->check(CLI::NonNegativeNumber);
   app.add_option("--budget", budget, "overhead budget, fraction of one CPU")->check(CLI::Range(0.0001, 1.0));
-  app.add_option("--window-ms", window_ms, "a probe not hit within this is cold")->check(CLI::Range(0.1, 60000.0));
+  app.add_option("--window-ms", window_ms, "a probe not hit within this is cold (0: slots / rate)")->check(CLI::Range(0.0, 60000.0));
   app.add_option("--path", path_text, "re-aim by auto|modify|reopen");
   app.add_option("--seed", seed, "target drawing seed");
   app.add_option("--json", json_path, "write the result here");
@@ -147,6 +149,28 @@ int main(int argc, char** argv) {
               (unsigned long long)c["cold"].get<std::uint64_t>(), (unsigned long long)c["armed"].get<std::uint64_t>(),
               (unsigned long long)c["refused"].get<std::uint64_t>(), out["path"].get<std::string>().c_str(),
               out["probes_per_second"].get<double>(), seconds);
+  // Where the hits were: per mapping, hits, how many of them remote, cold probes, median time to hit.
+  struct PerMapping {
+    std::uint64_t hits = 0, remote = 0, cold = 0;
+    std::vector<std::uint64_t> tth;
+  };
+  std::map<std::uint64_t, PerMapping> by_mapping;
+  for (const auto& h : (*sampler)->samples()) {
+    auto& m = by_mapping[h.mapping];
+    ++m.hits;
+    m.remote += h.cpu_node >= 0 && h.memory_node >= 0 && h.cpu_node != h.memory_node;
+    m.tth.push_back(h.time_to_hit_ns);
+  }
+  for (const auto& p : (*sampler)->cold()) ++by_mapping[p.mapping].cold;
+  std::printf("watchpoint_probe polls=%llu taking %.0f ms (drain %.0f, threads %.0f, regions %.0f, arm %.0f); by mapping hits/remote/cold/median ms to hit:",
+              (unsigned long long)c["polls"].get<std::uint64_t>(), c["poll_ms"].get<double>(), c["drain_ms"].get<double>(),
+              c["threads_ms"].get<double>(), c["regions_ms"].get<double>(), c["arm_ms"].get<double>());
+  for (auto& [start, m] : by_mapping) {
+    std::sort(m.tth.begin(), m.tth.end());
+    std::printf(" %#llx=%llu/%llu/%llu/%.1f", (unsigned long long)start, (unsigned long long)m.hits, (unsigned long long)m.remote,
+                (unsigned long long)m.cold, m.tth.empty() ? 0.0 : double(m.tth[m.tth.size() / 2]) / 1e6);
+  }
+  std::printf("\n");
   if (!json_path.empty()) std::ofstream(json_path) << out.dump(1) << "\n";
   return status;
 }

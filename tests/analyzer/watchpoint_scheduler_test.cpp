@@ -320,3 +320,18 @@ TEST_CASE("the re-aim path is parsed strictly") {
   CHECK_FALSE(parse_watch_path(""));
   CHECK(watch_path_name(WatchPath::Reopen) == "reopen");
 }
+
+TEST_CASE("the default window is every slot armed at the rate: slots over rate, within bounds") {
+  auto s = make(80, 0);
+  s.set_regions({{0x400000, 0x400000 + 64 * 4096, 64 * 4096}});
+  for (int tid = 1; tid <= 3; ++tid) s.add_thread(tid);
+  CHECK(s.window_ns() == 150 * kMs);   // 12 slots / 80 per second
+  auto p = s.plan(0);
+  REQUIRE(p.aims.size() == 8);         // the burst: 100 ms of the rate
+  CHECK(s.plan(149 * kMs).cold.empty());
+  auto q = s.plan(150 * kMs);
+  REQUIRE(q.cold.size() == 8);
+  for (const auto& c : q.cold) CHECK(c.window_ns == 150 * kMs);
+  CHECK(make(1e6, 0).window_ns() == kMinWindowNs);
+  CHECK(make(1, 0).window_ns() == kMaxWindowNs);
+}
