@@ -137,14 +137,12 @@ class Toucher {
       seq_.wait(seen);
       seen = seq_.load();
       if (!word_) return;
-      timespec a{}, b{};
-      clock_gettime(CLOCK_MONOTONIC, &a);
+      const std::uint64_t t0 = monotonic_ns();
       for (std::uint64_t i = 0; i < iterations_; ++i) {
         *word_ = i;
         if ((i & 4095) == 4095 && stop_.load(std::memory_order_relaxed)) break;
       }
-      clock_gettime(CLOCK_MONOTONIC, &b);
-      elapsed_ns_ = std::uint64_t(b.tv_sec - a.tv_sec) * 1000000000ull + std::uint64_t(b.tv_nsec) - std::uint64_t(a.tv_nsec);
+      elapsed_ns_ = monotonic_ns() - t0;
       done_.store(seen);
       done_.notify_one();
     }
@@ -166,12 +164,6 @@ struct Fds {
     breakpoint_ring_close(ring);
   }
 };
-
-std::uint64_t now_ns() {
-  timespec t{};
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return std::uint64_t(t.tv_sec) * 1000000000ull + std::uint64_t(t.tv_nsec);
-}
 
 }  // namespace
 
@@ -237,25 +229,25 @@ Result<BreakpointSelfTest> breakpoint_self_test() {
   toucher.spin(&words[15]);
   batches.clear();
   for (int r = 0; r < kRepeats; ++r) {
-    std::uint64_t t0 = now_ns();
+    std::uint64_t t0 = monotonic_ns();
     for (int i = 0; i < kProbes; ++i) {
       close(fds.probe);
       fds.probe = breakpoint_open(toucher.tid(), addr(i % 2 ? a : b), fds.ring.fd);
       if (fds.probe < 0) return fail(-fds.probe, "perf_event_open(PERF_TYPE_BREAKPOINT)");
       if (int rc = breakpoint_arm(fds.probe); rc < 0) return fail(-rc, "PERF_EVENT_IOC_REFRESH");
     }
-    batches.push_back(double(now_ns() - t0) / kProbes);
+    batches.push_back(double(monotonic_ns() - t0) / kProbes);
   }
   out.reopen_ns = median(batches);
   if (out.modify_works) {
     batches.clear();
     for (int r = 0; r < kRepeats; ++r) {
-      std::uint64_t t0 = now_ns();
+      std::uint64_t t0 = monotonic_ns();
       for (int i = 0; i < kProbes; ++i) {
         if (int rc = breakpoint_modify(fds.probe, addr(i % 2 ? a : b)); rc < 0) return fail(-rc, "PERF_EVENT_IOC_MODIFY_ATTRIBUTES");
         if (int rc = breakpoint_arm(fds.probe); rc < 0) return fail(-rc, "PERF_EVENT_IOC_REFRESH");
       }
-      batches.push_back(double(now_ns() - t0) / kProbes);
+      batches.push_back(double(monotonic_ns() - t0) / kProbes);
     }
     out.modify_ns = median(batches);
   }

@@ -82,14 +82,32 @@ std::vector<AccessBucket> watchpoint_access_buckets(const std::vector<Watchpoint
   return out;
 }
 
-double watchpoint_remote_share(const std::vector<WatchpointSample>& samples) {
-  std::uint64_t known = 0, remote = 0;
+double watchpoint_remote_share(const std::vector<WatchpointSample>& samples, const std::vector<WatchpointColdProbe>& cold) {
+  struct Group {
+    std::uint64_t hits = 0, probes = 0;
+    double exposure_ns = 0;
+  };
+  using Key = std::tuple<int, std::uint64_t, int>;   // tid, mapping, memory node
+  std::map<Key, Group> groups;
+  for (const auto& s : samples) {
+    Group& g = groups[{s.tid, s.mapping, s.memory_node}];
+    ++g.hits, ++g.probes;
+    g.exposure_ns += double(std::max<std::uint64_t>(s.time_to_hit_ns, 1));
+  }
+  for (const auto& c : cold) {
+    auto g = groups.find({c.tid, c.mapping, c.memory_node});
+    if (g != groups.end()) ++g->second.probes, g->second.exposure_ns += double(c.window_ns);
+  }
+  double all = 0, remote = 0;
   for (const auto& s : samples) {
     if (s.cpu_node < 0 || s.memory_node < 0) continue;
-    ++known;
-    remote += s.cpu_node != s.memory_node;
+    const Group& g = groups[{s.tid, s.mapping, s.memory_node}];
+    // The group's accesses, (hits / exposure) x probes, shared by its hits: probes / exposure each.
+    const double weight = cold.empty() ? 1.0 : double(g.probes) / g.exposure_ns;
+    all += weight;
+    if (s.cpu_node != s.memory_node) remote += weight;
   }
-  return known ? double(remote) / double(known) : -1;
+  return all > 0 ? remote / all : -1;
 }
 
 // ---- the sampler ------------------------------------------------------------------------------
@@ -110,13 +128,13 @@ Result<std::unique_ptr<WatchpointSampler>> WatchpointSampler::attach(int pid, Ma
     test = *measured;
   }
   WatchPath path = options.path == WatchPath::Auto ? (test.modify_works ? WatchPath::Modify : WatchPath::Reopen) : options.path;
-  double reaim_ns = path == WatchPath::Modify && test.modify_ns > 0 ? test.modify_ns : test.reopen_ns;
   double rate = options.probes_per_second > 0 ? options.probes_per_second
-                                              : default_probe_rate(test.trap_ns, reaim_ns, options.overhead_budget);
+                                              : default_probe_rate(test.trap_ns, options.overhead_budget);
   WatchSchedulerConfig config;
   config.slots_per_thread = options.slots_per_thread;
   config.probes_per_second = rate;
   config.window_ns = options.window_ns;
+  config.adaptive = options.adaptive_window;
   config.page_bytes = os::page_size();
   config.seed = options.seed;
   auto scheduler = WatchpointScheduler::create(config);
@@ -134,7 +152,7 @@ Result<std::unique_ptr<WatchpointSampler>> WatchpointSampler::attach(int pid, Ma
     return fail(error, "watchpoints: no thread of process " + std::to_string(pid) + " could be watched: " +
                            explain_watchpoint_error(error));
   }
-  sampler->refresh_regions();
+  if (options.regions_every_ns) sampler->refresh_regions();
   return sampler;
 }
 
@@ -146,6 +164,19 @@ WatchpointSampler::~WatchpointSampler() { stop(); }
 
 void WatchpointSampler::thread_started(int tid) {
   if (!stopped_ && !threads_.count(tid)) attach_thread(tid);
+}
+
+void WatchpointSampler::thread_exited(int tid) {
+  if (!threads_.count(tid)) return;
+  drain();   // its last hits first
+  detach_thread(tid);
+  ++counters_.threads_exited;
+}
+
+void WatchpointSampler::set_mappings(std::vector<MapsEntry> maps, const std::vector<NumaMapsEntry>& numa_maps) {
+  if (maps.empty()) return;   // an exiting process reads empty: keep the last
+  maps_ = std::move(maps);
+  scheduler_.set_regions(watch_regions(maps_, numa_maps));
 }
 
 void WatchpointSampler::attach_thread(int tid) {
@@ -184,10 +215,7 @@ void WatchpointSampler::follow_threads() {
   std::vector<int> gone;
   for (const auto& [tid, t] : threads_)
     if (!std::binary_search(live.begin(), live.end(), tid)) gone.push_back(tid);
-  for (int tid : gone) {
-    detach_thread(tid);
-    ++counters_.threads_exited;
-  }
+  for (int tid : gone) thread_exited(tid);
   for (int tid : live)
     if (!threads_.count(tid)) attach_thread(tid);
 }
@@ -199,10 +227,7 @@ void WatchpointSampler::refresh_regions() {
     counters_.numa_maps_error = !maps ? maps.error().code : numa_maps.error().code;
     return;
   }
-  auto parsed = parse_maps(*maps);
-  if (parsed.empty()) return;   // an exiting process reads empty: keep the last
-  maps_ = std::move(parsed);
-  scheduler_.set_regions(watch_regions(maps_, parse_numa_maps(*numa_maps)));
+  set_mappings(parse_maps(*maps), parse_numa_maps(*numa_maps));
 }
 
 std::uint64_t WatchpointSampler::mapping_of(std::uint64_t addr) const {
@@ -327,7 +352,7 @@ bool WatchpointSampler::poll() {
   drain();
   step(counters_.drain_ns);
   const std::uint64_t now = t;
-  if (now >= next_threads_ns_) {
+  if (options_.threads_every_ns && now >= next_threads_ns_) {
     follow_threads();
     next_threads_ns_ = now + options_.threads_every_ns;
     step(counters_.threads_ns);
@@ -336,7 +361,7 @@ bool WatchpointSampler::poll() {
     stop();
     return false;
   }
-  if (now >= next_regions_ns_) {
+  if (options_.regions_every_ns && now >= next_regions_ns_) {
     refresh_regions();
     next_regions_ns_ = now + options_.regions_every_ns;
     step(counters_.regions_ns);

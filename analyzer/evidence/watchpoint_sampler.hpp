@@ -33,10 +33,13 @@ std::string_view watch_path_name(WatchPath path);
 
 struct WatchpointOptions {
   WatchPath path = WatchPath::Auto;        // Auto: what the self-test found
-  double probes_per_second = 0;            // 0: default_probe_rate(self-test costs, overhead_budget)
+  double probes_per_second = 0;            // 0: default_probe_rate(self-test trap cost, overhead_budget)
   double overhead_budget = 0.02;           // fraction of one CPU, for the default rate
-  std::uint64_t window_ns = 0;             // 0: the scheduler's default (slots / rate)
+  std::uint64_t window_ns = WatchSchedulerConfig{}.window_ns;   // the window, or its bound when adaptive
+  bool adaptive_window = WatchSchedulerConfig{}.adaptive;
   unsigned slots_per_thread = 4;
+  // Own reads, for a caller without a thread table or mappings of its own; 0: none (the caller
+  // calls thread_started/thread_exited and set_mappings instead, as record's sources will).
   std::uint64_t threads_every_ns = 100'000'000;   // /proc/PID/task
   std::uint64_t regions_every_ns = 1'000'000'000; // /proc/PID/maps + numa_maps
   std::uint64_t seed = 1;
@@ -81,6 +84,9 @@ class WatchpointSampler {
   WatchpointSampler& operator=(const WatchpointSampler&) = delete;
 
   void thread_started(int tid);
+  void thread_exited(int tid);
+  // The target's mappings, as the caller last read them (maps sorted by start).
+  void set_mappings(std::vector<MapsEntry> maps, const std::vector<NumaMapsEntry>& numa_maps);
   // One round: drain rings, take hits, follow thread churn, refresh regions, plan and arm.
   // False once the target has exited (everything is closed then).
   bool poll();
@@ -145,8 +151,13 @@ std::vector<WatchRegion> watch_regions(const std::vector<MapsEntry>& maps, const
 // Pure: hits as the Recording's access buckets (source "watchpoint", mem_class "hit").
 std::vector<AccessBucket> watchpoint_access_buckets(const std::vector<WatchpointSample>& samples);
 
-// Pure: remote hits / hits whose both nodes are known; -1 when there are none.
-double watchpoint_remote_share(const std::vector<WatchpointSample>& samples);
+// Pure: the share of accesses that were remote, from hits whose both nodes are known; -1 when
+// there are none. Each hit counts for its group's access rate: a group is a thread, a mapping and
+// a memory node; its rate per word is hits / exposure (time to hit of its hits plus the windows
+// of its cold probes, watchpoint_scheduler.hpp), and its accesses are that rate times its probes
+// (probes are drawn in proportion to resident bytes). With `cold` empty every hit counts one.
+double watchpoint_remote_share(const std::vector<WatchpointSample>& samples,
+                               const std::vector<WatchpointColdProbe>& cold = {});
 
 // One sentence on why the self-test or an arm failed with `error`.
 std::string explain_watchpoint_error(int error);

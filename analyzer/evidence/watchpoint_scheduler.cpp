@@ -9,16 +9,16 @@ namespace numa_agent::analyzer {
 namespace {
 constexpr double kBurstSeconds = 0.1;   // token bucket capacity: this much of the rate
 constexpr std::uint64_t kWord = 8;
+constexpr std::size_t kRecentHits = 64;      // times to hit the adaptive window looks at
+constexpr std::uint64_t kWindowPerHit = 4;   // window = this x the 90th percentile time to hit
 }  // namespace
 
-double default_probe_rate(double trap_ns, double reaim_ns, double budget) {
-  const double cost_s = (std::max(0.0, trap_ns) + std::max(0.0, reaim_ns)) / 1e9;
-  return cost_s > 0 ? budget / cost_s : 0;
-}
+double default_probe_rate(double trap_ns, double budget) { return trap_ns > 0 ? budget / (trap_ns / 1e9) : 0; }
 
 Result<WatchpointScheduler> WatchpointScheduler::create(const WatchSchedulerConfig& config) {
   if (config.slots_per_thread == 0) return fail(EINVAL, "watchpoint scheduler: slots per thread must be at least 1");
   if (!(config.probes_per_second > 0)) return fail(EINVAL, "watchpoint scheduler: probes per second must be positive");
+  if (config.window_ns == 0) return fail(EINVAL, "watchpoint scheduler: the window must be positive");
   if (config.page_bytes < kWord || (config.page_bytes & (config.page_bytes - 1)) != 0)
     return fail(EINVAL, "watchpoint scheduler: the page size must be a power of two of at least 8 bytes");
   return WatchpointScheduler(config);
@@ -56,10 +56,11 @@ std::size_t WatchpointScheduler::armed_probes() const {
 }
 
 std::uint64_t WatchpointScheduler::window_ns() const {
-  if (config_.window_ns) return config_.window_ns;
-  const double slots = double(std::max<std::size_t>(1, threads_.size()) * config_.slots_per_thread);
-  const double ns = slots / config_.probes_per_second * 1e9;
-  return static_cast<std::uint64_t>(std::clamp(ns, double(kMinWindowNs), double(kMaxWindowNs)));
+  if (!config_.adaptive || recent_.empty()) return config_.window_ns;
+  std::vector<std::uint64_t> v = recent_;
+  auto p90 = v.begin() + static_cast<std::ptrdiff_t>(v.size() * 9 / 10);
+  std::nth_element(v.begin(), p90, v.end());
+  return std::clamp(kWindowPerHit * *p90, std::min(kMinWindowNs, config_.window_ns), config_.window_ns);
 }
 
 std::optional<std::size_t> WatchpointScheduler::draw_region() {
@@ -169,7 +170,10 @@ std::optional<WatchHit> WatchpointScheduler::hit(int tid, std::uint64_t addr, in
       if (!s.armed || s.addr != addr) continue;
       s.armed = false;
       ++counters_.hits;
-      return WatchHit{tid, cpu, addr, s.page, time_ns, time_ns > s.aimed_ns ? time_ns - s.aimed_ns : 0};
+      const std::uint64_t tth = time_ns > s.aimed_ns ? time_ns - s.aimed_ns : 0;
+      if (recent_.size() < kRecentHits) recent_.push_back(tth);
+      else recent_[recent_next_++ % kRecentHits] = tth;
+      return WatchHit{tid, cpu, addr, s.page, time_ns, tth};
     }
   }
   ++counters_.late;

@@ -9,16 +9,21 @@
 //    of a thread is aimed at a new target, threads taken round-robin so that each gets as many
 //    probes as the others.
 //  * Windows: a probe that has not fired `window_ns` after it was aimed is cold (its thread did
-//    not touch the word in that time: evidence too) and its slot is aimed again. The default
-//    (window_ns 0) is as long as the rate allows with every slot armed: slots / rate, within
-//    [10 ms, 1 s] (a probe costs one re-aim and at most one trap whatever its window, so a longer
-//    window buys more evidence at the same cost, up to the saturation below). A hit within the
-//    window of a word the thread touches once every P seconds has probability window/P, so the hit
-//    counts weight memory by access frequency for words touched less often than once per window;
-//    words touched more often saturate at one hit per probe.
+//    not touch the word in that time: evidence too) and its slot is aimed again. A probe's
+//    exposure is the time it was armed: its time to hit, or its whole window when cold. The
+//    access rate of a thread to a word is hits / exposure (exact for Poisson accesses; for a word
+//    re-touched every P seconds it is between 1/P, windows much shorter than P, and 2/P, windows
+//    longer than P), so windows are long next to the times to hit the program shows: a word
+//    touched at all is hit and its time to hit weighs it, and a probe, which costs one re-aim and
+//    at most one trap whatever its window, yields what evidence it can. By default (`adaptive`)
+//    a new probe's window is 4x the 90th percentile of the last 64 times to hit, within
+//    [kMinWindowNs, window_ns]: short where the program re-touches its memory within
+//    milliseconds (cold slots are re-aimed soon), long where it sweeps for a tenth of a second.
 //  * Rate: new aims are paid for from a token bucket of `probes_per_second` (burst: 100 ms of it).
-//    A probe costs its thread at most one trap and the sampler one re-aim, so the overhead is
-//    rate x (trap + re-aim) by construction: default_probe_rate() picks the rate for a budget.
+//    A probe costs its thread at most one trap, so the program's overhead is at most
+//    rate x trap by construction: default_probe_rate() picks the rate for a budget. (The re-aim,
+//    a modify or reopen of the event, is the sampler's own time; on a running thread it waits
+//    for an IPI, which interrupts the program for about a microsecond on real hardware.)
 #pragma once
 #include <cstdint>
 #include <map>
@@ -59,18 +64,19 @@ struct WatchSlotRef {
   unsigned slot = 0;
 };
 
-inline constexpr std::uint64_t kMinWindowNs = 10'000'000, kMaxWindowNs = 1'000'000'000;
+inline constexpr std::uint64_t kMinWindowNs = 20'000'000;
 
 struct WatchSchedulerConfig {
   unsigned slots_per_thread = 4;
   double probes_per_second = 0;                  // > 0
-  std::uint64_t window_ns = 0;                   // 0: slots / rate, within [kMinWindowNs, kMaxWindowNs]
+  std::uint64_t window_ns = 1'000'000'000;       // > 0: the window, or its upper bound when adaptive
+  bool adaptive = true;
   std::uint64_t page_bytes = 4096;               // a power of two
   std::uint64_t seed = 1;
 };
 
-// Probes per second such that rate x (trap_ns + reaim_ns) = budget (fraction of one CPU).
-double default_probe_rate(double trap_ns, double reaim_ns, double budget = 0.02);
+// Probes per second such that rate x trap_ns = budget (fraction of one CPU).
+double default_probe_rate(double trap_ns, double budget = 0.02);
 
 struct WatchSchedulerCounters {
   std::uint64_t aims = 0, hits = 0, cold = 0, late = 0, refused = 0, not_resident = 0, dropped = 0;
@@ -131,6 +137,8 @@ class WatchpointScheduler {
   double tokens_ = 0;
   std::uint64_t last_ns_ = 0;
   bool started_ = false;
+  std::vector<std::uint64_t> recent_;   // the last times to hit (a ring)
+  std::size_t recent_next_ = 0;
   std::mt19937_64 rng_;
   WatchSchedulerCounters counters_;
 };

@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <sstream>
 #include <string>
@@ -182,6 +184,38 @@ TEST_CASE("hits name thread and buffer through MODIFY_ATTRIBUTES re-aims where t
     std::exit(77);
   }
   check_attribution(WatchPath::Modify, test);
+}
+
+TEST_CASE("a caller that owns the thread table and the mappings notifies the sampler instead") {
+  os::BreakpointSelfTest test = self_test_or_skip();
+  Target t = start_target({"--seconds", "6", "--short-ms", "5000"});
+  WatchpointOptions options;
+  options.threads_every_ns = 0;   // no /proc reads of its own
+  options.regions_every_ns = 0;
+  auto sampler = WatchpointSampler::attach(t.pid, probe_machine(), options, &test);
+  REQUIRE(sampler);
+  (*sampler)->run(300'000'000ull);
+  CHECK((*sampler)->samples().empty());   // no mappings yet: nothing to aim at
+  auto read = [&](const char* what) {
+    std::ifstream in("/proc/" + std::to_string(t.pid) + "/" + what);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  (*sampler)->set_mappings(parse_maps(read("maps")), parse_numa_maps(read("numa_maps")));
+  (*sampler)->run(2'500'000'000ull);
+  (*sampler)->thread_exited(t.tids["A"]);
+  const std::size_t before = (*sampler)->samples().size();
+  (*sampler)->run(500'000'000ull);
+  kill(t.pid, SIGKILL);
+  reap(t.pid);
+  std::uint64_t a_on_x = 0, a_after = 0;
+  for (std::size_t i = 0; i < (*sampler)->samples().size(); ++i) {
+    const auto& h = (*sampler)->samples()[i];
+    if (h.tid != t.tids["A"]) continue;
+    (i < before ? a_on_x : a_after) += i < before ? t.buffers["X"].has(h.addr) : 1;
+  }
+  CHECK(a_on_x > 0);
+  CHECK(a_after == 0);
+  CHECK((*sampler)->counters().threads_exited == 1);
 }
 
 TEST_CASE("the self-test measures costs that make sense") {

@@ -3,12 +3,17 @@
 //   watchpoint_probe --self-test
 //   watchpoint_probe [options] -p PID [--duration S]
 //   watchpoint_probe [options] -- COMMAND ARGS...      (runs COMMAND, samples it until it exits)
+//   watchpoint_probe --no-watch -- COMMAND ARGS...     (the same launch unwatched: a baseline)
 //
 // Options: --rate R (probes/s; default from the self-test and --budget), --budget F (default 0.02),
-// --window-ms W (default 0: slots / rate), --path auto|modify|reopen, --seed N, --json FILE (the result, with
+// --window-ms W (fixed windows; default: adaptive, at most 1000), --path auto|modify|reopen, --seed N, --json FILE (the result, with
 // every hit and cold probe). Prints one summary line: "watchpoint_probe remote_share=... hits=...".
 // Exit status: the command's (launch mode), 0 (attach), 2 bad usage, 77 watchpoints refused.
 #include <algorithm>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -50,7 +55,7 @@ json result_json(const WatchpointSampler& s, double seconds) {
         {"threads_ms", double(c.threads_ns) / 1e6}, {"regions_ms", double(c.regions_ns) / 1e6}, {"arm_ms", double(c.arm_ns) / 1e6}, {"threads_attached", c.threads_attached}, {"threads_exited", c.threads_exited},
         {"lost_records", c.lost_records}, {"decode_errors", c.decode_errors}, {"unresolved_pages", c.unresolved_pages},
         {"numa_maps_error", c.numa_maps_error}, {"target_exited", c.target_exited}}},
-      {"remote_share", watchpoint_remote_share(s.samples())}};
+      {"remote_share", watchpoint_remote_share(s.samples(), s.cold())}, {"hit_remote_share", watchpoint_remote_share(s.samples())}};
   json hits = json::array(), cold = json::array();
   for (const auto& h : s.samples())
     hits.push_back({{"tid", h.tid}, {"cpu", h.cpu}, {"cpu_node", h.cpu_node}, {"memory_node", h.memory_node},
@@ -62,22 +67,42 @@ json result_json(const WatchpointSampler& s, double seconds) {
   return out;
 }
 
+struct Reaped {
+  bool done = false;
+  int status = 0;
+  std::uint64_t at_ns = 0;
+  double cpu_s = 0;   // user + system time of the program
+};
+// wait4: the program's status and CPU time (a test program may call the OS itself).
+Reaped reap(int pid, bool block) {
+  int st = 0;
+  rusage ru{};
+  Reaped r;
+  if (wait4(pid, &st, block ? 0 : WNOHANG, &ru) != pid) return r;
+  r.done = true;
+  r.at_ns = os::monotonic_ns();
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  r.cpu_s = double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+  return r;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"watchpoint_probe: sample a program's memory accesses with hardware watchpoints"};
-  bool self_test = false;
+  bool self_test = false, no_watch = false;
   int pid = 0;
   double duration = 0, rate = 0, budget = 0.02, window_ms = 0;
   std::string path_text = "auto", json_path;
   std::uint64_t seed = 1;
   std::vector<std::string> command;
   app.add_flag("--self-test", self_test, "measure this kernel's watchpoints and exit");
+  app.add_flag("--no-watch", no_watch, "run COMMAND unwatched and print its wall and CPU time (a baseline)");
   app.add_option("-p,--pid", pid, "attach to a running process")->check(CLI::PositiveNumber);
   app.add_option("--duration", duration, "seconds to sample (attach mode; 0: until it exits)")->check(CLI::NonNegativeNumber);
   app.add_option("--rate", rate, "probes per second (0: from the self-test and --budget)")->check(CLI::NonNegativeNumber);
   app.add_option("--budget", budget, "overhead budget, fraction of one CPU")->check(CLI::Range(0.0001, 1.0));
-  app.add_option("--window-ms", window_ms, "a probe not hit within this is cold (0: slots / rate)")->check(CLI::Range(0.0, 60000.0));
+  app.add_option("--window-ms", window_ms, "fixed windows: a probe not hit within this is cold")->check(CLI::Range(0.1, 60000.0));
   app.add_option("--path", path_text, "re-aim by auto|modify|reopen");
   app.add_option("--seed", seed, "target drawing seed");
   app.add_option("--json", json_path, "write the result here");
@@ -92,7 +117,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "watchpoint_probe: --path must be auto, modify or reopen, not '%s'\n", path_text.c_str());
     return 2;
   }
-  if ((pid > 0) == !command.empty() && !self_test) {
+  if (((pid > 0) == !command.empty() && !self_test) || (no_watch && command.empty())) {
     std::fprintf(stderr, "watchpoint_probe: give either -p PID or -- COMMAND\n");
     return 2;
   }
@@ -108,6 +133,17 @@ int main(int argc, char** argv) {
     return 0;
   }
   os::LaunchedChild child;
+  if (no_watch) {   // the baseline: the same launch and reap, unwatched
+    auto launched = os::launch_suspended(command, {});
+    if (!launched) return 2;
+    child = *launched;
+    const std::uint64_t t0 = os::monotonic_ns();
+    if (os::release_child(child) < 0) return 127;
+    Reaped r = reap(child.pid, true);
+    std::printf("watchpoint_probe unwatched wall_s=%.3f cpu_s=%.3f\n", double(r.at_ns - t0) / 1e9, r.cpu_s);
+    return r.status;
+  }
+  std::uint64_t t0 = os::monotonic_ns();   // the program's start (launch) or the attach
   if (!command.empty()) {
     auto launched = os::launch_suspended(command, {});
     if (!launched) {
@@ -115,6 +151,7 @@ int main(int argc, char** argv) {
       return 2;
     }
     child = *launched;
+    t0 = os::monotonic_ns();
     if (int rc = os::release_child(child); rc < 0) {
       std::fprintf(stderr, "watchpoint_probe: cannot run %s: %s\n", command[0].c_str(), errno_name(-rc).c_str());
       return 127;
@@ -125,27 +162,34 @@ int main(int argc, char** argv) {
   options.path = *path;
   options.probes_per_second = rate;
   options.overhead_budget = budget;
-  options.window_ns = static_cast<std::uint64_t>(window_ms * 1e6);
+  if (window_ms > 0) options.window_ns = static_cast<std::uint64_t>(window_ms * 1e6), options.adaptive_window = false;
   options.seed = seed;
-  const std::uint64_t t0 = os::monotonic_ns();
   auto sampler = WatchpointSampler::attach(pid, probe_machine(), options, &*test);
   if (!sampler) {
     std::fprintf(stderr, "watchpoint_probe: %s\n", sampler.error().what.c_str());
     if (child.pid > 0) (void)os::wait_child(child.pid);
     return 77;
   }
-  (*sampler)->run(static_cast<std::uint64_t>(duration * 1e9));
+  // Launch mode: reap the program the moment it exits, for its exact wall and CPU time.
+  const std::uint64_t end = duration > 0 ? t0 + static_cast<std::uint64_t>(duration * 1e9) : UINT64_MAX;
+  int status = 0;
+  Reaped reaped;
+  while (os::monotonic_ns() < end && (*sampler)->poll()) {
+    if (child.pid > 0 && (reaped = reap(child.pid, false)).done) break;
+    usleep(2000);
+  }
   (*sampler)->stop();
   const double seconds = double(os::monotonic_ns() - t0) / 1e9;
-  int status = 0;
-  if (child.pid > 0) {
-    auto st = os::wait_child(child.pid);
-    status = st ? (st->exited ? st->exit_code : 128 + st->signal) : 1;
-  }
+  if (child.pid > 0 && !reaped.done) reaped = reap(child.pid, true);
+  if (child.pid > 0) status = reaped.status;
   json out = result_json(**sampler, seconds);
+  if (child.pid > 0) out["program"] = {{"wall_s", double(reaped.at_ns - t0) / 1e9}, {"cpu_s", reaped.cpu_s}};
   const auto& c = out["counters"];
-  std::printf("watchpoint_probe remote_share=%.4f hits=%llu cold=%llu armed=%llu refused=%llu path=%s rate=%.0f/s seconds=%.1f\n",
-              out["remote_share"].get<double>(), (unsigned long long)c["hits"].get<std::uint64_t>(),
+  if (out.contains("program"))
+    std::printf("watchpoint_probe program wall_s=%.3f cpu_s=%.3f\n", out["program"]["wall_s"].get<double>(),
+                out["program"]["cpu_s"].get<double>());
+  std::printf("watchpoint_probe remote_share=%.4f hit_remote_share=%.4f hits=%llu cold=%llu armed=%llu refused=%llu path=%s rate=%.0f/s seconds=%.1f\n",
+              out["remote_share"].get<double>(), out["hit_remote_share"].get<double>(), (unsigned long long)c["hits"].get<std::uint64_t>(),
               (unsigned long long)c["cold"].get<std::uint64_t>(), (unsigned long long)c["armed"].get<std::uint64_t>(),
               (unsigned long long)c["refused"].get<std::uint64_t>(), out["path"].get<std::string>().c_str(),
               out["probes_per_second"].get<double>(), seconds);

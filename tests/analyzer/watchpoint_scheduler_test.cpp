@@ -21,11 +21,12 @@ namespace {
 
 constexpr std::uint64_t kMs = 1'000'000;
 
-WatchpointScheduler make(double rate, std::uint64_t window_ns = 50 * kMs, std::uint64_t seed = 7) {
+WatchpointScheduler make(double rate, std::uint64_t window_ns = 50 * kMs, bool adaptive = false) {
   WatchSchedulerConfig c;
   c.probes_per_second = rate;
   c.window_ns = window_ns;
-  c.seed = seed;
+  c.adaptive = adaptive;
+  c.seed = 7;
   auto s = WatchpointScheduler::create(c);
   REQUIRE(s);
   return std::move(*s);
@@ -223,12 +224,10 @@ TEST_CASE("no regions give no aims and a bad configuration is refused with a rea
   CHECK_FALSE(WatchpointScheduler::create(bad));
 }
 
-TEST_CASE("the default rate keeps rate x (trap + re-aim) at the budget") {
-  const double trap = 3500, reaim = 6400;
-  double rate = default_probe_rate(trap, reaim, 0.02);
-  CHECK(rate * (trap + reaim) / 1e9 == Approx(0.02));
-  CHECK(default_probe_rate(17800, 20000) * (17800 + 20000) / 1e9 == Approx(0.02));
-  CHECK(default_probe_rate(0, 0) == 0);
+TEST_CASE("the default rate keeps rate x trap cost at the budget") {
+  CHECK(default_probe_rate(3500, 0.02) * 3500 / 1e9 == Approx(0.02));
+  CHECK(default_probe_rate(17800) * 17800 / 1e9 == Approx(0.02));
+  CHECK(default_probe_rate(0) == 0);
 }
 
 TEST_CASE("a synthetic breakpoint sample decodes back to its fields") {
@@ -321,17 +320,47 @@ TEST_CASE("the re-aim path is parsed strictly") {
   CHECK(watch_path_name(WatchPath::Reopen) == "reopen");
 }
 
-TEST_CASE("the default window is every slot armed at the rate: slots over rate, within bounds") {
-  auto s = make(80, 0);
+TEST_CASE("the remote share weights each hit by its group's access rate, hits over exposure") {
+  // Thread 1 reads local memory every 100 ms, thread 2 remote memory every 300 ms: 1/4 of the
+  // accesses are remote. With windows longer than both periods every probe hits; the times to
+  // hit (uniform over the period: mean 50 ms and 150 ms) carry the rates.
+  std::vector<WatchpointSample> hits;
+  for (int i = 0; i < 10; ++i) {
+    hits.push_back({.tid = 1, .cpu_node = 0, .memory_node = 0, .mapping = 0x1000, .time_to_hit_ns = 50 * kMs});
+    hits.push_back({.tid = 2, .cpu_node = 1, .memory_node = 0, .mapping = 0x2000, .time_to_hit_ns = 150 * kMs});
+  }
+  std::vector<WatchpointColdProbe> cold = {{.tid = 3, .memory_node = 0, .mapping = 0x1000, .window_ns = 500 * kMs}};
+  CHECK(watchpoint_remote_share(hits) == Approx(0.5));          // hit counts alone
+  CHECK(watchpoint_remote_share(hits, cold) == Approx(0.25));   // weighted by rate
+  // Half of thread 2's probes go cold instead: its rate is 5 hits over 5 x 150 + 5 x 500 ms.
+  std::erase_if(hits, [n = 0](const WatchpointSample& h) mutable { return h.tid == 2 && n++ < 5; });
+  for (int i = 0; i < 5; ++i) cold.push_back({.tid = 2, .memory_node = 0, .mapping = 0x2000, .window_ns = 500 * kMs});
+  REQUIRE(hits.size() == 15);
+  // accesses of a group = hits / exposure x probes
+  const double local = 10.0 / (10 * 50.0) * 10, remote = 5.0 / (5 * 150.0 + 5 * 500.0) * 10;
+  CHECK(watchpoint_remote_share(hits, cold) == Approx(remote / (remote + local)));
+}
+
+TEST_CASE("the adaptive window follows the times to hit, within its bounds") {
+  auto s = make(1e6, 1000 * kMs, true);
   s.set_regions({{0x400000, 0x400000 + 64 * 4096, 64 * 4096}});
-  for (int tid = 1; tid <= 3; ++tid) s.add_thread(tid);
-  CHECK(s.window_ns() == 150 * kMs);   // 12 slots / 80 per second
-  auto p = s.plan(0);
-  REQUIRE(p.aims.size() == 8);         // the burst: 100 ms of the rate
-  CHECK(s.plan(149 * kMs).cold.empty());
-  auto q = s.plan(150 * kMs);
-  REQUIRE(q.cold.size() == 8);
-  for (const auto& c : q.cold) CHECK(c.window_ns == 150 * kMs);
-  CHECK(make(1e6, 0).window_ns() == kMinWindowNs);
-  CHECK(make(1, 0).window_ns() == kMaxWindowNs);
+  s.add_thread(1);
+  CHECK(s.window_ns() == 1000 * kMs);   // nothing seen yet: the bound
+  std::uint64_t now = 0;
+  // Hits after 1..10 ms: 4 x the 90th percentile (10 ms) is 40 ms.
+  for (int i = 0; i < 64; ++i, now += 20 * kMs) {
+    auto p = s.plan(now);
+    for (const auto& a : p.aims) REQUIRE(s.hit(a.tid, a.addr, 0, now + (1 + i % 10) * kMs));
+  }
+  CHECK(s.window_ns() == 40 * kMs);
+  auto p = s.plan(now);
+  REQUIRE_FALSE(p.aims.empty());
+  auto q = s.plan(now + 40 * kMs);   // windows of 40 ms end
+  CHECK(q.cold.size() == p.aims.size());
+  for (const auto& c : q.cold) CHECK(c.window_ns == 40 * kMs);
+  // Hits within microseconds: the floor.
+  for (int i = 0; i < 64; ++i, now += kMs) {
+    for (const auto& a : s.plan(now + 100 * kMs).aims) REQUIRE(s.hit(a.tid, a.addr, 0, now + 100 * kMs + 1000));
+  }
+  CHECK(s.window_ns() == kMinWindowNs);
 }
