@@ -82,30 +82,40 @@ std::vector<AccessBucket> watchpoint_access_buckets(const std::vector<Watchpoint
   return out;
 }
 
-double watchpoint_remote_share(const std::vector<WatchpointSample>& samples, const std::vector<WatchpointColdProbe>& cold) {
+double watchpoint_remote_share(const std::vector<WatchpointSample>& samples, const std::vector<WatchpointColdProbe>& cold,
+                               const std::map<std::uint64_t, std::uint64_t>& resident_bytes, std::uint64_t prior_ns) {
   struct Group {
-    std::uint64_t hits = 0, probes = 0;
+    std::uint64_t hits = 0, remote = 0;
     double exposure_ns = 0;
   };
-  using Key = std::tuple<int, std::uint64_t, int>;   // tid, mapping, memory node
-  std::map<Key, Group> groups;
+  std::map<std::pair<int, std::uint64_t>, Group> groups;   // (tid, mapping)
+  std::map<int, std::uint64_t> probes;                      // per thread, hits and cold
   for (const auto& s : samples) {
-    Group& g = groups[{s.tid, s.mapping, s.memory_node}];
-    ++g.hits, ++g.probes;
+    ++probes[s.tid];
+    if (s.cpu_node < 0 || s.memory_node < 0) continue;
+    Group& g = groups[{s.tid, s.mapping}];
+    ++g.hits;
+    g.remote += s.cpu_node != s.memory_node;
     g.exposure_ns += double(std::max<std::uint64_t>(s.time_to_hit_ns, 1));
   }
   for (const auto& c : cold) {
-    auto g = groups.find({c.tid, c.mapping, c.memory_node});
-    if (g != groups.end()) ++g->second.probes, g->second.exposure_ns += double(c.window_ns);
+    ++probes[c.tid];
+    if (auto g = groups.find({c.tid, c.mapping}); g != groups.end()) g->second.exposure_ns += double(c.window_ns);
   }
+  const bool weighted = !resident_bytes.empty();
   double all = 0, remote = 0;
-  for (const auto& s : samples) {
-    if (s.cpu_node < 0 || s.memory_node < 0) continue;
-    const Group& g = groups[{s.tid, s.mapping, s.memory_node}];
-    // The group's accesses, (hits / exposure) x probes, shared by its hits: probes / exposure each.
-    const double weight = cold.empty() ? 1.0 : double(g.probes) / g.exposure_ns;
-    all += weight;
-    if (s.cpu_node != s.memory_node) remote += weight;
+  for (const auto& [key, g] : groups) {
+    double accesses = double(g.hits);
+    if (weighted) {
+      // Rate per word (hits / exposure, with one more cold window: a group seen once, hit early by
+      // luck, must not stand for a rate of 1 / its time to hit) x the words this thread's probes
+      // stand for there.
+      auto bytes = resident_bytes.find(key.second);
+      const double rate = double(g.hits) / (g.exposure_ns + double(prior_ns));
+      accesses = bytes == resident_bytes.end() ? 0 : rate * double(probes[key.first]) * double(bytes->second);
+    }
+    all += accesses;
+    remote += accesses * double(g.remote) / double(g.hits);
   }
   return all > 0 ? remote / all : -1;
 }
@@ -177,6 +187,12 @@ void WatchpointSampler::set_mappings(std::vector<MapsEntry> maps, const std::vec
   if (maps.empty()) return;   // an exiting process reads empty: keep the last
   maps_ = std::move(maps);
   scheduler_.set_regions(watch_regions(maps_, numa_maps));
+}
+
+std::map<std::uint64_t, std::uint64_t> WatchpointSampler::resident_bytes() const {
+  std::map<std::uint64_t, std::uint64_t> out;
+  for (const auto& r : scheduler_.regions()) out[r.start] = r.resident_bytes;
+  return out;
 }
 
 void WatchpointSampler::attach_thread(int tid) {

@@ -97,6 +97,8 @@ class WatchpointSampler {
 
   const std::vector<WatchpointSample>& samples() const { return samples_; }
   const std::vector<WatchpointColdProbe>& cold() const { return cold_; }
+  // Resident bytes of each mapping the probes are drawn from (by start), as last read.
+  std::map<std::uint64_t, std::uint64_t> resident_bytes() const;
   WatchpointCounters counters() const {
     WatchpointCounters c = counters_;
     c.scheduler = scheduler_.counters();
@@ -152,12 +154,17 @@ std::vector<WatchRegion> watch_regions(const std::vector<MapsEntry>& maps, const
 std::vector<AccessBucket> watchpoint_access_buckets(const std::vector<WatchpointSample>& samples);
 
 // Pure: the share of accesses that were remote, from hits whose both nodes are known; -1 when
-// there are none. Each hit counts for its group's access rate: a group is a thread, a mapping and
-// a memory node; its rate per word is hits / exposure (time to hit of its hits plus the windows
-// of its cold probes, watchpoint_scheduler.hpp), and its accesses are that rate times its probes
-// (probes are drawn in proportion to resident bytes). With `cold` empty every hit counts one.
+// there are none. A group is a thread and a mapping: its rate per word is hits / exposure (the
+// times to hit of its hits plus the windows of its cold probes, watchpoint_scheduler.hpp), its
+// accesses that rate x the thread's probes x the mapping's resident bytes (the words those probes
+// stand for there), split by the share of its hits that were remote. `prior_ns` is added to every
+// group's exposure, as one more cold probe (the sampler's window bound): it keeps a group of one
+// early hit from standing for a rate of 1 / its time to hit. With `resident_bytes` empty every hit
+// counts one (the hit share).
 double watchpoint_remote_share(const std::vector<WatchpointSample>& samples,
-                               const std::vector<WatchpointColdProbe>& cold = {});
+                               const std::vector<WatchpointColdProbe>& cold = {},
+                               const std::map<std::uint64_t, std::uint64_t>& resident_bytes = {},
+                               std::uint64_t prior_ns = 0);
 
 // One sentence on why the self-test or an arm failed with `error`.
 std::string explain_watchpoint_error(int error);

@@ -39,7 +39,7 @@ json self_test_json(const os::BreakpointSelfTest& t) {
           {"trap_ns", t.trap_ns}, {"reopen_ns", t.reopen_ns}, {"modify_ns", t.modify_ns}};
 }
 
-json result_json(const WatchpointSampler& s, double seconds) {
+json result_json(const WatchpointSampler& s, double seconds, std::uint64_t window_bound_ns) {
   const WatchpointCounters& c = s.counters();
   const WatchSchedulerCounters& k = c.scheduler;
   json refused = json::object();
@@ -55,7 +55,7 @@ json result_json(const WatchpointSampler& s, double seconds) {
         {"threads_ms", double(c.threads_ns) / 1e6}, {"regions_ms", double(c.regions_ns) / 1e6}, {"arm_ms", double(c.arm_ns) / 1e6}, {"threads_attached", c.threads_attached}, {"threads_exited", c.threads_exited},
         {"lost_records", c.lost_records}, {"decode_errors", c.decode_errors}, {"unresolved_pages", c.unresolved_pages},
         {"numa_maps_error", c.numa_maps_error}, {"target_exited", c.target_exited}}},
-      {"remote_share", watchpoint_remote_share(s.samples(), s.cold())}, {"hit_remote_share", watchpoint_remote_share(s.samples())}};
+      {"remote_share", watchpoint_remote_share(s.samples(), s.cold(), s.resident_bytes(), window_bound_ns)}, {"hit_remote_share", watchpoint_remote_share(s.samples())}};
   json hits = json::array(), cold = json::array();
   for (const auto& h : s.samples())
     hits.push_back({{"tid", h.tid}, {"cpu", h.cpu}, {"cpu_node", h.cpu_node}, {"memory_node", h.memory_node},
@@ -182,7 +182,7 @@ int main(int argc, char** argv) {
   const double seconds = double(os::monotonic_ns() - t0) / 1e9;
   if (child.pid > 0 && !reaped.done) reaped = reap(child.pid, true);
   if (child.pid > 0) status = reaped.status;
-  json out = result_json(**sampler, seconds);
+  json out = result_json(**sampler, seconds, options.window_ns);
   if (child.pid > 0) out["program"] = {{"wall_s", double(reaped.at_ns - t0) / 1e9}, {"cpu_s", reaped.cpu_s}};
   const auto& c = out["counters"];
   if (out.contains("program"))

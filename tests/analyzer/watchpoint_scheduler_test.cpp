@@ -321,24 +321,34 @@ TEST_CASE("the re-aim path is parsed strictly") {
 }
 
 TEST_CASE("the remote share weights each hit by its group's access rate, hits over exposure") {
-  // Thread 1 reads local memory every 100 ms, thread 2 remote memory every 300 ms: 1/4 of the
-  // accesses are remote. With windows longer than both periods every probe hits; the times to
-  // hit (uniform over the period: mean 50 ms and 150 ms) carry the rates.
+  // Thread 1 reads local mapping A every 100 ms, thread 2 remote mapping B (as large) every
+  // 300 ms: 1/4 of the accesses are remote. With windows longer than both periods every probe
+  // hits; the times to hit (uniform over the period: mean 50 ms and 150 ms) carry the rates.
+  const std::map<std::uint64_t, std::uint64_t> bytes = {{0x1000, 1 << 20}, {0x2000, 1 << 20}, {0x3000, 4096}};
   std::vector<WatchpointSample> hits;
-  for (int i = 0; i < 10; ++i) {
+  std::vector<WatchpointColdProbe> cold;
+  for (int i = 0; i < 100; ++i) {
     hits.push_back({.tid = 1, .cpu_node = 0, .memory_node = 0, .mapping = 0x1000, .time_to_hit_ns = 50 * kMs});
     hits.push_back({.tid = 2, .cpu_node = 1, .memory_node = 0, .mapping = 0x2000, .time_to_hit_ns = 150 * kMs});
+    cold.push_back({.tid = 1, .memory_node = 0, .mapping = 0x2000, .window_ns = 500 * kMs});   // each leaves the other's alone
+    cold.push_back({.tid = 2, .memory_node = 0, .mapping = 0x1000, .window_ns = 500 * kMs});
   }
-  std::vector<WatchpointColdProbe> cold = {{.tid = 3, .memory_node = 0, .mapping = 0x1000, .window_ns = 500 * kMs}};
-  CHECK(watchpoint_remote_share(hits) == Approx(0.5));          // hit counts alone
-  CHECK(watchpoint_remote_share(hits, cold) == Approx(0.25));   // weighted by rate
-  // Half of thread 2's probes go cold instead: its rate is 5 hits over 5 x 150 + 5 x 500 ms.
-  std::erase_if(hits, [n = 0](const WatchpointSample& h) mutable { return h.tid == 2 && n++ < 5; });
-  for (int i = 0; i < 5; ++i) cold.push_back({.tid = 2, .memory_node = 0, .mapping = 0x2000, .window_ns = 500 * kMs});
-  REQUIRE(hits.size() == 15);
-  // accesses of a group = hits / exposure x probes
-  const double local = 10.0 / (10 * 50.0) * 10, remote = 5.0 / (5 * 150.0 + 5 * 500.0) * 10;
-  CHECK(watchpoint_remote_share(hits, cold) == Approx(remote / (remote + local)));
+  CHECK(watchpoint_remote_share(hits) == Approx(0.5));                // hit counts alone
+  CHECK(watchpoint_remote_share(hits, cold, bytes) == Approx(0.25));  // weighted by rate
+  // One lucky early hit of thread 2 on a one-page mapping: alone, it stands for a rate of 1 / 1 ms
+  // on that page; with one more cold window of prior exposure, for 1 / 501 ms.
+  hits.push_back({.tid = 2, .cpu_node = 1, .memory_node = 1, .mapping = 0x3000, .time_to_hit_ns = 1 * kMs});
+  const double a = 100.0 / (5000 + 500) * 200 * (1 << 20), b = 100.0 / (15000 + 500) * 201 * (1 << 20), page = 1.0 / 501 * 201 * 4096;
+  CHECK(watchpoint_remote_share(hits, cold, bytes, 500 * kMs) == Approx(b / (a + b + page)));
+  CHECK(watchpoint_remote_share(hits, cold, bytes, 500 * kMs) == Approx(0.25).margin(0.03));
+  // Half of thread 2's probes of B go cold instead: its rate is 50 hits over 50 x 150 + 50 x 500 ms.
+  hits.pop_back();
+  std::erase_if(hits, [n = 0](const WatchpointSample& h) mutable { return h.tid == 2 && n++ < 50; });
+  for (int i = 0; i < 50; ++i) cold.push_back({.tid = 2, .memory_node = 0, .mapping = 0x2000, .window_ns = 500 * kMs});
+  REQUIRE(hits.size() == 150);
+  const double local = 10.0 / (10 * 50.0), remote = 5.0 / (5 * 150.0 + 5 * 500.0);   // per word; both threads 200 probes
+  CHECK(watchpoint_remote_share(hits, cold, bytes) == Approx(remote / (remote + local)));
+  CHECK(watchpoint_remote_share({}) == -1);
 }
 
 TEST_CASE("the adaptive window follows the times to hit, within its bounds") {
