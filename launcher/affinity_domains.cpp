@@ -10,10 +10,11 @@ namespace {
 
 // The domain's CPUs in logical order, via the expression "L:<tag>:0-<n-1>".
 std::string domain_line(const std::string& tag, int cpu_count, const Topology& t) {
-  std::string spec_text = "L:" + tag + ":0-" + std::to_string(cpu_count - 1), error;
-  PinSpec spec;
-  std::vector<int> cpus;
-  if (!parse_pin_spec(spec_text, spec, error) || !resolve_pin_spec(spec, t, cpus, error)) return "";
+  auto spec = parse_pin_spec("L:" + tag + ":0-" + std::to_string(cpu_count - 1));
+  if (!spec) return "";
+  auto resolved = resolve_pin_spec(*spec, t);
+  if (!resolved) return "";
+  const std::vector<int>& cpus = *resolved;
   std::string line = "Domain " + tag + ":\n\t";
   for (std::size_t i = 0; i < cpus.size(); ++i) line += (i ? "," : "") + std::to_string(cpus[i]);
   return line + "\n\n";   // likwid-pin -p leaves a blank line after each domain
@@ -37,12 +38,10 @@ std::string affinity_domains_text(const Topology& t) {
 }
 
 std::string pin_problem(std::string_view pin, const Topology& t) {
-  PinSpec spec;
-  std::string error;
-  if (!parse_pin_spec(pin, spec, error)) return error;
-  if (spec.kind != PinSpec::Kind::Explicit) return "";
-  std::vector<int> cpus;
-  if (!resolve_pin_spec(spec, t, cpus, error)) return error;
+  auto spec = parse_pin_spec(pin);
+  if (!spec) return spec.error().what;
+  if (spec->kind != PinSpec::Kind::Explicit) return "";
+  if (auto cpus = resolve_pin_spec(*spec, t); !cpus) return cpus.error().what;
   return "";
 }
 

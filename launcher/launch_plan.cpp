@@ -31,7 +31,8 @@ std::string table_rejects(std::string_view variable, std::string_view value) {
   for (const auto& spec : option_table())
     if (spec.variable == variable) {
       Options scratch = default_options();
-      return spec.apply(scratch, value);
+      auto applied = spec.apply(scratch, value);
+      return applied ? std::string() : applied.error().what;
     }
   return "is not in the option table";
 }

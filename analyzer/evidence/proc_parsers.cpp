@@ -209,12 +209,11 @@ std::optional<std::vector<int>> parse_cpu_list(std::string_view text) {
   // domains or keywords. An empty list is valid (a memory-only node's cpulist).
   std::vector<int> cpus;
   if (trim(text).empty()) return cpus;
-  PinSpec spec;
-  std::string error;
-  if (!parse_pin_spec(text, spec, error) || spec.kind != PinSpec::Kind::Explicit || spec.segments.size() != 1 ||
-      spec.segments[0].form != PinSegment::Form::OsList)
+  auto spec = parse_pin_spec(text);
+  if (!spec || spec->kind != PinSpec::Kind::Explicit || spec->segments.size() != 1 ||
+      spec->segments[0].form != PinSegment::Form::OsList)
     return std::nullopt;
-  for (auto [lo, hi] : spec.segments[0].ranges)
+  for (auto [lo, hi] : spec->segments[0].ranges)
     for (int c = lo; c <= hi; ++c) cpus.push_back(c);
   return cpus;
 }

@@ -275,7 +275,7 @@ void WatchpointSampler::drain() {
         counters_.lost_records += lost->lost;
       }
     }
-    if (!decoded.error.empty()) {
+    if (decoded.error) {
       ++counters_.decode_errors;
       t.pending.clear();
     } else {

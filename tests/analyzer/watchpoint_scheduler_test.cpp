@@ -243,7 +243,7 @@ TEST_CASE("a synthetic breakpoint sample decodes back to its fields") {
                           .finish(abi::kRecordSample);
   bytes += test::RecordBytes().u64(5).u64(2).finish(abi::kRecordLost);
   DecodeResult d = decode_records(bytes, os::kBreakpointSampleType);
-  REQUIRE(d.error.empty());
+  REQUIRE_FALSE(d.error.has_value());
   CHECK(d.consumed == bytes.size());
   REQUIRE(d.records.size() == 2);
   const auto* s = std::get_if<SampleRecord>(&d.records[0]);
