@@ -379,17 +379,19 @@ void PoolAllocator::thread_exit(Heap** slot) {
 // ---- spans of a heap ------------------------------------------------------------------------
 
 void PoolAllocator::make_available(Heap* h, Span* s) {
-  Span*& head = h->available[s->cls];
-  s->prev = nullptr;
-  s->next = head;
-  if (head) head->prev = s;
-  head = s;
+  Span*& tail = h->available_tail[s->cls];
+  s->next = nullptr;
+  s->prev = tail;
+  if (tail) tail->next = s;
+  else h->available[s->cls] = s;
+  tail = s;
 }
 
 void PoolAllocator::unlink_available(Heap* h, Span* s) {
   if (s->prev) s->prev->next = s->next;
   else h->available[s->cls] = s->next;
   if (s->next) s->next->prev = s->prev;
+  else h->available_tail[s->cls] = s->prev;
   s->prev = s->next = nullptr;
 }
 

