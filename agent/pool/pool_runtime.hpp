@@ -13,7 +13,7 @@ namespace numa_agent::pool {
 
 struct PoolConfig {
   bool enabled = true;                 // NUMA_AGENT_POOLS
-  std::size_t small_max = 1024;        // NUMA_AGENT_SMALL_MAX: largest size served by the pools
+  std::size_t small_max = 32 * 1024;   // NUMA_AGENT_SMALL_MAX: largest size served by the pools
   std::size_t arena_bytes_per_node = std::size_t{16} << 30;  // NUMA_AGENT_ARENA_SIZE (virtual)
   std::uint64_t sample_bytes = 0;      // NUMA_AGENT_SAMPLE: 0 = no allocation-site sampling
 };

@@ -115,7 +115,8 @@ TEST_CASE("jemalloc as the real allocator: foreign pointers go to it, output unc
     return;
   }
   // Large strings go to the real allocator (jemalloc, found by RTLD_NEXT after the agent), small
-  // ones to the pools; realloc moves blocks across that boundary.
+  // ones to the pools; realloc moves blocks across that boundary (set at 1 KiB here, so that many
+  // of the growing strings cross it).
   const std::string script =
       "import threading\n"
       "def w(k, out):\n"
@@ -128,7 +129,8 @@ TEST_CASE("jemalloc as the real allocator: foreign pointers go to it, output unc
       "[t.start() for t in ts]; [t.join() for t in ts]\n"
       "print(sorted(o), len({str(i): i for i in range(100000)}))\n";
   Outcome plain = run_program({"/usr/bin/python3", "-c", script}, {{"PYTHONMALLOC", "malloc"}, {"LD_PRELOAD", jemalloc}});
-  AgentRun agent = run_under_agent({"/usr/bin/python3", "-c", script}, {{"PYTHONMALLOC", "malloc"}, {"LD_PRELOAD", jemalloc}});
+  AgentRun agent = run_under_agent({"/usr/bin/python3", "-c", script},
+                                   {{"PYTHONMALLOC", "malloc"}, {"LD_PRELOAD", jemalloc}, {"NUMA_AGENT_SMALL_MAX", "1k"}});
   INFO(agent.outcome.err);
   REQUIRE(plain.status == 0);
   REQUIRE(agent.outcome.status == 0);
