@@ -351,6 +351,7 @@ std::uint64_t PoolAllocator::pools_off_fallthroughs() const {
 }
 
 void PoolAllocator::abandon(Heap* h) {
+  flush_outbox(h);
   collect_remote(h);
   for (unsigned cls = 0; cls < kClassCount; ++cls) {
     Span* s = h->current[cls];
@@ -415,16 +416,55 @@ void PoolAllocator::local_free_slow(Heap* h, Span* s, Block* b) {
   if ((--s->used == 0) | s->full) span_gained_free(h, s);
 }
 
+void PoolAllocator::push_remote(Heap* owner, Block* head, Block* tail) {
+  Block* old = owner->remote_free.load(std::memory_order_relaxed);
+  do {
+    tail->next = old;
+  } while (!owner->remote_free.compare_exchange_weak(old, head, std::memory_order_release,
+                                                     std::memory_order_relaxed));
+}
+
+void PoolAllocator::flush_outbox(Heap* h) {
+  for (auto& box : h->outbox) {
+    if (box.count) push_remote(box.owner, box.head, box.tail);
+    box = Heap::Outbox{};
+  }
+}
+
+// A block in an outbox is still counted as used by its span, so the span and its owner stay put
+// until the chain is pushed.
 void PoolAllocator::free_remote(Heap* h, Span* s, void* p) {
   Heap* owner = s->owner.load(std::memory_order_acquire);
   if (NUMA_AGENT_UNLIKELY(owner == nullptr)) return;   // not a live block (double free): keep it out
   auto* b = static_cast<Block*>(p);
-  Block* head = owner->remote_free.load(std::memory_order_relaxed);
-  do {
-    b->next = head;
-  } while (!owner->remote_free.compare_exchange_weak(head, b, std::memory_order_release,
-                                                     std::memory_order_relaxed));
-  if (h != &g_detached_heap && h != &g_exited_heap) ++h->counters.remote_frees_sent;
+  if (h == &g_detached_heap || h == &g_exited_heap) {   // shared placeholders: no outbox of their own
+    push_remote(owner, b, b);
+    return;
+  }
+  ++h->counters.remote_frees_sent;
+  Heap::Outbox* box = nullptr;
+  Heap::Outbox* unused = nullptr;
+  for (auto& o : h->outbox) {
+    if (o.owner == owner) {
+      box = &o;
+      break;
+    }
+    if (!unused && o.count == 0) unused = &o;
+  }
+  if (!box) {   // a free slot, or else the slots in turn: the one taken is pushed first
+    box = unused;
+    if (!box) {
+      box = &h->outbox[h->outbox_victim++ % kOutboxSlots];
+      push_remote(box->owner, box->head, box->tail);
+    }
+    *box = Heap::Outbox{owner, nullptr, b, 0};
+  }
+  b->next = box->head;
+  box->head = b;
+  if (++box->count == kOutboxBlocks) {
+    push_remote(owner, box->head, box->tail);
+    *box = Heap::Outbox{};
+  }
 }
 
 void PoolAllocator::collect_remote(Heap* h) {
