@@ -14,7 +14,7 @@ import statistics
 import sys
 import xml.etree.ElementTree as ET
 
-ALLOCATORS = ["glibc", "jemalloc", "tcmalloc", "mimalloc", "agent", "agent-nopools"]
+ALLOCATORS = ["glibc", "jemalloc", "tcmalloc", "mimalloc", "agent", "agent-nopools", "agent-nopin"]
 ANCHORS = ALLOCATORS[:4]
 WORKLOADS = ["pair_latency", "pool_figure", "scaling", "cross_free", "larson", "thread_create", "startup", "rss",
              "thread_waves", "prodcons", "medium_sizes", "server_churn"]
@@ -44,7 +44,7 @@ def check(result_dir: pathlib.Path, require_ok: bool) -> Checker:
     c.expect(data.get("schema") == "numa-agent-bench/1", f"schema is {data.get('schema')!r}")
     reps = data["repetitions"]
     c.expect(isinstance(reps, int) and reps >= 1, "repetitions is a positive integer")
-    c.expect([a["name"] for a in data["allocators"]] == ALLOCATORS, "allocator list is the six allocators in order")
+    c.expect([a["name"] for a in data["allocators"]] == ALLOCATORS, "allocator list is the seven rows in order")
     mach = data["machine"]
     c.expect(mach["numa_nodes"] >= 1 and mach["cpus"] >= 1 and mach["kernel"].startswith("Linux"),
              "machine description has nodes, CPUs and kernel")

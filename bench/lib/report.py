@@ -4,10 +4,10 @@ from __future__ import annotations
 import html
 import math
 
-ALLOCATORS = ["glibc", "jemalloc", "tcmalloc", "mimalloc", "agent", "agent-nopools"]
-COLUMN_TITLES = {"agent-nopools": "agent, pools=0"}
+ALLOCATORS = ["glibc", "jemalloc", "tcmalloc", "mimalloc", "agent", "agent-nopools", "agent-nopin"]
+COLUMN_TITLES = {"agent-nopools": "agent, pools=0", "agent-nopin": "agent, pin=none"}
 COLORS = {"glibc": "#4e79a7", "jemalloc": "#f28e2b", "tcmalloc": "#59a14f", "mimalloc": "#b07aa1",
-          "agent": "#e15759", "agent-nopools": "#ff9d9a"}
+          "agent": "#e15759", "agent-nopools": "#ff9d9a", "agent-nopin": "#9c755f"}
 
 # (workload, metric, label) shown in the main table and the plot, in this order.
 HEADLINE = [
