@@ -417,9 +417,10 @@ void PoolAllocator::local_free_slow(Heap* h, Span* s, Block* b) {
 }
 
 void PoolAllocator::push_remote(Heap* owner, Block* head, Block* tail) {
+  tail->next = nullptr;
   Block* old = owner->remote_free.load(std::memory_order_relaxed);
   do {
-    tail->next = old;
+    head->next_chain = old;
   } while (!owner->remote_free.compare_exchange_weak(old, head, std::memory_order_release,
                                                      std::memory_order_relaxed));
 }
@@ -469,12 +470,23 @@ void PoolAllocator::free_remote(Heap* h, Span* s, void* p) {
 
 void PoolAllocator::collect_remote(Heap* h) {
   if (h->remote_free.load(std::memory_order_relaxed) == nullptr) return;
-  Block* b = h->remote_free.exchange(nullptr, std::memory_order_acquire);
-  while (b) {
-    Block* next = b->next;
-    ++h->counters.remote_frees_collected;
-    local_free_slow(h, span_of(b), b);
-    b = next;
+  Block* chains = h->remote_free.exchange(nullptr, std::memory_order_acquire);
+  constexpr int kLanes = 4;   // chains walked side by side
+  Block* lane[kLanes];
+  int lanes = 0;
+  while (chains || lanes) {
+    while (lanes < kLanes && chains) {
+      lane[lanes++] = chains;
+      chains = chains->next_chain;
+    }
+    for (int i = 0; i < lanes;) {
+      Block* b = lane[i];
+      Block* next = b->next;   // read before the free below reuses the word
+      ++h->counters.remote_frees_collected;
+      local_free_slow(h, span_of(b), b);
+      if (next) lane[i++] = next;
+      else lane[i] = lane[--lanes];
+    }
   }
 }
 
