@@ -1,4 +1,5 @@
 // Address-space reservation, commit and NUMA binding for the pools; page-node queries.
+#include <malloc.h>
 #include <numaif.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -55,5 +56,11 @@ int page_nodes(int pid, const void* const* pages, std::size_t count, int* out) {
 }
 
 std::size_t page_size() { return static_cast<std::size_t>(sysconf(_SC_PAGESIZE)); }
+
+int set_glibc_malloc_thresholds(std::size_t mmap_bytes, std::size_t trim_bytes) {
+  if (mallopt(M_MMAP_THRESHOLD, static_cast<int>(mmap_bytes)) != 1) return -EINVAL;
+  if (mallopt(M_TRIM_THRESHOLD, static_cast<int>(trim_bytes)) != 1) return -EINVAL;
+  return 0;
+}
 
 }  // namespace numa_agent::os

@@ -92,6 +92,9 @@ int unmap(void* addr, std::size_t bytes);                      // [malloc-safe]
 // -errno (-ENOENT: not yet touched). Returns 0 or -errno for the whole call.
 int page_nodes(int pid, const void* const* pages, std::size_t count, int* out);  // [malloc-safe]
 std::size_t page_size();                                       // [malloc-safe]
+// glibc's mallopt M_MMAP_THRESHOLD and M_TRIM_THRESHOLD (only meaningful when glibc's malloc is
+// the real allocator). 0 or -EINVAL when glibc refused a value.
+int set_glibc_malloc_thresholds(std::size_t mmap_bytes, std::size_t trim_bytes);  // [malloc-safe]
 
 // ---- environment and process (os/process.cpp) -----------------------------------------------
 // The process environment as glibc's `environ` sees it; safe from a constructor of a preloaded

@@ -349,6 +349,7 @@ std::uint64_t PoolAllocator::pools_off_fallthroughs() const {
 void PoolAllocator::abandon(Heap* h) {
   NUMA_AGENT_ASSERT(h->state == HeapState::Active);   // a heap is abandoned once per owner
   NUMA_AGENT_ASSERT(h != &g_detached_heap && h != &g_exited_heap);
+  flush_outbox(h);
   collect_remote(h);
   for (unsigned cls = 0; cls < kClassCount; ++cls) {
     Span* s = h->current[cls];
@@ -381,11 +382,12 @@ void PoolAllocator::make_available(Heap* h, Span* s) {
   NUMA_AGENT_ASSERT(s->owner.load(std::memory_order_relaxed) == h && s->kind == SpanKind::Small);
   NUMA_AGENT_ASSERT(s->prev == nullptr && s->next == nullptr && h->available[s->cls] != s);   // on no list yet
   NUMA_AGENT_ASSERT(!s->full && h->current[s->cls] != s);
-  Span*& head = h->available[s->cls];
-  s->prev = nullptr;
-  s->next = head;
-  if (head) head->prev = s;
-  head = s;
+  Span*& tail = h->available_tail[s->cls];
+  s->next = nullptr;
+  s->prev = tail;
+  if (tail) tail->next = s;
+  else h->available[s->cls] = s;
+  tail = s;
 }
 
 void PoolAllocator::unlink_available(Heap* h, Span* s) {
@@ -394,6 +396,7 @@ void PoolAllocator::unlink_available(Heap* h, Span* s) {
   if (s->prev) s->prev->next = s->next;
   else h->available[s->cls] = s->next;
   if (s->next) s->next->prev = s->prev;
+  else h->available_tail[s->cls] = s->prev;
   s->prev = s->next = nullptr;
 }
 
@@ -420,27 +423,78 @@ void PoolAllocator::local_free_slow(Heap* h, Span* s, Block* b) {
   if ((--s->used == 0) | s->full) span_gained_free(h, s);
 }
 
+void PoolAllocator::push_remote(Heap* owner, Block* head, Block* tail) {
+  tail->next = nullptr;
+  Block* old = owner->remote_free.load(std::memory_order_relaxed);
+  do {
+    head->next_chain = old;
+  } while (!owner->remote_free.compare_exchange_weak(old, head, std::memory_order_release,
+                                                     std::memory_order_relaxed));
+}
+
+void PoolAllocator::flush_outbox(Heap* h) {
+  for (auto& box : h->outbox) {
+    if (box.count) push_remote(box.owner, box.head, box.tail);
+    box = Heap::Outbox{};
+  }
+}
+
+// A block in an outbox is still counted as used by its span, so the span and its owner stay put
+// until the chain is pushed.
 void PoolAllocator::free_remote(Heap* h, Span* s, void* p) {
   Heap* owner = s->owner.load(std::memory_order_acquire);
   if (NUMA_AGENT_UNLIKELY(owner == nullptr)) return;   // not a live block (double free): keep it out
   NUMA_AGENT_ASSERT(owner != h);
   auto* b = static_cast<Block*>(p);
-  Block* head = owner->remote_free.load(std::memory_order_relaxed);
-  do {
-    b->next = head;
-  } while (!owner->remote_free.compare_exchange_weak(head, b, std::memory_order_release,
-                                                     std::memory_order_relaxed));
-  if (h != &g_detached_heap && h != &g_exited_heap) ++h->counters.remote_frees_sent;
+  if (h == &g_detached_heap || h == &g_exited_heap) {   // shared placeholders: no outbox of their own
+    push_remote(owner, b, b);
+    return;
+  }
+  ++h->counters.remote_frees_sent;
+  Heap::Outbox* box = nullptr;
+  Heap::Outbox* unused = nullptr;
+  for (auto& o : h->outbox) {
+    if (o.owner == owner) {
+      box = &o;
+      break;
+    }
+    if (!unused && o.count == 0) unused = &o;
+  }
+  if (!box) {   // a free slot, or else the slots in turn: the one taken is pushed first
+    box = unused;
+    if (!box) {
+      box = &h->outbox[h->outbox_victim++ % kOutboxSlots];
+      push_remote(box->owner, box->head, box->tail);
+    }
+    *box = Heap::Outbox{owner, nullptr, b, 0};
+  }
+  b->next = box->head;
+  box->head = b;
+  if (++box->count == kOutboxBlocks) {
+    push_remote(owner, box->head, box->tail);
+    *box = Heap::Outbox{};
+  }
 }
 
 void PoolAllocator::collect_remote(Heap* h) {
   if (h->remote_free.load(std::memory_order_relaxed) == nullptr) return;
-  Block* b = h->remote_free.exchange(nullptr, std::memory_order_acquire);
-  while (b) {
-    Block* next = b->next;
-    ++h->counters.remote_frees_collected;
-    local_free_slow(h, span_of(b), b);
-    b = next;
+  Block* chains = h->remote_free.exchange(nullptr, std::memory_order_acquire);
+  constexpr int kLanes = 4;   // chains walked side by side
+  Block* lane[kLanes];
+  int lanes = 0;
+  while (chains || lanes) {
+    while (lanes < kLanes && chains) {
+      lane[lanes++] = chains;
+      chains = chains->next_chain;
+    }
+    for (int i = 0; i < lanes;) {
+      Block* b = lane[i];
+      Block* next = b->next;   // read before the free below reuses the word
+      ++h->counters.remote_frees_collected;
+      local_free_slow(h, span_of(b), b);
+      if (next) lane[i++] = next;
+      else lane[i] = lane[--lanes];
+    }
   }
 }
 

@@ -57,6 +57,10 @@ struct Heap;
 
 struct Block {
   Block* next;
+  // Second word (every block is at least 16 bytes), used only while the block heads a chain on a
+  // heap's remote_free list: the next chain. The owner walks several chains side by side, so the
+  // cache misses on blocks the freeing CPU wrote overlap instead of following one another.
+  Block* next_chain;
 };
 
 enum class SpanKind : std::uint8_t { Unused, Small, HeapStore, ChunkHeader };
@@ -88,6 +92,13 @@ inline constexpr const char* kFallReasonNames[] = {"too_large", "alignment", "ar
                                                    "thread_exiting", "pools_off"};
 // Slow paths a heap waits, after its thread moved to it, before the thread may move again.
 inline constexpr std::uint32_t kMoveCooldown = 64;
+// Remote frees are pushed to the owner's list a chain at a time: a heap gathers the blocks it
+// frees for up to kOutboxSlots other heaps, kOutboxBlocks each, and pushes a chain with one CAS
+// when it is full, when another owner needs its slot, and when the heap is abandoned. One CAS per
+// block made the push loop and the owner's collection fight over one cache line (server churn:
+// a third of the run in free_remote and collect_remote for 8 % of the frees).
+inline constexpr unsigned kOutboxSlots = 4;
+inline constexpr std::uint32_t kOutboxBlocks = 32;
 
 // Per-heap counters: written only by the heap's thread (no atomics), on their own cache lines,
 // summed when the profile is written. pool_allocs is the fast path's only counter.
@@ -112,7 +123,12 @@ struct alignas(64) Heap {
   Span* current[kClassSlots];               // fast path: the span each class allocates from
   HeapCounters counters;
   alignas(64) std::atomic<Block*> remote_free{nullptr};  // other threads push here (MPSC)
-  alignas(64) Span* available[kClassCount] = {};  // spans with free blocks, not current
+  // Spans with free blocks, not current, per class: first in, first out. A span that just left
+  // the full state (one free block) goes to the tail, so that by the time refill reaches it more
+  // of its blocks have come back; taking it from the head at once would refill one block at a
+  // time (17 % of allocations took the slow path under random churn).
+  alignas(64) Span* available[kClassCount] = {};
+  Span* available_tail[kClassCount] = {};
   int node = 0;
   HeapState state = HeapState::Active;
   int tid = 0;                               // last thread attached
@@ -121,6 +137,14 @@ struct alignas(64) Heap {
   std::uint32_t move_cooldown = 0;           // slow paths left before its thread may move again
   Heap* next_in_node = nullptr;              // every heap of the node (profile, fork)
   Heap* next_abandoned = nullptr;
+  struct Outbox {                            // blocks freed for another heap, not pushed yet
+    Heap* owner = nullptr;
+    Block* head = nullptr;
+    Block* tail = nullptr;
+    std::uint32_t count = 0;
+  };
+  Outbox outbox[kOutboxSlots] = {};
+  std::uint32_t outbox_victim = 0;
 
   constexpr Heap();
 };
@@ -291,6 +315,8 @@ class PoolAllocator {
 
  private:
   [[gnu::noinline]] void free_remote(Heap* h, Span* s, void* p);
+  static void push_remote(Heap* owner, Block* head, Block* tail);
+  static void flush_outbox(Heap* h);
   [[gnu::noinline]] void span_gained_free(Heap* h, Span* s);
   Heap* attach_heap();
   Heap* take_heap(int node);

@@ -14,9 +14,10 @@ import statistics
 import sys
 import xml.etree.ElementTree as ET
 
-ALLOCATORS = ["glibc", "jemalloc", "tcmalloc", "mimalloc", "agent", "agent-nopools"]
+ALLOCATORS = ["glibc", "jemalloc", "tcmalloc", "mimalloc", "agent", "agent-nopools", "agent-nopin"]
 ANCHORS = ALLOCATORS[:4]
-WORKLOADS = ["pair_latency", "pool_figure", "scaling", "cross_free", "larson", "thread_create", "startup", "rss"]
+WORKLOADS = ["pair_latency", "pool_figure", "scaling", "cross_free", "larson", "thread_create", "startup", "rss",
+             "thread_waves", "prodcons", "medium_sizes", "server_churn"]
 
 
 class Checker:
@@ -43,12 +44,14 @@ def check(result_dir: pathlib.Path, require_ok: bool) -> Checker:
     c.expect(data.get("schema") == "numa-agent-bench/1", f"schema is {data.get('schema')!r}")
     reps = data["repetitions"]
     c.expect(isinstance(reps, int) and reps >= 1, "repetitions is a positive integer")
-    c.expect([a["name"] for a in data["allocators"]] == ALLOCATORS, "allocator list is the six allocators in order")
+    c.expect([a["name"] for a in data["allocators"]] == ALLOCATORS, "allocator list is the seven rows in order")
     mach = data["machine"]
     c.expect(mach["numa_nodes"] >= 1 and mach["cpus"] >= 1 and mach["kernel"].startswith("Linux"),
              "machine description has nodes, CPUs and kernel")
     workloads = data["workloads"]
     expected = WORKLOADS + (["fastpath_callgrind"] if "fastpath_callgrind_skipped" not in data else [])
+    if "--workloads" in data.get("command", ""):   # a subset run: check what it ran
+        expected = [w for w in expected if w in workloads]
     for w in expected:
         if not c.expect(w in workloads, f"workload {w} present"):
             continue
@@ -113,7 +116,16 @@ def check(result_dir: pathlib.Path, require_ok: bool) -> Checker:
     if c.expect(t is not None, "RSS target present") and agent_rss.get("status") == "ok":
         c.expect(close(t["measured"], round(agent_rss["metrics"]["peak_rss_kib"]["ratio_vs"]["glibc"], 3)),
                  "RSS target quotes the agent's ratio against glibc")
-    for name in ("seed figure: acquire_ns", "seed figure: release_ns", "seed figure: ops_per_s", "cross-thread free"):
+    for w, metric in (("thread_waves", "thread_waves_seconds"), ("prodcons", "prodcons_mobj_per_s"),
+                      ("medium_sizes", "medium_sizes_mops_per_s"), ("server_churn", "server_churn_mops_per_s")):
+        row = workloads.get(w, {}).get("rows", {}).get("agent", {})
+        t = targets.get({"thread_waves": "shape: thread waves", "prodcons": "shape: producer/consumer batches",
+                         "medium_sizes": "shape: medium sizes", "server_churn": "shape: server churn"}[w])
+        if c.expect(t is not None, f"shape target for {w} present") and row.get("status") == "ok":
+            c.expect(close(t["measured"], round(row["metrics"][metric]["ratio_vs"]["fastest_anchor"], 3)),
+                     f"shape target for {w} quotes the agent's ratio")
+    for name in ("seed figure: acquire_ns", "seed figure: release_ns", "seed figure: ops_per_s", "cross-thread free",
+                 "shapes: geometric mean of the agent's ratios"):
         c.expect(name in targets, f"target '{name}' present")
     # The human-readable outputs.
     md = (result_dir / "results.md").read_text()

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import html
+import math
 
-ALLOCATORS = ["glibc", "jemalloc", "tcmalloc", "mimalloc", "agent", "agent-nopools"]
-COLUMN_TITLES = {"agent-nopools": "agent, pools=0"}
+ALLOCATORS = ["glibc", "jemalloc", "tcmalloc", "mimalloc", "agent", "agent-nopools", "agent-nopin"]
+COLUMN_TITLES = {"agent-nopools": "agent, pools=0", "agent-nopin": "agent, pin=none"}
 COLORS = {"glibc": "#4e79a7", "jemalloc": "#f28e2b", "tcmalloc": "#59a14f", "mimalloc": "#b07aa1",
-          "agent": "#e15759", "agent-nopools": "#ff9d9a"}
+          "agent": "#e15759", "agent-nopools": "#ff9d9a", "agent-nopin": "#9c755f"}
 
 # (workload, metric, label) shown in the main table and the plot, in this order.
 HEADLINE = [
@@ -21,7 +22,22 @@ HEADLINE = [
     ("larson", "larson_peak_rss_kib", "peak RSS, larson"),
     ("thread_create", "thread_create_join_ns", "pthread_create + join"),
     ("startup", "startup_ms", "process start + exit (exec of an empty program)"),
+    ("thread_waves", "thread_waves_seconds", "shape: thread waves (mixed sizes, cross-thread frees)"),
+    ("prodcons", "prodcons_mobj_per_s", "shape: producer/consumer batches"),
+    ("medium_sizes", "medium_sizes_mops_per_s", "shape: medium sizes (65 % of calls 1..32 KiB)"),
+    ("server_churn", "server_churn_mops_per_s", "shape: server churn (workers replaced)"),
 ]
+
+# The shapes of issue 20: workload -> (headline metric, label).
+SHAPES = {
+    "thread_waves": ("thread_waves_seconds", "thread waves"),
+    "prodcons": ("prodcons_mobj_per_s", "producer/consumer batches"),
+    "medium_sizes": ("medium_sizes_mops_per_s", "medium sizes"),
+    "server_churn": ("server_churn_mops_per_s", "server churn"),
+}
+SHAPE_LIMIT = 1.15        # no shape worse than this against the fastest anchor
+SHAPE_GEOMEAN_LIMIT = 1.0
+SYS_LIMIT_VS_MIMALLOC = 2.0
 
 
 def _rows(results: dict, workload: str) -> dict:
@@ -70,6 +86,21 @@ def evaluate_targets(results: dict) -> list[dict]:
             targets.append(_target(f"real program: {pname} ({prog['metric']})", round(o, 2), "<= 2 % overhead", o <= 2.0))
         else:
             targets.append(_target(f"real program: {pname}", None, "<= 2 % overhead", None, "a run failed"))
+    shape_ratios = []
+    for workload, (metric, label) in SHAPES.items():
+        if workload not in results.get("workloads", {}):
+            continue
+        ratio_target(f"shape: {label}", workload, metric, "fastest_anchor", SHAPE_LIMIT)
+        if targets[-1]["measured"] is not None:
+            shape_ratios.append(targets[-1]["measured"])
+        if workload == "thread_waves":   # the shape whose system time the issue measured (1.6 s vs 0.02 s)
+            ratio_target(f"shape: {label}, system time", workload, f"{workload}_sys_s", "mimalloc", SYS_LIMIT_VS_MIMALLOC)
+    if shape_ratios:
+        g = math.prod(shape_ratios) ** (1.0 / len(shape_ratios))
+        complete = len(shape_ratios) == len(SHAPES)
+        targets.append(_target("shapes: geometric mean of the agent's ratios", round(g, 3),
+                               f"<= {SHAPE_GEOMEAN_LIMIT:.2f}x fastest anchor", g <= SHAPE_GEOMEAN_LIMIT if complete else None,
+                               "" if complete else f"only {len(shape_ratios)} of {len(SHAPES)} shapes measured"))
     seed = results.get("seed", {})
     for metric, better in (("acquire_ns", "lower"), ("release_ns", "lower"), ("ops_per_s", "higher")):
         m = _metric(results, "pool_figure", "agent", metric)
@@ -165,6 +196,7 @@ def markdown(results: dict) -> str:
                      for m in r["metrics"] if "@" in m}, key=lambda m: int(m.split("@")[1])):
         table_row("pair_latency", m, f"pair latency {m.split('@')[1]} B")
     out.append("")
+    out += _shape_table(results)
     if results.get("fastpath_callgrind_skipped"):
         out += [f"callgrind: skipped ({results['fastpath_callgrind_skipped']})", ""]
     # Real programs
@@ -228,6 +260,36 @@ def markdown(results: dict) -> str:
     sections = ", ".join(f"{k.replace('_', ' ')} {v:.0f} s" for k, v in results.get("section_seconds", {}).items())
     out.append(f"Total time: {results.get('elapsed_s', 0):.0f} s ({sections}).")
     return "\n".join(out) + "\n"
+
+
+def _shape_table(results) -> list[str]:
+    """Per shape and allocator: headline, user and system CPU seconds, CPUs kept busy, voluntary
+    context switches (waits) and peak RSS, medians."""
+    present = [w for w in SHAPES if w in results.get("workloads", {})]
+    if not present:
+        return []
+    out = ["## Shapes (issue 20): where the time goes", "",
+           "Medians. user/sys: CPU seconds of the whole process (getrusage); busy: CPU seconds per wall second; "
+           "waits: voluntary context switches.", "",
+           "| Shape | allocator | headline | ÷ fastest anchor | user s | sys s | sys ÷ mimalloc | busy CPUs | waits | peak RSS |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
+    for w in present:
+        metric, label = SHAPES[w]
+        unit = _unit(results, w, metric)
+        for a in ALLOCATORS:
+            row = _rows(results, w).get(a)
+            if not row or row.get("status") != "ok":
+                out.append(f"| {label} | {COLUMN_TITLES.get(a, a)} | {row.get('status', '–') if row else '–'} | | | | | | | |")
+                continue
+            m = row["metrics"]
+            med = lambda k: m[k]["median"] if k in m else float("nan")  # noqa: E731
+            sys_ratio = m.get(f"{w}_sys_s", {}).get("ratio_vs", {}).get("mimalloc")
+            out.append(f"| {label} | {COLUMN_TITLES.get(a, a)} | {_fmt(med(metric), unit)} {unit} | {_ratio(results, w, a, metric)} | "
+                       f"{med(w + '_user_s'):.3f} | {med(w + '_sys_s'):.3f} | "
+                       f"{'–' if sys_ratio is None else f'{sys_ratio:.2f}x'} | {med(w + '_cpus_busy'):.2f} | "
+                       f"{med(w + '_voluntary_switches'):.0f} | {med(w + '_peak_rss_kib') / 1024:.1f} MiB |")
+    out.append("")
+    return out
 
 
 def _callgrind_metrics(results):

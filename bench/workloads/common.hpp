@@ -3,6 +3,8 @@
 // allocates, and a one-line JSON writer. Every workload prints exactly one JSON object on stdout;
 // bench/run reads it.
 #pragma once
+#include <sys/resource.h>
+
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -97,6 +99,20 @@ class JsonLine {
     text_ += "\": ";
     text_ += json;
     return *this;
+  }
+  // The process's CPU time and context switches so far (getrusage RUSAGE_SELF: all threads,
+  // joined or not): user_s, sys_s, cpu_busy (CPU seconds per wall second over `wall_ns`, i.e. how
+  // many CPUs were kept busy), voluntary (waits: futex, sleep) and involuntary context switches.
+  JsonLine& rusage(std::uint64_t wall_ns) {
+    struct rusage ru {};
+    getrusage(RUSAGE_SELF, &ru);
+    const double user = double(ru.ru_utime.tv_sec) + double(ru.ru_utime.tv_usec) * 1e-6;
+    const double sys = double(ru.ru_stime.tv_sec) + double(ru.ru_stime.tv_usec) * 1e-6;
+    num("user_s", user);
+    num("sys_s", sys);
+    num("cpu_busy", wall_ns ? (user + sys) / (double(wall_ns) * 1e-9) : 0.0);
+    num("voluntary_switches", double(ru.ru_nvcsw));
+    return num("involuntary_switches", double(ru.ru_nivcsw));
   }
   // Every workload line ends with the process's own peak RSS (VmHWM). The parent cannot take it
   // from wait4: a child's ru_maxrss starts from the RSS of the process that forked it.

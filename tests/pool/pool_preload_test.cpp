@@ -115,7 +115,8 @@ TEST_CASE("jemalloc as the real allocator: foreign pointers go to it, output unc
     return;
   }
   // Large strings go to the real allocator (jemalloc, found by RTLD_NEXT after the agent), small
-  // ones to the pools; realloc moves blocks across that boundary.
+  // ones to the pools; realloc moves blocks across that boundary (set at 1 KiB here, so that many
+  // of the growing strings cross it).
   const std::string script =
       "import threading\n"
       "def w(k, out):\n"
