@@ -1,5 +1,5 @@
 // What every view of the report model shares: tolerant field reads (model/json_field.hpp) and a
-// share written as a percentage.
+// share written as a percentage, a number or "-".
 #pragma once
 #include <cstdio>
 #include <string>
@@ -15,6 +15,14 @@ inline std::string pct(const nlohmann::json& share, bool spaced = false) {
   if (!share.is_number()) return "-";
   char buf[32];
   std::snprintf(buf, sizeof buf, spaced ? "%.1f %%" : "%.1f%%", share.get<double>() * 100.0);
+  return buf;
+}
+
+// A number printed with `fmt` ("%.1f"), or "-" when it is not a number.
+inline std::string num(const nlohmann::json& v, const char* fmt) {
+  if (!v.is_number()) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, fmt, v.get<double>());
   return buf;
 }
 

@@ -12,13 +12,6 @@ using nlohmann::json;
 
 namespace {
 
-std::string num(const json& v, const char* fmt = "%.1f") {
-  if (!v.is_number()) return "-";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, fmt, v.get<double>());
-  return buf;
-}
-
 std::string signed_num(const json& v, double scale, const char* unit) {
   if (!v.is_number()) return "";
   char buf[48];
@@ -44,7 +37,7 @@ std::string render_compare_text(const json& c) {
         << (field(s, "agent").is_boolean() && s["agent"].get<bool>() ? ", under the agent" : "") << ")\n";
   }
   const json& s = field(c, "score");
-  out << "\nScore: " << num(field(s, "before")) << " -> " << num(field(s, "after")) << signed_num(field(s, "delta"), 1, "")
+  out << "\nScore: " << num(field(s, "before"), "%.1f") << " -> " << num(field(s, "after"), "%.1f") << signed_num(field(s, "delta"), 1, "")
       << "\n";
   for (const char* side : {"before", "after"})
     if (field(field(c, side), "score_note").is_string())

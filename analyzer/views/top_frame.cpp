@@ -5,30 +5,13 @@
 #include <cstdio>
 #include <map>
 
+#include "analyzer/views/format.hpp"
+
 namespace numa_agent::analyzer {
 
 using nlohmann::json;
 
 namespace {
-
-const json& at(const json& j, const char* key) {
-  static const json null_value;
-  return j.is_object() && j.contains(key) ? j[key] : null_value;
-}
-
-std::string pct(const json& v) {
-  if (!v.is_number()) return "-";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f%%", v.get<double>() * 100);
-  return buf;
-}
-
-std::string num(const json& v, const char* fmt = "%.2f") {
-  if (!v.is_number()) return "-";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, fmt, v.get<double>());
-  return buf;
-}
 
 std::string cell(std::string s, std::size_t width) {
   if (s.size() >= width) return s.substr(0, width - 1) + " ";
@@ -60,20 +43,20 @@ std::string by_node(const json& obj) {
 std::vector<std::string> header_lines(const TopFrame& f, const TopLayout& layout) {
   std::vector<std::string> lines;
   const json& r = f.report;
-  const json& comp = at(r, "components");
-  const json& ev = at(r, "evidence");
+  const json& comp = field(r, "components");
+  const json& ev = field(r, "evidence");
   char buf[512];
   const char* sort_name = layout.sort == TopSort::Score ? "score" : layout.sort == TopSort::Migrations ? "migrations" : "node";
   std::snprintf(buf, sizeof buf, "numa-analyze top - PID %d (%s)  %zu threads  %.0f s  every %.1f s  sort: %s", f.pid,
                 f.command.empty() ? "?" : f.command.c_str(), f.threads.size(), f.elapsed_s, f.interval_s, sort_name);
   lines.push_back(buf);
-  const json& score = at(r, "score");
+  const json& score = field(r, "score");
   lines.push_back("score " + (score.is_number() ? num(score, "%.1f") : std::string("-")) + "  locality " +
-                  pct(at(comp, "locality")) + "  stability " + num(at(comp, "stability")) + "  balance " +
-                  num(at(comp, "balance")) + "  (locality from " +
-                  (at(ev, "locality_source").is_string() ? ev["locality_source"].get<std::string>() : "-") +
-                  (at(ev, "confidence").is_string() ? ", confidence " + ev["confidence"].get<std::string>() : "") + ")");
-  const json& nb = at(at(r, "machine"), "numa_balancing");
+                  pct(field(comp, "locality")) + "  stability " + num(field(comp, "stability"), "%.2f") + "  balance " +
+                  num(field(comp, "balance"), "%.2f") + "  (locality from " +
+                  (field(ev, "locality_source").is_string() ? ev["locality_source"].get<std::string>() : "-") +
+                  (field(ev, "confidence").is_string() ? ", confidence " + ev["confidence"].get<std::string>() : "") + ")");
+  const json& nb = field(field(r, "machine"), "numa_balancing");
   std::snprintf(buf, sizeof buf, "system hint faults (vmstat, last %.1f s): %llu, local %s   NUMA balancing: %s",
                 f.interval_s, static_cast<unsigned long long>(f.hint_faults_interval),
                 f.hint_fault_locality_interval ? pct(*f.hint_fault_locality_interval).c_str() : "-",
@@ -89,16 +72,16 @@ std::vector<std::string> node_lines(const TopFrame& f) {
   std::vector<std::string> lines;
   lines.push_back(cell("NODE", 6) + cell("CPUS", 14) + right("THREADS", 8) + right("NOW", 5) + right("RESIDENT PAGES", 15) +
                   right("SERVED", 10) + right("ISSUED", 10));
-  const json& machine_nodes = at(at(f.report, "machine"), "nodes");
-  const json& nodes = at(at(f.report, "components"), "nodes");
+  const json& machine_nodes = field(field(f.report, "machine"), "nodes");
+  const json& nodes = field(field(f.report, "components"), "nodes");
   for (std::size_t i = 0; i < machine_nodes.size(); ++i) {
     const json& n = i < nodes.size() ? nodes[i] : json();
     int now = 0;
     for (const auto& t : f.threads) now += t.node == static_cast<int>(i);
-    lines.push_back(cell(std::to_string(i), 6) + cell(at(machine_nodes[i], "cpus").is_string() ? machine_nodes[i]["cpus"].get<std::string>() : "-", 14) +
-                    right(num(at(n, "threads"), "%.0f"), 8) + right(std::to_string(now), 5) +
-                    right(num(at(n, "resident_pages"), "%.0f"), 15) + right(num(at(n, "accesses_served"), "%.0f"), 10) +
-                    right(num(at(n, "accesses_issued"), "%.0f"), 10));
+    lines.push_back(cell(std::to_string(i), 6) + cell(field(machine_nodes[i], "cpus").is_string() ? machine_nodes[i]["cpus"].get<std::string>() : "-", 14) +
+                    right(num(field(n, "threads"), "%.0f"), 8) + right(std::to_string(now), 5) +
+                    right(num(field(n, "resident_pages"), "%.0f"), 15) + right(num(field(n, "accesses_served"), "%.0f"), 10) +
+                    right(num(field(n, "accesses_issued"), "%.0f"), 10));
   }
   lines.push_back("");
   return lines;
@@ -112,16 +95,16 @@ struct ThreadRow {
 
 std::vector<ThreadRow> sorted_thread_rows(const TopFrame& f, TopSort sort) {
   std::map<int, const json*> report_threads;
-  for (const auto& t : at(f.report, "threads"))
-    if (at(t, "tid").is_number_integer()) report_threads[t["tid"].get<int>()] = &t;
+  for (const auto& t : field(f.report, "threads"))
+    if (field(t, "tid").is_number_integer()) report_threads[t["tid"].get<int>()] = &t;
   std::vector<ThreadRow> rows;
   for (const auto& t : f.threads) rows.push_back({&t, report_threads.count(t.tid) ? report_threads[t.tid] : nullptr});
   auto score_of = [](const ThreadRow& row) {
-    const json& s = row.scored ? at(*row.scored, "score") : json();
+    const json& s = row.scored ? field(*row.scored, "score") : json();
     return s.is_number() ? s.get<double>() : 1e9;
   };
   auto migrations_of = [](const ThreadRow& row) {
-    const json& m = row.scored ? at(*row.scored, "node_migrations") : json();
+    const json& m = row.scored ? field(*row.scored, "node_migrations") : json();
     return m.is_number() ? m.get<double>() : 0.0;
   };
   std::stable_sort(rows.begin(), rows.end(), [&](const ThreadRow& a, const ThreadRow& b) {
@@ -154,10 +137,10 @@ std::vector<std::string> thread_lines(const TopFrame& f, TopSort sort) {
     lines.push_back(right(std::to_string(row.live->tid), 8) + cell(row.live->name, 16) +
                     right(row.live->cpu >= 0 ? std::to_string(row.live->cpu) : "-", 4) +
                     right(row.live->node >= 0 ? std::to_string(row.live->node) : "-", 5) +
-                    right(at(s, "home_node").is_number() ? at(s, "home_node").dump() : "-", 5) +
-                    right(num(at(s, "node_migrations"), "%.0f"), 6) +
-                    right(std::to_string(row.live->node_migrations_interval), 6) + right(pct(at(s, "locality")), 9) +
-                    right(num(at(s, "score"), "%.1f"), 6) + " " + by_node(at(s, "numa_faults_by_memory_node")));
+                    right(field(s, "home_node").is_number() ? field(s, "home_node").dump() : "-", 5) +
+                    right(num(field(s, "node_migrations"), "%.0f"), 6) +
+                    right(std::to_string(row.live->node_migrations_interval), 6) + right(pct(field(s, "locality")), 9) +
+                    right(num(field(s, "score"), "%.1f"), 6) + " " + by_node(field(s, "numa_faults_by_memory_node")));
   }
   return lines;
 }
@@ -167,13 +150,13 @@ std::vector<std::string> mapping_lines(const TopFrame& f) {
   std::vector<std::string> lines{"", cell("TOP MAPPINGS", 20) + cell("NAME", 34) + cell("POLICY", 20) +
                                          cell("PAGES BY NODE", 24) + "LOCALITY"};
   int shown = 0;
-  for (const auto& m : at(f.report, "mappings")) {
+  for (const auto& m : field(f.report, "mappings")) {
     if (++shown > 8) break;
-    std::string name = at(m, "name").is_string() ? m["name"].get<std::string>() : "-";
+    std::string name = field(m, "name").is_string() ? m["name"].get<std::string>() : "-";
     if (name.size() > 33) name = "..." + name.substr(name.size() - 30);
-    lines.push_back(cell(at(m, "start").is_string() ? m["start"].get<std::string>() : "-", 20) + cell(name, 34) +
-                    cell(at(m, "policy").is_string() ? m["policy"].get<std::string>() : "-", 20) +
-                    cell(by_node(at(m, "pages_by_node")), 24) + pct(at(m, "locality")));
+    lines.push_back(cell(field(m, "start").is_string() ? m["start"].get<std::string>() : "-", 20) + cell(name, 34) +
+                    cell(field(m, "policy").is_string() ? m["policy"].get<std::string>() : "-", 20) +
+                    cell(by_node(field(m, "pages_by_node")), 24) + pct(field(m, "locality")));
   }
   return lines;
 }
