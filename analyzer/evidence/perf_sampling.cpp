@@ -48,7 +48,8 @@ class PerfSampling final : public EvidenceSource {
   void finish(Evidence& evidence) override;
 
  private:
-  OpenOutcome open_event(EventKind kind, os::PerfEventSpec spec, std::size_t ring_pages);
+  // counter_slot: for counting events (no ring), 0 = local DRAM reads, 1 = remote.
+  OpenOutcome open_event(EventKind kind, os::PerfEventSpec spec, std::size_t ring_pages, int counter_slot = 0);
   void open_memory_sampling(int paranoid);
   void open_node_counters(int paranoid);
   void open_page_faults(int paranoid);
@@ -73,7 +74,7 @@ class PerfSampling final : public EvidenceSource {
   std::unordered_set<std::uint64_t> seen_pages_;
 };
 
-OpenOutcome PerfSampling::open_event(EventKind kind, os::PerfEventSpec spec, std::size_t ring_pages) {
+OpenOutcome PerfSampling::open_event(EventKind kind, os::PerfEventSpec spec, std::size_t ring_pages, int counter_slot) {
   OpenOutcome outcome;
   spec.inherit = true;
   spec.disabled = target_.launched;
@@ -91,8 +92,7 @@ OpenOutcome PerfSampling::open_event(EventKind kind, os::PerfEventSpec spec, std
         continue;
       }
       if (!sampling) {
-        // HW_CACHE config: result in bits 16+ (0 access = node-loads, 1 miss = node-load-misses).
-        counter_fds_[spec.config >> 16 ? 1 : 0].push_back(fd);
+        counter_fds_[counter_slot].push_back(fd);
         ++outcome.opened;
         continue;
       }
@@ -137,16 +137,31 @@ void PerfSampling::open_memory_sampling(int paranoid) {
 
 void PerfSampling::open_node_counters(int paranoid) {
   OpenOutcome loads = open_event(EventKind::Pmu, node_counter_spec(false), 0);
-  OpenOutcome misses = open_event(EventKind::Pmu, node_counter_spec(true), 0);
+  OpenOutcome misses = open_event(EventKind::Pmu, node_counter_spec(true), 0, 1);
   counters_ = loads.opened > 0 && misses.opened > 0;
   int err = loads.first_error ? loads.first_error : misses.first_error;
-  if (counters_)
+  if (counters_) {
     probes_.push_back(probe("pmu-node-counters", true, "node-loads / node-load-misses counted (local / remote DRAM reads on Intel)"));
-  else
+    return;
+  }
+  // The generic events are not mapped on AMD Zen: the model's own fill events, by name, count
+  // into the same local (node_loads) / remote (node_load_misses) counters.
+  std::string why = "node-loads/node-load-misses: " + explain_perf_error(err, paranoid, true);
+  auto dram = plan_dram_counters();
+  if (dram) {
+    OpenOutcome local = open_event(EventKind::Pmu, dram->local, 0);
+    OpenOutcome remote = open_event(EventKind::Pmu, dram->remote, 0, 1);
+    counters_ = local.opened > 0 && remote.opened > 0;
+    if (counters_) {
+      probes_.push_back(probe("pmu-node-counters", true, "local / remote DRAM fills counted (" + dram->detail + ")"));
+      return;
+    }
+    int raw_err = local.first_error ? local.first_error : remote.first_error;
     probes_.push_back(probe("pmu-node-counters", false,
-                            "node-loads/node-load-misses: " + explain_perf_error(err, paranoid, true) +
-                                " (on AMD Zen they are never mapped; raw fill events would be needed)",
-                            err));
+                            why + "; " + dram->detail + ": " + explain_perf_error(raw_err, paranoid, true), raw_err));
+    return;
+  }
+  probes_.push_back(probe("pmu-node-counters", false, why + "; no named DRAM events: " + dram.error().what, err));
 }
 
 void PerfSampling::open_page_faults(int paranoid) {

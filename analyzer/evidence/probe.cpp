@@ -6,6 +6,7 @@
 #include <cstring>
 #include <map>
 
+#include "agent/os/pmu_events.hpp"
 #include "agent/os/procfs.hpp"
 #include "analyzer/evidence/evidence_source.hpp"
 #include "analyzer/evidence/perf_abi.hpp"
@@ -106,6 +107,22 @@ os::PerfEventSpec node_counter_spec(bool misses) {
   s.exclude_kernel = true;
   s.exclude_hv = true;
   return s;
+}
+
+Result<DramCounterPlan> plan_dram_counters() {
+  auto events = os::dram_locality_events();
+  if (!events) return fail(events.error());
+  auto spec_of = [](const os::PerfEventCode& code) {
+    os::PerfEventSpec s;
+    s.type = code.type;
+    s.config = code.config;
+    s.config1 = code.config1;
+    s.exclude_kernel = true;
+    s.exclude_hv = true;
+    return s;
+  };
+  return DramCounterPlan{events->pmu + ": local " + events->local.name + ", remote " + events->remote.name,
+                         spec_of(events->local), spec_of(events->remote)};
 }
 
 std::string explain_perf_error(int error, int paranoid, bool hardware) {
@@ -211,6 +228,16 @@ std::vector<EvidenceProbe> probe_capabilities() {
   try_open("cycles (hardware PMU)", cycles, true, "hardware PMU present");
   try_open("node-loads", node_counter_spec(false), true, "local DRAM reads (Intel Skylake+ mapping)");
   try_open("node-load-misses", node_counter_spec(true), true, "remote DRAM reads (Intel Skylake+ mapping)");
+  if (auto dram = plan_dram_counters()) {
+    int fd = os::perf_event_open(dram->remote, 0, -1);
+    if (fd >= 0) os::close_fd(fd);
+    caps.push_back(fd >= 0 ? probe("dram-fills (libpfm4)", true, "would count " + dram->detail)
+                           : probe("dram-fills (libpfm4)", false,
+                                   dram->detail + ": " + explain_perf_error(-fd, paranoid, true), -fd));
+  } else {
+    // No model is, to perf, no such event: ENOENT, like the generic events on this CPU.
+    caps.push_back(probe("dram-fills (libpfm4)", false, dram.error().what, dram.error().code ? dram.error().code : ENOENT));
+  }
   if (auto plan = plan_memory_sampling(1000))
     try_open("memory sampling (" + plan->name + ")", plan->spec, true, plan->detail);
   else

@@ -26,6 +26,14 @@ Result<MemorySamplingPlan> plan_memory_sampling(double frequency_hz);
 os::PerfEventSpec page_fault_spec(std::uint64_t period);
 os::PerfEventSpec migration_spec();
 os::PerfEventSpec node_counter_spec(bool misses);
+// The CPU model's own local/remote DRAM counting events, by name through libpfm4 (AMD Zen 3/4
+// DEMAND_DATA_CACHE_FILLS_FROM_SYSTEM, Intel Skylake-SP MEM_LOAD_L3_MISS_RETIRED): where the
+// generic node-loads/node-load-misses are not mapped (every AMD Zen).
+struct DramCounterPlan {
+  std::string detail;                 // "zen3: local <event>, remote <event>"
+  os::PerfEventSpec local, remote;
+};
+Result<DramCounterPlan> plan_dram_counters();
 
 // Opens each event on the calling process (pid 0) and closes it again: one probe per event kind
 // (source: the event's name; used: it opened).
