@@ -62,7 +62,14 @@ stop_boot() {  # boot number: wait until its command runs, then SIGSTOP its QEMU
   sleep 2
   kill -STOP "$pid" || { fail "cannot SIGSTOP QEMU $pid"; return 1; }
   stopped+=("$pid")
-  state=$(awk '/^State:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
+  # SIGSTOP reaches every QEMU thread asynchronously: the main thread can still read 'R' for a
+  # moment after kill returns (seen on a busy 2-core host), so give the group stop up to 2 s.
+  local tries=0
+  while :; do
+    state=$(awk '/^State:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
+    [[ $state == T || $((++tries)) -gt 20 ]] && break
+    sleep 0.1
+  done
   [[ $state == T ]] && ok "boot $boot: QEMU $pid stopped (state T) while the command ran" ||
     fail "QEMU $pid is in state '$state' after SIGSTOP, not T"
 }
