@@ -15,6 +15,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MappingRecord, start, end, name, policy, page
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(AccessBucket, source, tid, cpu_node, memory_node, mapping, mem_class, count,
                                    loads, weight_sum)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(FirstTouchBucket, tid, cpu_node, memory_node, mapping, site, pages)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ExposureBucket, source, tid, memory_node, mapping, probes, hits, window_ns)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(NodeCounters, available, node_loads, node_load_misses)
 
 int MachineInfo::node_of_cpu(int cpu) const {
@@ -56,6 +57,7 @@ nlohmann::json recording_to_json(const Recording& r) {
   j["mappings"] = r.mappings;
   j["accesses"] = r.accesses;
   j["first_touch"] = r.first_touch;
+  j["exposures"] = r.exposures;
   j["counters"] = r.counters;
   j["fault_samples"] = r.fault_samples;
   j["migration_samples"] = r.migration_samples;
@@ -109,6 +111,7 @@ Recording parse_recording(std::string_view text, const std::string& origin) {
     r.mappings = j.at("mappings").get<std::vector<MappingRecord>>();
     r.accesses = j.at("accesses").get<std::vector<AccessBucket>>();
     r.first_touch = j.at("first_touch").get<std::vector<FirstTouchBucket>>();
+    if (j.contains("exposures")) r.exposures = j.at("exposures").get<std::vector<ExposureBucket>>();
     r.counters = j.at("counters").get<NodeCounters>();
     r.fault_samples = j.at("fault_samples");
     r.migration_samples = j.at("migration_samples");
@@ -137,6 +140,10 @@ Recording parse_recording(std::string_view text, const std::string& origin) {
   };
   for (const auto& a : r.accesses) check_node(a.cpu_node, "access"), check_node(a.memory_node, "access");
   for (const auto& f : r.first_touch) check_node(f.cpu_node, "first-touch"), check_node(f.memory_node, "first-touch");
+  for (const auto& e : r.exposures) {
+    check_node(e.memory_node, "exposure");
+    if (e.hits > e.probes) throw RecordingError(origin + ": corrupt recording: exposure has more hits than probes");
+  }
   for (const auto& t : r.threads)
     for (const auto& [node, n] : t.residency) check_node(node, "thread residency");
   for (const auto& m : r.mappings)

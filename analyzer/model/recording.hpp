@@ -88,6 +88,21 @@ struct FirstTouchBucket {
   std::uint64_t pages = 0;
 };
 
+// Probes a sampler aimed at one thread's view of memory, by where that memory is (watchpoints:
+// one-shot probes on words of resident pages, aimed in proportion to resident bytes). `hits` of
+// the `probes` fired within their window; the rest are cold evidence: that thread left those words
+// alone. Hits are also AccessBuckets (source "watchpoint"); exposures give the denominators that
+// turn hit counts into per-node access rates and the share of resident memory the probes covered.
+struct ExposureBucket {
+  std::string source;           // "watchpoint"
+  int tid = 0;
+  int memory_node = -1;         // node index holding the probed page (-1: not resolved)
+  std::uint64_t mapping = 0;    // start of the MappingRecord, 0 when unknown
+  std::uint64_t probes = 0;     // probes aimed (hit or cold)
+  std::uint64_t hits = 0;       // of which fired
+  std::uint64_t window_ns = 0;  // sum of the windows the probes were armed for
+};
+
 struct NodeCounters {
   bool available = false;
   std::uint64_t node_loads = 0, node_load_misses = 0;
@@ -111,6 +126,7 @@ struct Recording {
   std::vector<MappingRecord> mappings;
   std::vector<AccessBucket> accesses;
   std::vector<FirstTouchBucket> first_touch;
+  std::vector<ExposureBucket> exposures;  // optional in files (older recordings have none)
   NodeCounters counters;
   std::uint64_t fault_samples = 0, migration_samples = 0, pmu_samples = 0, lost_records = 0;
   std::uint64_t unresolved_pages = 0;     // sampled pages whose node move_pages could not tell
