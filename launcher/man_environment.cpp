@@ -1,6 +1,6 @@
 // numa-agent-man-environment: numa-agent(1)'s ENVIRONMENT entries (roff), generated from the
 // option table so the man page documents the defaults that are used. Checked by
-// cmake/CheckManOptions.cmake; not installed.
+// cmake/CheckGeneratedSection.cmake; not installed.
 #include <cstdio>
 #include <string>
 #include <string_view>
