@@ -265,10 +265,23 @@ std::vector<ResolvedRule> resolve_rules(const RuleSet& set, const Topology& topo
   return out;
 }
 
+namespace {
+// A start= glob may name the full demangled symbol ("app::Worker::run(void*)"), the symbol without
+// its parameters ("app::Worker::run") or, for a function in an anonymous namespace, without that.
+bool start_matches(std::string_view glob, std::string_view symbol) {
+  if (glob_match(glob, symbol)) return true;
+  std::string_view bare = symbol;
+  if (auto paren = bare.find('('); paren != std::string_view::npos && paren > 0) bare = bare.substr(0, paren);
+  if (glob_match(glob, bare)) return true;
+  constexpr std::string_view anonymous = "(anonymous namespace)::";
+  return symbol.starts_with(anonymous) && start_matches(glob, symbol.substr(anonymous.size()));
+}
+}  // namespace
+
 std::optional<std::size_t> match_rule(const std::vector<ResolvedRule>& rules, const ThreadIdentity& thread) {
   for (std::size_t i = 0; i < rules.size(); ++i) {
     const RoleRule& r = rules[i].rule;
-    if (!r.start.empty() && (thread.start_symbol.empty() || !glob_match(r.start, thread.start_symbol))) continue;
+    if (!r.start.empty() && (thread.start_symbol.empty() || !start_matches(r.start, thread.start_symbol))) continue;
     if (!r.name.empty() && (thread.name.empty() || !glob_match(r.name, thread.name))) continue;
     if (!r.lib.empty()) {
       if (thread.creator_module.empty()) continue;
