@@ -1,6 +1,6 @@
 // role_threads: a program with two roles whose threads the tests place by role. Ingest threads
 // start in a static function (found through the ELF symbol table, not dladdr) and name themselves
-// with prctl; workers start in a static member function and name themselves with
+// with prctl, one at a time; workers start in a static member function and name themselves with
 // pthread_setname_np one at a time; an io thread reports its CPUs before and after it names
 // itself; a library (librole_helper.so) starts its own helper thread. Each thread prints
 //   thread role=<r> index=<k> phase=<p> cpus=<list>
@@ -23,6 +23,7 @@ namespace {
 
 std::mutex print_mutex;
 std::atomic<int> worker_turn{0};
+std::atomic<int> ingest_turn{0};
 
 std::string cpu_list(const cpu_set_t& set) {
   std::string out;
@@ -45,8 +46,10 @@ void report(const char* role, long index, const char* phase) {
 static void* ingest_loop(void* arg) {
   const long k = reinterpret_cast<long>(arg);
   report("ingest", k, "start");
+  while (ingest_turn.load() != k) sched_yield();   // named in index order, as the workers
   prctl(PR_SET_NAME, ("ingest-" + std::to_string(k)).c_str(), 0, 0, 0);
   report("ingest", k, "named");
+  ingest_turn.fetch_add(1);
   return nullptr;
 }
 
