@@ -97,6 +97,18 @@ TEST_CASE("the same rules from a TOML NUMA_AGENT_CONFIG file") {
   check_two_roles(r);
 }
 
+TEST_CASE("a thread its creator renames is placed again by its new name") {
+  if (!has_cpus_0_and_1()) return;
+  for (int run = 0; run < 5; ++run) {   // started or not when main names it: both paths
+    auto r = run_roles({{"NUMA_AGENT_RULES", kRules + "; net name=net-* cpus=0"}}, {"--net", "--workers", "0", "--ingest", "0"});
+    INFO(r.out << r.err);
+    REQUIRE(r.status == 0);
+    auto t = parse_report(r.out);
+    CHECK(t["net 0 named"] == "0");
+    CHECK(r.err.empty());
+  }
+}
+
 TEST_CASE("a role with more threads than CPUs wraps around its list") {
   if (!has_cpus_0_and_1()) return;
   auto r = run_roles({{"NUMA_AGENT_RULES", kRules}}, {"--ingest", "5", "--workers", "0"});

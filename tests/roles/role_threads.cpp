@@ -4,7 +4,8 @@
 // pthread_setname_np one at a time; an io thread reports its CPUs before and after it names
 // itself; a library (librole_helper.so) starts its own helper thread. Each thread prints
 //   thread role=<r> index=<k> phase=<p> cpus=<list>
-// Test helper: uses the OS directly. Usage: role_threads [--ingest N] [--workers N] [--reverse] [--io]
+// With --net, main names a waiting thread "net-0" (pthread_setname_np on another thread).
+// Test helper: uses the OS directly. Usage: role_threads [--ingest N] [--workers N] [--reverse] [--io] [--net]
 #include <pthread.h>
 #include <sched.h>
 #include <sys/prctl.h>
@@ -55,6 +56,17 @@ static void* ingest_loop(void* arg) {
 
 namespace {
 
+std::atomic<bool> net_named{false};
+
+// Named by main (pthread_setname_np on another thread) while it waits.
+void* net_loop(void* arg) {
+  const long k = reinterpret_cast<long>(arg);
+  report("net", k, "start");
+  while (!net_named.load()) sched_yield();
+  report("net", k, "named");
+  return nullptr;
+}
+
 void* io_loop(void* arg) {
   const long k = reinterpret_cast<long>(arg);
   report("io", k, "start");
@@ -81,13 +93,14 @@ struct Worker {
 
 int main(int argc, char** argv) {
   long ingest = 2, workers = 2;
-  bool reverse = false, io = false;
+  bool reverse = false, io = false, net = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--ingest" && i + 1 < argc) ingest = std::stol(argv[++i]);
     else if (a == "--workers" && i + 1 < argc) workers = std::stol(argv[++i]);
     else if (a == "--reverse") reverse = true;
     else if (a == "--io") io = true;
+    else if (a == "--net") net = true;
     else {
       std::fprintf(stderr, "role_threads: unknown argument '%s'\n", a.c_str());
       return 2;
@@ -106,6 +119,14 @@ int main(int argc, char** argv) {
   for (const auto& s : order) {
     pthread_t t;
     if (pthread_create(&t, nullptr, s.fn, reinterpret_cast<void*>(s.k)) != 0) return 3;
+    threads.push_back(t);
+  }
+  if (net) {
+    pthread_t t;
+    if (pthread_create(&t, nullptr, net_loop, nullptr) != 0) return 3;
+    for (int i = 0; i < 100; ++i) sched_yield();   // usually started by now; the test holds either way
+    pthread_setname_np(t, "net-0");
+    net_named.store(true);
     threads.push_back(t);
   }
   cpu_set_t helper;
