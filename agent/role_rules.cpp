@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
@@ -358,8 +359,38 @@ namespace {
 thread_local std::size_t t_record = ThreadRegistry::kNoRecord;
 }  // namespace
 
+namespace {
+// The engine whose lock fork must not leave held in the child: the process's (the first made).
+std::atomic<RoleEngine*> g_fork_engine{nullptr};
+}  // namespace
+
 RoleEngine::RoleEngine(const Options& options, const Topology& allowed_topology)
-    : options_(options), topology_(&allowed_topology) {}
+    : options_(options), topology_(&allowed_topology) {
+  RoleEngine* none = nullptr;
+  if (!g_fork_engine.compare_exchange_strong(none, this)) return;
+  static const int registered = os::register_fork_handlers(
+      [] { if (auto* e = g_fork_engine.load()) e->mutex_.lock(); },
+      [] { if (auto* e = g_fork_engine.load()) e->mutex_.unlock(); },
+      [] {
+        if (auto* e = g_fork_engine.load()) {
+          e->mutex_.unlock();
+          e->after_fork_child();
+        }
+      });
+  (void)registered;
+}
+
+RoleEngine::~RoleEngine() {
+  RoleEngine* me = this;
+  g_fork_engine.compare_exchange_strong(me, nullptr);
+}
+
+void RoleEngine::after_fork_child() {
+  // The child is a new process: the parent's threads are not its own; its roles start again.
+  threads_.clear();
+  std::fill(role_counts_.begin(), role_counts_.end(), 0);
+  t_record = ThreadRegistry::kNoRecord;
+}
 
 void RoleEngine::say(bool warning, const std::string& line) const {
   if (!log_) return;

@@ -118,6 +118,9 @@ class RoleEngine {
   };
 
   RoleEngine(const Options& options, const Topology& allowed_topology);
+  ~RoleEngine();
+  RoleEngine(const RoleEngine&) = delete;
+  RoleEngine& operator=(const RoleEngine&) = delete;
 
   // In pthread_create, in the parent: what the rules need to know about the thread.
   ThreadIdentity identify(const void* start_routine, const void* caller);
@@ -159,6 +162,7 @@ class RoleEngine {
     PlacementDecision current;
     PlacementDecision fallback;
   };
+  void after_fork_child();
   PlacementDecision decision_for(std::size_t rule, std::size_t role_index) const;
   std::optional<Choice> choose_locked(const ThreadIdentity& thread);
   void reconsider_locked(std::size_t record, Tracked& t, bool self);
