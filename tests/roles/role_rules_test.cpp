@@ -5,6 +5,8 @@
 #include "../unit/fake_machines.hpp"
 #include "agent/os/os.hpp"
 #include "agent/role_rules.hpp"
+#include "launcher/affinity_domains.hpp"
+#include "launcher/launch_plan.hpp"
 
 using namespace numa_agent;
 using namespace numa_agent::test;
@@ -216,4 +218,21 @@ TEST_CASE("ELF symbol tables name static functions, which dladdr cannot") {
   CHECK(functions.symbol_at(at).find("a_static_start_routine") != std::string::npos);
   CHECK(read_elf_functions("not an ELF file").functions.empty());
   CHECK(read_elf_functions(std::string_view(*image).substr(0, 100)).functions.empty());   // truncated
+}
+
+TEST_CASE("numa-agent --rules and --config set the option table variables, bad rules are named") {
+  auto plan = launcher::parse_launcher_arguments({"--rules", "io name=io-* cpus=1", "--config=/etc/app.toml", "app"});
+  REQUIRE(plan);
+  CHECK(launcher::planned_value(*plan, "NUMA_AGENT_RULES") == "io name=io-* cpus=1");
+  CHECK(launcher::planned_value(*plan, "NUMA_AGENT_CONFIG") == "/etc/app.toml");
+  auto garbage = launcher::parse_launcher_arguments({"--rules", "zz", "app"});
+  REQUIRE_FALSE(garbage);
+  CHECK(garbage.error().what.find("--rules 'zz'") == 0);
+  const Topology machine = two_node_flat();
+  CHECK(launcher::rules_problems("io name=io-* cpus=M1:0", "", "", machine).empty());
+  auto problems = launcher::rules_problems("io name=io-* cpus=M1:0; far name=f* cpus=M5:0",
+                                           "[threads.x]\nname = \"x*\"\ncpus = \"0\"\nspeed = 3\n", "app.toml", machine);
+  REQUIRE(problems.size() == 2);
+  CHECK(problems[0].find("app.toml:1 'threads.x'") == 0);
+  CHECK(problems[1].find("NUMA_AGENT_RULES rule 2 'far'") == 0);
 }
