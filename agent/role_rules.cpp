@@ -456,12 +456,23 @@ std::string RoleEngine::symbol_of(const void* address) {
   return symbol;
 }
 
-ThreadIdentity RoleEngine::identify(const void* start_routine, const void* caller) {
+ThreadIdentity RoleEngine::identify(const void* start_routine, const void* arg, const void* caller) {
   load();
   ThreadIdentity id;
   if (rules_.empty()) return id;
   std::lock_guard lock(mutex_);
   if (need_start_) id.start_symbol = symbol_of(start_routine);
+  if (need_start_ && arg && (id.start_symbol.empty() || id.start_symbol == "execute_native_thread_routine")) {
+    // libstdc++ starts threads only for std::thread, through a static function its .dynsym does not
+    // name; then arg is a std::thread::_State*: vtable slots 0 and 1 are its destructors, slot 2 _M_run.
+    auto where = os::code_location(start_routine);
+    const std::string_view module = where && where->module ? where->module : "";
+    if (module.substr(module.rfind('/') + 1).starts_with("libstdc++.so")) {
+      const void* const* vtable = *static_cast<const void* const* const*>(arg);
+      if (vtable && os::code_location(vtable))
+        if (std::string run = symbol_of(vtable[2]); run.find("::_M_run") != std::string::npos) id.start_symbol = run;
+    }
+  }
   if (need_lib_)
     if (auto where = os::code_location(caller); where && where->module) id.creator_module = where->module;
   return id;

@@ -123,7 +123,10 @@ class RoleEngine {
   RoleEngine& operator=(const RoleEngine&) = delete;
 
   // In pthread_create, in the parent: what the rules need to know about the thread.
-  ThreadIdentity identify(const void* start_routine, const void* caller);
+  // For std::thread (libstdc++'s execute_native_thread_routine) the start symbol is the callable's
+  // _State_impl<...>::_M_run, read from the state object `arg` points to, so the callable's type
+  // (a functor class, a lambda's enclosing function) is what start= sees.
+  ThreadIdentity identify(const void* start_routine, const void* arg, const void* caller);
   // The rule placement for a thread being created, or nullopt (the fallback policy places it).
   std::optional<Choice> choose_at_create(const ThreadIdentity& thread);
   // In the new thread after it was placed: remember it; if its creator named it already, apply

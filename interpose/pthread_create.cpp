@@ -79,7 +79,7 @@ extern "C" __attribute__((visibility("default"))) int pthread_create(
     // A role rule overrides the policy's decision, except where the creator chose the CPUs.
     if (auto* roles = rt->policy().roles(); roles && !caller_affinity) {
       launch->roles = roles;
-      launch->identity = roles->identify(reinterpret_cast<const void*>(start), __builtin_return_address(0));
+      launch->identity = roles->identify(reinterpret_cast<const void*>(start), arg, __builtin_return_address(0));
       launch->creator_name = numa_agent::os::current_thread_name();
       launch->fallback = launch->plan.decision;
       launch->choice = roles->choose_at_create(launch->identity);

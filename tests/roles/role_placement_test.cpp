@@ -109,6 +109,14 @@ TEST_CASE("a thread its creator renames is placed again by its new name") {
   }
 }
 
+TEST_CASE("a std::thread is matched by its callable's type") {
+  if (!has_cpus_0_and_1()) return;
+  auto r = run_roles({{"NUMA_AGENT_RULES", "flusher start=*app::Flusher* cpus=0"}}, {"--flusher", "--workers", "0", "--ingest", "0"});
+  INFO(r.out << r.err);
+  REQUIRE(r.status == 0);
+  CHECK(parse_report(r.out)["flusher 0 start"] == "0");   // the fallback would say 1
+}
+
 TEST_CASE("a role with more threads than CPUs wraps around its list") {
   if (!has_cpus_0_and_1()) return;
   auto r = run_roles({{"NUMA_AGENT_RULES", kRules}}, {"--ingest", "5", "--workers", "0"});

@@ -4,8 +4,8 @@
 // pthread_setname_np one at a time; an io thread reports its CPUs before and after it names
 // itself; a library (librole_helper.so) starts its own helper thread. Each thread prints
 //   thread role=<r> index=<k> phase=<p> cpus=<list>
-// With --net, main names a waiting thread "net-0" (pthread_setname_np on another thread).
-// Test helper: uses the OS directly. Usage: role_threads [--ingest N] [--workers N] [--reverse] [--io] [--net]
+// With --flusher, a std::thread runs the functor app::Flusher. With --net, main names a waiting thread "net-0" (pthread_setname_np on another thread).
+// Test helper: uses the OS directly. Usage: role_threads [--ingest N] [--workers N] [--reverse] [--io] [--net] [--flusher]
 #include <pthread.h>
 #include <sched.h>
 #include <sys/prctl.h>
@@ -16,6 +16,7 @@
 #include <cstring>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 extern "C" int role_helper_run(cpu_set_t* out);
@@ -89,11 +90,15 @@ struct Worker {
     return nullptr;
   }
 };
+// A functor run by std::thread: its start routine is libstdc++'s, its start symbol this class's.
+struct Flusher {
+  void operator()() const { report("flusher", 0, "start"); }
+};
 }  // namespace app
 
 int main(int argc, char** argv) {
   long ingest = 2, workers = 2;
-  bool reverse = false, io = false, net = false;
+  bool reverse = false, io = false, net = false, flusher = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--ingest" && i + 1 < argc) ingest = std::stol(argv[++i]);
@@ -101,6 +106,7 @@ int main(int argc, char** argv) {
     else if (a == "--reverse") reverse = true;
     else if (a == "--io") io = true;
     else if (a == "--net") net = true;
+    else if (a == "--flusher") flusher = true;
     else {
       std::fprintf(stderr, "role_threads: unknown argument '%s'\n", a.c_str());
       return 2;
@@ -129,6 +135,7 @@ int main(int argc, char** argv) {
     net_named.store(true);
     threads.push_back(t);
   }
+  if (flusher) std::thread(app::Flusher{}).join();
   cpu_set_t helper;
   if (role_helper_run(&helper) != 0) return 3;
   {
