@@ -3,6 +3,7 @@
 // thread reports sched_getaffinity; the rules must place it by role whatever the creation order.
 // Needs CPUs 0 and 1 (the machine of CI has two); skipped with fewer.
 #include <sched.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -174,4 +175,26 @@ TEST_CASE("NUMA_AGENT_LOG=info and the profile say which rule placed each thread
   }
   CHECK(by_role == std::map<std::string, int>{{"helper", 1}, {"ingest", 2}, {"io", 1}, {"worker", 2}});
   CHECK(json["roles"]["rules"].size() == 4);
+}
+
+TEST_CASE("lib=libgomp.so* places an OpenMP runtime's threads, the main thread stays with the policy") {
+  if (!has_cpus_0_and_1()) return;
+  const std::string omp = test_program("omp_report");
+  if (access(omp.c_str(), X_OK) != 0) return;   // built only where OpenMP is found
+  RunOptions options;
+  options.env = {{"NUMA_AGENT_PIN", "1"}, {"NUMA_AGENT_RULES", "gomp lib=libgomp.so* cpus=0"}, {"OMP_NUM_THREADS", "3"}};
+  options.clean_agent_env = true;
+  options.timeout_seconds = 60;
+  auto r = run_under_agent({omp}, options);
+  INFO(r.out << r.err);
+  REQUIRE(r.status == 0);
+  std::regex re(R"(thread ordinal=(\d+) tid=\d+ cpu=-?\d+ node=-?\d+ allowed=(\S+))");
+  int seen = 0;
+  for (const auto& line : lines_of(r.out)) {
+    std::smatch m;
+    if (!std::regex_match(line, m, re)) continue;
+    ++seen;
+    CHECK(m[2] == (m[1] == "0" ? "1" : "0"));   // libgomp's threads on CPU 0, main by NUMA_AGENT_PIN
+  }
+  CHECK(seen == 3);
 }
