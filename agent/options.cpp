@@ -85,7 +85,8 @@ constexpr std::array kOptionTable = std::to_array<OptionSpec>({
     {Id::Rules, "rules", "NUMA_AGENT_RULES", "role rules", "", "",
      "Placement by role, before NUMA_AGENT_PIN: rules separated by ';', each ROLE [start=GLOB] "
      "[name=GLOB] [lib=GLOB] cpus=EXPR [count=N], e.g. 'ingest start=ingest_loop cpus=M0:0@M1:0 "
-     "count=2; io name=io-* cpus=3'. start: the start routine's symbol; name: the name a thread "
+     "count=2; io name=io-* cpus=3'. start: the start routine's symbol (static ones too; for a "
+     "std::thread, its callable's type); name: the name a thread "
      "gives itself (renamed threads are placed again); lib: the library that created it; no "
      "matcher: threads named ROLE*. cpus: a CPU expression, spread, compact or none. count=N: the "
      "k-th thread of the role takes slot k mod N of the list; without it the role shares the list. "

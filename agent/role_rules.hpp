@@ -14,7 +14,8 @@
 //   affinity = [0, 4]                # CPU numbers, or a CPU expression string ("M0:0@M1:0")
 //
 // Matchers (globs: * and ?): start= the start routine's symbol (dladdr, else the module's ELF
-// symbol table, so static functions resolve); name= the thread's own name (set by
+// symbol table, so static functions resolve; for a std::thread the callable's _State_impl<...>::_M_run,
+// so a functor's class or a lambda's enclosing function); name= the thread's own name (set by
 // pthread_setname_np or prctl(PR_SET_NAME); a renamed thread is placed again); lib= the file name
 // of the module that called pthread_create (a path when the glob holds a '/'). A rule without
 // matchers matches threads named ROLE*. cpus= is a CPU expression of NUMA_AGENT_PIN's vocabulary,
