@@ -37,7 +37,7 @@ extern "C" __attribute__((visibility("default"))) int pthread_setname_np(pthread
   SetName real = real_setname();
   if (!real) return ENOSYS;
   const int rc = real(thread, name);
-  if (rc != 0 || !name) return rc;
+  if (rc != 0) return rc;
   if (auto* roles = role_engine()) {
     try {
       // Which thread it was is found by its new name: the caller first, then the others.
