@@ -193,6 +193,8 @@ RuleSet parse_rules_toml(std::string_view document, std::string_view path) {
   if (!threads) {
     if (root.contains("threads"))
       set.warnings.push_back(at_line(path, *root.get("threads")) + ": 'threads' is not a table; no rules read from it");
+    else if (root.empty())   // also what a directory reads as
+      set.warnings.push_back(std::string(path) + ": holds no [threads.ROLE] table (empty, or not a file); no rules read from it");
     return set;
   }
   // toml++ keeps keys sorted; the rules' order is the file's.

@@ -137,6 +137,11 @@ TEST_CASE("NUMA_AGENT_CONFIG errors: one line each with file and line, the rest 
     CHECK(set.warnings[0].find("r.toml:1: not valid TOML") == 0);
     CHECK(set.rules.empty());
   }
+  SECTION("empty") {
+    auto set = parse_rules_toml("# nothing\n", "r.toml");
+    REQUIRE(set.warnings.size() == 1);
+    CHECK(set.warnings[0].find("r.toml: holds no [threads.ROLE] table") == 0);
+  }
   SECTION("an unknown key, a value of the wrong type, an unknown table") {
     auto set = parse_rules_toml(
         "[threads.a]\nname = \"a*\"\ncpus = \"0\"\ncolour = \"red\"\n"
