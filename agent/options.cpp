@@ -7,6 +7,7 @@
 
 #include "cpu_list.hpp"
 #include "printable.hpp"
+#include "role_rules.hpp"
 
 namespace numa_agent {
 namespace {
@@ -81,6 +82,32 @@ constexpr std::array kOptionTable = std::to_array<OptionSpec>({
        return {};
      },
      [](const Options& o) { return hex(o.skip_mask); }},
+    {Id::Rules, "rules", "NUMA_AGENT_RULES", "role rules", "", "",
+     "Placement by role, before NUMA_AGENT_PIN: rules separated by ';', each ROLE [start=GLOB] "
+     "[name=GLOB] [lib=GLOB] cpus=EXPR [count=N], e.g. 'ingest start=ingest_loop cpus=M0:0@M1:0 "
+     "count=2; io name=io-* cpus=3'. start: the start routine's symbol (static ones too; for a "
+     "std::thread, its callable's type); name: the name a thread "
+     "gives itself (renamed threads are placed again); lib: the library that created it; no "
+     "matcher: threads named ROLE*. cpus: a CPU expression, spread, compact or none. count=N: the "
+     "k-th thread of the role takes slot k mod N of the list; without it the role shares the list. "
+     "The first matching rule wins; other threads follow NUMA_AGENT_PIN. A bad rule is one warning, "
+     "the others apply.",
+     [](Options& o, std::string_view t) -> Result<void> {
+       if (auto valid = validate_rules_text(t); !valid) return fail(valid.error());
+       o.rules = std::string(trim(t));
+       return {};
+     },
+     [](const Options& o) { return o.rules; }},
+    {Id::Config, "config", "NUMA_AGENT_CONFIG", "path", "", "",
+     "TOML file of role rules, read at the first pthread_create: [threads.ROLE] tables with the keys "
+     "of NUMA_AGENT_RULES (affinity = [0, 4] or a CPU expression string; count = 2), after "
+     "NUMA_AGENT_RULES' rules. Empty: none. A missing or malformed file or a bad rule is one warning.",
+     [](Options& o, std::string_view t) -> Result<void> {
+       if (t.find('\0') != std::string_view::npos) return rejected("contains a NUL byte");
+       o.config = std::string(t);
+       return {};
+     },
+     [](const Options& o) { return o.config; }},
     {Id::Bind, "bind", "NUMA_AGENT_BIND", "cpu | core | node", "cpu", "",
      "Width of a pinned thread's CPU mask: its one CPU (likwid-pin), all SMT siblings of its core, or "
      "all CPUs of its NUMA node (the kernel may then balance within the node).",

@@ -26,6 +26,8 @@ enum class MainPlacement { Auto, Start, No };
 struct Options {
   std::string pin;                 // spread | compact | none | CPU expression (cpu_list.hpp)
   std::uint64_t skip_mask{};       // bit k-1 set: the k-th created thread is not pinned
+  std::string rules;               // placement by role, compact syntax (role_rules.hpp)
+  std::string config;              // TOML file of role rules; empty: none
   BindScope bind{};
   MainPlacement pin_main{};
   bool honor_openmp{};
@@ -40,7 +42,7 @@ struct Options {
 // Every option, in table order (the order of the README, the info listing and numa-agent-help).
 // option_spec(OptionId) finds an option's entry by name, never by position.
 enum class OptionId : unsigned {
-  Pin, Skip, Bind, PinMain, HonorOpenmp, Log, Profile, Pools, SmallMax, ArenaSize, Sample, kCount
+  Pin, Skip, Rules, Config, Bind, PinMain, HonorOpenmp, Log, Profile, Pools, SmallMax, ArenaSize, Sample, kCount
 };
 
 struct OptionSpec {

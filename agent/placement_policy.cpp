@@ -3,6 +3,7 @@
 #include <bit>
 
 #include "cpu_list.hpp"
+#include "role_rules.hpp"
 
 namespace numa_agent {
 
@@ -15,13 +16,33 @@ std::string_view to_string(PlacementReason r) {
     case PlacementReason::PolicyNone: return "none";
     case PlacementReason::PinFailed: return "pin-failed";
     case PlacementReason::SingleThreaded: return "single-threaded";
+    case PlacementReason::Rule: return "rule";
   }
   return "none";
+}
+
+PlacementDecision pin_decision(const Topology& topology, BindScope bind, int cpu) {
+  PlacementDecision d;
+  d.pin = true;
+  d.slot_cpu = cpu;
+  d.node = topology.node_of_cpu(cpu);
+  d.reason = PlacementReason::Policy;
+  switch (bind) {
+    case BindScope::Cpu: d.cpus.add(cpu); break;
+    case BindScope::Core: d.cpus = topology.core_siblings(cpu); break;
+    case BindScope::Node:
+      d.cpus = d.node >= 0 ? topology.nodes()[static_cast<std::size_t>(d.node)].cpus : CpuSet::of({cpu});
+      break;
+  }
+  if (d.cpus.empty()) d.cpus.add(cpu);
+  return d;
 }
 
 PlacementPolicy PlacementPolicy::build(const Options& options, const Topology& topology, bool openmp_env_present) {
   PlacementPolicy p;
   p.topology_ = &topology;
+  // Rules are read on first use (the first pthread_create), not here at start-up.
+  if (!options.rules.empty() || !options.config.empty()) p.roles_ = std::make_shared<RoleEngine>(options, topology);
   p.pin_text_ = options.pin;
   p.skip_mask_ = options.skip_mask;
   p.bind_ = options.bind;
@@ -81,20 +102,7 @@ PlacementDecision PlacementPolicy::decide(std::uint64_t ordinal) const {
     const std::uint64_t below = bit >= 64 ? skip_mask_ : skip_mask_ & ((std::uint64_t{1} << bit) - 1);
     slot = ordinal - static_cast<std::uint64_t>(std::popcount(below)) - (pin_main_ ? 0 : 1);
   }
-  const int cpu = slots_[static_cast<std::size_t>(slot % slots_.size())];
-  d.pin = true;
-  d.slot_cpu = cpu;
-  d.node = topology_->node_of_cpu(cpu);
-  d.reason = PlacementReason::Policy;
-  switch (bind_) {
-    case BindScope::Cpu: d.cpus.add(cpu); break;
-    case BindScope::Core: d.cpus = topology_->core_siblings(cpu); break;
-    case BindScope::Node:
-      d.cpus = d.node >= 0 ? topology_->nodes()[static_cast<std::size_t>(d.node)].cpus : CpuSet::of({cpu});
-      break;
-  }
-  if (d.cpus.empty()) d.cpus.add(cpu);
-  return d;
+  return pin_decision(*topology_, bind_, slots_[static_cast<std::size_t>(slot % slots_.size())]);
 }
 
 }  // namespace numa_agent

@@ -2,6 +2,7 @@
 // restricted to the process's allowed CPUs; decisions are then pure lookups.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,7 +15,7 @@
 namespace numa_agent {
 
 // Why a thread got (or did not get) its placement. The strings are the profile's "reason".
-enum class PlacementReason { Policy, SkipMask, CallerAffinity, OpenMpEnv, PolicyNone, PinFailed, SingleThreaded };
+enum class PlacementReason { Policy, SkipMask, CallerAffinity, OpenMpEnv, PolicyNone, PinFailed, SingleThreaded, Rule };
 std::string_view to_string(PlacementReason r);
 
 struct PlacementDecision {
@@ -24,6 +25,11 @@ struct PlacementDecision {
   int node = -1;      // node index of slot_cpu
   PlacementReason reason = PlacementReason::PolicyNone;
 };
+
+// The decision that pins to slot CPU `cpu`, widened to `bind` (reason Policy).
+PlacementDecision pin_decision(const Topology& topology, BindScope bind, int cpu);
+
+class RoleEngine;   // role_rules.hpp
 
 class PlacementPolicy {
  public:
@@ -40,6 +46,9 @@ class PlacementPolicy {
   std::string_view pin_text() const { return pin_text_; }
   // Why NUMA_AGENT_PIN was not usable and spread is used instead: one line naming the variable.
   const std::optional<std::string>& fallback_warning() const { return fallback_warning_; }
+  // Placement by role (NUMA_AGENT_RULES, NUMA_AGENT_CONFIG), before the slots above; nullptr when
+  // no rule source is set. Internally synchronised, so usable through a const policy.
+  RoleEngine* roles() const { return roles_.get(); }
 
  private:
   const Topology* topology_ = nullptr;
@@ -51,6 +60,7 @@ class PlacementPolicy {
   std::uint64_t skip_mask_ = 0;
   BindScope bind_ = BindScope::Cpu;
   bool pin_main_ = true;   // the main thread uses slot 0
+  std::shared_ptr<RoleEngine> roles_;
 };
 
 }  // namespace numa_agent

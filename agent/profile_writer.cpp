@@ -4,6 +4,7 @@
 
 #include "os/os.hpp"
 #include "pool/pool_runtime.hpp"
+#include "role_rules.hpp"
 #include "runtime.hpp"
 
 namespace numa_agent {
@@ -56,6 +57,7 @@ nlohmann::json AgentRuntime::profile() const {
 
   nlohmann::json threads = nlohmann::json::array();
   const int me = os::current_tid();
+  std::size_t index = 0;
   for (const auto& r : registry_.snapshot()) {
     nlohmann::json t = {{"tid", r.tid},       {"name", r.name},     {"ordinal", r.ordinal},
                         {"pinned", r.pinned}, {"cpus", r.cpus.to_list_string()},
@@ -69,6 +71,11 @@ nlohmann::json AgentRuntime::profile() const {
       t["last_cpu"] = r.tid == me ? os::current_cpu() : os::thread_last_cpu(r.tid);
       if (t["name"].get<std::string>().empty()) t["name"] = os::thread_name(r.tid);
     }
+    t["rule"] = nullptr;   // placement by role: the rule that placed it last (a rename may move it)
+    if (auto placed = policy_.roles() ? policy_.roles()->placement_of(index, r.tid) : std::nullopt)
+      t.update({{"role", placed->role}, {"rule", placed->rule}, {"reason", "rule"}, {"pinned", placed->pinned},
+                {"cpus", placed->cpus.to_list_string()}, {"node", placed->node}});
+    ++index;
     threads.push_back(std::move(t));
   }
   return {{"schema", "numa-agent-profile/1"},
@@ -81,6 +88,7 @@ nlohmann::json AgentRuntime::profile() const {
           {"warnings", warning_lines_},
           {"topology", topology_json(facts_.topology_error.empty() ? allowed_ : Topology(), facts_.allowed_cpus)},
           {"policy", policy},
+          {"roles", policy_.roles() ? policy_.roles()->profile_section() : nlohmann::json(nullptr)},
           {"threads", threads},
           {"threads_dropped", registry_.dropped()},
           {"pools", pool::profile_section()}};

@@ -5,8 +5,10 @@
 #include <pthread.h>   // the interposed signature only (agent/os/os.hpp says why)
 
 #include <new>
+#include <optional>
 
 #include "agent/os/os.hpp"
+#include "agent/role_rules.hpp"
 #include "agent_entry.hpp"
 
 namespace {
@@ -23,14 +25,25 @@ struct ThreadLaunch {
   void* arg;
   numa_agent::AgentRuntime* runtime;
   numa_agent::ThreadPlan plan;
+  // Placement by role: what the thread is, the rule that placed it and what the policy would have done.
+  numa_agent::RoleEngine* roles = nullptr;
+  numa_agent::ThreadIdentity identity;
+  std::string creator_name;
+  std::optional<numa_agent::RoleEngine::Choice> choice;
+  numa_agent::PlacementDecision fallback;
 };
 
 class ThreadLifetime {
  public:
-  ThreadLifetime(numa_agent::AgentRuntime* rt, const numa_agent::ThreadPlan& plan)
-      : rt_(rt), record_(rt->begin_thread(plan)) {}
+  ThreadLifetime(numa_agent::AgentRuntime* rt, const ThreadLaunch& launch)
+      : rt_(rt), roles_(launch.roles), record_(rt->begin_thread(launch.plan)) {
+    if (roles_)
+      roles_->thread_started(record_, numa_agent::os::current_tid(), launch.identity, launch.creator_name,
+                             launch.choice, launch.fallback);
+  }
   ~ThreadLifetime() {
     try {
+      if (roles_) roles_->thread_ended(record_);
       rt_->end_thread(record_);
     } catch (...) {
     }
@@ -38,6 +51,7 @@ class ThreadLifetime {
 
  private:
   numa_agent::AgentRuntime* rt_;
+  numa_agent::RoleEngine* roles_;
   std::size_t record_;
 };
 
@@ -45,10 +59,8 @@ void* trampoline(void* p) {
   auto* launch = static_cast<ThreadLaunch*>(p);
   void* (*start)(void*) = launch->start;
   void* arg = launch->arg;
-  numa_agent::AgentRuntime* rt = launch->runtime;
-  numa_agent::ThreadPlan plan = launch->plan;
+  ThreadLifetime lifetime(launch->runtime, *launch);
   delete launch;
-  ThreadLifetime lifetime(rt, plan);
   return start(arg);
 }
 
@@ -62,8 +74,19 @@ extern "C" __attribute__((visibility("default"))) int pthread_create(
   if (!rt || !start) return real(thread, attr, start, arg);
   ThreadLaunch* launch = nullptr;
   try {
-    launch = new ThreadLaunch{start, arg, rt, rt->plan_thread(numa_agent::os::thread_attr_sets_affinity(attr))};
+    const bool caller_affinity = numa_agent::os::thread_attr_sets_affinity(attr);
+    launch = new ThreadLaunch{start, arg, rt, rt->plan_thread(caller_affinity)};
+    // A role rule overrides the policy's decision, except where the creator chose the CPUs.
+    if (auto* roles = rt->policy().roles(); roles && !caller_affinity) {
+      launch->roles = roles;
+      launch->identity = roles->identify(reinterpret_cast<const void*>(start), arg, __builtin_return_address(0));
+      launch->creator_name = numa_agent::os::current_thread_name();
+      launch->fallback = launch->plan.decision;
+      launch->choice = roles->choose_at_create(launch->identity);
+      if (launch->choice) launch->plan.decision = launch->choice->decision;
+    }
   } catch (...) {
+    delete launch;
     return real(thread, attr, start, arg);
   }
   int rc = real(thread, attr, trampoline, launch);

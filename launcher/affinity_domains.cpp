@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "agent/cpu_list.hpp"
+#include "agent/role_rules.hpp"
 
 namespace numa_agent::launcher {
 namespace {
@@ -43,6 +44,18 @@ std::string pin_problem(std::string_view pin, const Topology& t) {
   if (spec->kind != PinSpec::Kind::Explicit) return "";
   if (auto cpus = resolve_pin_spec(*spec, t); !cpus) return cpus.error().what;
   return "";
+}
+
+std::vector<std::string> rules_problems(std::string_view rules, std::string_view config_document,
+                                        std::string_view config_path, const Topology& t) {
+  RuleSet set = parse_rules_text(rules);
+  if (!config_path.empty()) {
+    RuleSet from_file = parse_rules_toml(config_document, config_path);
+    set.rules.insert(set.rules.end(), from_file.rules.begin(), from_file.rules.end());
+    set.warnings.insert(set.warnings.end(), from_file.warnings.begin(), from_file.warnings.end());
+  }
+  (void)resolve_rules(set, t, set.warnings);
+  return set.warnings;
 }
 
 }  // namespace numa_agent::launcher

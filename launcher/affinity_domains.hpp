@@ -3,6 +3,7 @@
 #pragma once
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "agent/topology.hpp"
 
@@ -16,5 +17,10 @@ std::string affinity_domains_text(const Topology& topology);
 // "" when `pin` (a policy keyword or CPU expression) selects CPUs that exist in `topology`,
 // else why not.
 std::string pin_problem(std::string_view pin, const Topology& topology);
+
+// Every problem of role rules (--rules text, --config document read from config_path) on this
+// machine, one line each as the agent would say them; empty when all rules apply.
+std::vector<std::string> rules_problems(std::string_view rules, std::string_view config_document,
+                                        std::string_view config_path, const Topology& topology);
 
 }  // namespace numa_agent::launcher

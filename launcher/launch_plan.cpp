@@ -24,6 +24,8 @@ constexpr std::array kFlags{
     FlagSpec{"--bind", "NUMA_AGENT_BIND", true, ""},
     FlagSpec{"--no-pools", "NUMA_AGENT_POOLS", false, "0"},
     FlagSpec{"--profile", "NUMA_AGENT_PROFILE", true, ""},
+    FlagSpec{"--rules", "NUMA_AGENT_RULES", true, ""},
+    FlagSpec{"--config", "NUMA_AGENT_CONFIG", true, ""},
 };
 
 // "" when the option table accepts `value` for `variable`, else its reason.
@@ -102,7 +104,7 @@ std::string preload_with_agent(std::string_view existing, std::string_view agent
 
 std::string usage_text() {
   return "usage: numa-agent [-c EXPR] [-s SKIPMASK] [-q] [-p] [--bind cpu|core|node] [--no-pools]\n"
-         "                  [--profile FILE] [--] CMD ARGS...\n"
+         "                  [--profile FILE] [--rules RULES] [--config FILE] [--] CMD ARGS...\n"
          "Runs CMD with libnumaagent.so preloaded (likwid-pin vocabulary):\n"
          "  -c EXPR          where threads go (NUMA_AGENT_PIN): 0-3,8 | N:0-7 | S0:0-3 | M1:0-3 |\n"
          "                   E:N:8[:chunk:stride] | M:scatter | spread | compact | none, joined by @\n"
@@ -112,6 +114,9 @@ std::string usage_text() {
          "  --bind SCOPE     width of a pinned thread's mask: cpu, core or node (NUMA_AGENT_BIND)\n"
          "  --no-pools       pinning only, no node-local pools (NUMA_AGENT_POOLS=0)\n"
          "  --profile FILE   JSON profile at exit, %p = PID (NUMA_AGENT_PROFILE)\n"
+         "  --rules RULES    placement by role (NUMA_AGENT_RULES), e.g.\n"
+         "                   'ingest start=ingest_loop cpus=M0:0@M1:0 count=2; io name=io-* cpus=3'\n"
+         "  --config FILE    role rules from a TOML file, [threads.ROLE] tables (NUMA_AGENT_CONFIG)\n"
          "  -h, --help       this text\n"
          "Other NUMA_AGENT_* variables pass through from the environment (numa-agent-help lists them).\n"
          "Exit status: CMD's; 2 on a bad option; 127 when CMD cannot be run. See numa-agent(1).\n";

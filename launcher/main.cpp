@@ -58,15 +58,31 @@ int main(int argc, char** argv) {
     return 0;
   }
   const std::string pin = launcher::planned_value(*plan, "NUMA_AGENT_PIN");
-  if (plan->print_domains || !pin.empty()) {
+  const std::string rules = launcher::planned_value(*plan, "NUMA_AGENT_RULES");
+  const std::string config = launcher::planned_value(*plan, "NUMA_AGENT_CONFIG");
+  if (plan->print_domains || !pin.empty() || !rules.empty() || !config.empty()) {
     auto topology = allowed_topology();
     if (!topology) return complain(kExitNotRun, "topology: " + describe(topology.error()));
     if (plan->print_domains) {
       std::fputs(launcher::affinity_domains_text(*topology).c_str(), stdout);
       return 0;
     }
-    if (std::string why = launcher::pin_problem(pin, *topology); !why.empty())
+    if (std::string why = pin.empty() ? "" : launcher::pin_problem(pin, *topology); !why.empty())
       return complain(kExitUsage, "-c '" + pin + "': " + why);
+    // Role rules are checked whole before the command runs (the agent itself skips a bad rule).
+    std::string document;
+    if (!config.empty()) {
+      auto text = os::read_file(config);
+      if (!text) return complain(kExitUsage, "--config '" + config + "': " + std::strerror(text.error().code));
+      document = std::move(*text);
+    }
+    if (auto problems = launcher::rules_problems(rules, document, config, *topology); !problems.empty()) {
+      for (std::string p : problems) {   // the agent would skip the rule; the launcher runs nothing
+        if (p.ends_with("; rule ignored")) p.resize(p.size() - 14);
+        std::fprintf(stderr, "numa-agent: %s\n", p.c_str());
+      }
+      return kExitUsage;
+    }
   }
   auto agent = find_agent_library();
   if (!agent) return complain(kExitNotRun, describe(agent.error()));
