@@ -106,8 +106,9 @@ void AgentProfile::add_allocation_sites(Recording& rec, const std::vector<MapsEn
       if (!point) continue;
       const std::string symbol = frame.value("symbol", std::string());
       if (!found && skipped_frame(point->first, symbol)) continue;
-      // Frames after the first are return addresses: the call is one byte before.
-      std::vector<SiteFrame> frames = site_frames(symbols, point->first, found ? point->second - 1 : point->second);
+      // Every frame left is a return address (the innermost, the sampler's own, is the agent's and
+      // dropped): the call is one byte before.
+      std::vector<SiteFrame> frames = site_frames(symbols, point->first, point->second - 1);
       if (!found) {
         r.frame = frames.front();
         r.callers.assign(frames.begin() + 1, frames.end());

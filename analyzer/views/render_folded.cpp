@@ -30,9 +30,8 @@ std::string render_report_folded(const nlohmann::json& report) {
     const nlohmann::json& callers = field(site, "callers");
     for (auto c = callers.rbegin(); c != callers.rend(); ++c) line += frame_name(*c) + ";";
     line += frame_name(site);
-    const double remote_cost = cost.get<double>() * (field(site, "remote_share").is_number() ? site["remote_share"].get<double>() : 0.0);
-    if (remote_cost <= 0) continue;
-    out += line + " " + std::to_string(std::max<long long>(1, std::llround(remote_cost))) + "\n";
+    // A site's cost is already the remote excess (rules: a mapping's cost is its remote accesses' excess latency).
+    out += line + " " + std::to_string(std::max<long long>(1, std::llround(cost.get<double>()))) + "\n";
   }
   return out;
 }

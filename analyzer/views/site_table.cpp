@@ -115,11 +115,14 @@ void add_site_table(json& report, const Recording& r) {
 
   std::vector<const Row*> order;
   for (auto& [key, row] : rows) order.push_back(&row);
-  std::stable_sort(order.begin(), order.end(), [](const Row* a, const Row* b) {
+  // Symbolised sites of the program first (all of them), then the rest up to the row limit.
+  auto named = [](const Row* row) { return row->record && row->record->in_program; };
+  std::stable_sort(order.begin(), order.end(), [&](const Row* a, const Row* b) {
+    if (named(a) != named(b)) return named(a);
     return a->cost != b->cost ? a->cost > b->cost : a->pages > b->pages;
   });
   json sites = json::array();
-  for (std::size_t i = 0; i < order.size() && i < kRowLimit; ++i) {
+  for (std::size_t i = 0; i < order.size() && (i < kRowLimit || named(order[i])); ++i) {
     const Row& row = *order[i];
     const double accesses = row.local + row.remote;
     json entry{{"site", row.site},

@@ -54,7 +54,7 @@ TEST_CASE("the symboliser names the function and the source line of a call in a 
   CHECK(symbols.build_id("/nonexistent/file").empty());
 }
 
-TEST_CASE("a site's key (build-id + file offset) is the same in two runs whose addresses differ") {
+TEST_CASE("a site key (build-id and file offset) is the same in two runs whose addresses differ") {
   const Where first = run_where(), second = run_where();
   CHECK(first.address != second.address);   // ASLR moved the program
   CHECK(first.offset == second.offset);
@@ -72,7 +72,7 @@ TEST_CASE("a site's key (build-id + file offset) is the same in two runs whose a
   CHECK(symbols.offset_of_vaddr(first.path, *vaddr) == first.offset);
 }
 
-TEST_CASE("frames of the agent, the loader, libc and operator new are skipped; the program's are not") {
+TEST_CASE("frames of the agent and the loader and libc and operator new are skipped but not the program frames") {
   CHECK(skipped_frame("/opt/x/libnumaagent.so", "numa_agent::pool::refill"));
   CHECK(skipped_frame("/lib64/ld-linux-x86-64.so.2", "_dl_relocate_object"));
   CHECK(skipped_frame("/usr/lib/x86_64-linux-gnu/libc.so.6", "__memset_avx2_unaligned_erms"));
@@ -130,7 +130,7 @@ Recording two_node_recording() {
 
 }  // namespace
 
-TEST_CASE("the site table names sites by function, splits mapping accesses and never shows an agent site") {
+TEST_CASE("the site table names sites by function and splits mapping accesses and never shows an agent site") {
   const Recording r = two_node_recording();
   nlohmann::json report = build_report(r);
   add_site_table(report, r);

@@ -8,12 +8,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void* sites_wrap_alloc(size_t bytes);
 
+__attribute__((noinline)) void buffer_ready(volatile char* p) { __asm__ volatile("" ::"r"(p) : "memory"); }
+
+// Not a leaf (it calls buffer_ready): GCC gives leaf functions no frame even with
+// -fno-omit-frame-pointer, and a frame-pointer chain then skips the leaf's caller.
 __attribute__((noinline)) void init_buffer(volatile char* p, size_t bytes) {
   for (size_t i = 0; i < bytes; i += 4096)
     p[i] = 1;   // SITES_FIRST_TOUCH_LINE
+  buffer_ready(p);
 }
 
 __attribute__((noinline)) void* small_allocations(int count) {
@@ -54,6 +60,9 @@ int main(int argc, char** argv) {
     where_caller();
     return 0;
   }
+  // Live through a few of record's polls first: it names code from /proc/PID/maps, which a program
+  // shorter than a poll has exited before record reads (it then has the launcher's, before exec).
+  usleep(300 * 1000);
   size_t mib = argc > 1 ? (size_t)atoi(argv[1]) : 32;
   int count = argc > 2 ? atoi(argv[2]) : 20000;
   char* buffer = malloc(mib << 20);
