@@ -99,13 +99,18 @@ void AgentProfile::add_allocation_sites(Recording& rec, const std::vector<MapsEn
     r.estimated_bytes = s.value("estimated_bytes", std::uint64_t{0});
     if (s.contains("nodes") && s["nodes"].is_array())
       for (const json& n : s["nodes"]) r.nodes.push_back(n.is_number_unsigned() ? n.get<std::uint64_t>() : 0);
-    bool found = false;
+    bool found = false, decided = false;
     for (const json& frame : s["frames"]) {
       if (!frame.is_object()) continue;
       auto point = frame_code_point(frame, maps, symbols);
       if (!point) continue;
       const std::string symbol = frame.value("symbol", std::string());
-      if (!found && skipped_frame(point->first, symbol)) continue;
+      // A library the agent uses, called by the agent (its profile's std::ofstream), is the agent's work.
+      if (found && !decided && point->first != r.frame.module) {
+        decided = true;
+        if (agent_dependency(r.frame.module) && agent_code(point->first)) r.in_program = false;
+      }
+      if (skipped_frame(point->first, symbol)) continue;   // callers too: the agent's thread trampoline, libc
       // Every frame left is a return address (the innermost, the sampler's own, is the agent's and
       // dropped): the call is one byte before.
       std::vector<SiteFrame> frames = site_frames(symbols, point->first, point->second - 1);

@@ -109,8 +109,9 @@ std::uint64_t FaultSites::site_address(const SampleRecord& s) {
     }
   }
   const std::uint64_t address = k == 0 ? frames[0] : frames[k] - 1;
-  // libstdc++ called by the agent (its profile written through std::ofstream) is the agent's own work.
-  if (in_program && module_basename(point.module).starts_with("libstdc++"))
+  // A library the agent uses, called by the agent (its profile written through std::ofstream, its
+  // sampler's libunwind), is the agent's own work.
+  if (in_program && agent_dependency(point.module))
     for (std::size_t i = k + 1; i < frames.size(); ++i) {
       auto caller = code_point(frames[i] - 1);
       if (!caller || caller->module == point.module) continue;
@@ -123,7 +124,7 @@ std::uint64_t FaultSites::site_address(const SampleRecord& s) {
   ++site.samples;
   std::vector<CodePoint> chain;
   for (std::size_t i = k + 1; i < frames.size() && chain.size() < kCallerDepth; ++i)
-    if (auto caller = code_point(frames[i] - 1)) chain.push_back(std::move(*caller));
+    if (auto caller = code_point(frames[i] - 1); caller && !skipped(*caller)) chain.push_back(std::move(*caller));
   ++site.chains[chain];
   return address;
 }

@@ -199,6 +199,11 @@ std::string site_name(std::string_view module_path, std::uint64_t file_offset) {
   return std::string(base.empty() ? "[anon]" : base) + "+" + text::hex(file_offset);
 }
 
+bool agent_dependency(std::string_view module_path) {
+  return starts_with_any(module_basename(module_path),
+                         {"libstdc++", "libunwind", "libspdlog", "libfmt", "libhwloc", "libnuma", "libudev", "libgcc_s"});
+}
+
 bool skipped_frame(std::string_view module_path, std::string_view function) {
   const std::string_view base = module_basename(module_path);
   // Whole modules: the agent, the loader, libc (the malloc family, memset/memcpy and the string

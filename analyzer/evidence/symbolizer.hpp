@@ -66,5 +66,8 @@ std::string site_name(std::string_view module_path, std::uint64_t file_offset);
 // stripped libc names none of its internal variants, so all of it), other allocators, and
 // libstdc++'s operator new/delete. `function` may be mangled or not.
 bool skipped_frame(std::string_view module_path, std::string_view function);
+// Libraries libnumaagent.so itself calls (libstdc++, libunwind, spdlog, fmt, hwloc, libnuma): their
+// frames called from the agent are the agent's work, not the program's.
+bool agent_dependency(std::string_view module_path);
 
 }  // namespace numa_agent::analyzer

@@ -128,3 +128,28 @@ TEST_CASE("report --format folded writes one line per call path with its count")
   std::remove(rec.c_str());
   std::remove(out.c_str());
 }
+
+TEST_CASE("the demo under record --agent is reported under its own functions and not the agent or the loader") {
+  const std::string demo = std::string(NUMA_AGENT_BUILD_DIR) + "/numa-demo";
+  const std::string rec = temp_path("demo.rec.json"), rep = temp_path("demo.report.json");
+  int rc = run("NUMA_AGENT_SAMPLE=64k " + kAnalyze + " record --agent -o " + rec + " -- " + demo + " >/dev/null 2>&1");
+  if (rc == 3) std::exit(77);
+  REQUIRE(rc == 0);
+  REQUIRE(run(kAnalyze + " report " + rec + " --format json -o " + rep) == 0);
+  nlohmann::json report = nlohmann::json::parse(read_file(rep));
+  std::remove(rec.c_str());
+  std::remove(rep.c_str());
+  // The site holding the most bytes is a function of numa_demo.cpp (its pool pages included).
+  const nlohmann::json* biggest = nullptr;
+  for (const auto& s : report["sites"])
+    if (!biggest || s["bytes"].get<std::uint64_t>() > (*biggest)["bytes"].get<std::uint64_t>()) biggest = &s;
+  REQUIRE(biggest);
+  CHECK((*biggest).value("file", "").ends_with("numa_demo.cpp"));
+  CHECK_FALSE((*biggest).value("function", "").empty());
+  for (const auto& s : report["sites"]) {
+    const std::string site = s["site"];
+    CHECK_FALSE(site.starts_with("libnumaagent"));
+    // Loader rows (its relocations) may be there, but never as the program's code.
+    if (site.starts_with("ld-linux")) CHECK_FALSE(s.value("in_program", true));
+  }
+}

@@ -43,3 +43,6 @@ numa_agent_add_catch_test(sites_integration integration ${NUMA_AGENT_SOURCE_DIR}
   LIBS nlohmann_json::nlohmann_json)
 target_compile_definitions(sites_integration PRIVATE ${sites_definitions})
 add_dependencies(sites_integration sites_first_touch numa-analyze numaagent)
+if(TARGET numa-demo)
+  add_dependencies(sites_integration numa-demo)
+endif()
