@@ -6,7 +6,9 @@
 #include "analyzer/rules/report.hpp"
 #include "analyzer/views/render_html.hpp"
 #include "analyzer/views/render_prometheus.hpp"
+#include "analyzer/views/render_folded.hpp"
 #include "analyzer/views/render_text.hpp"
+#include "analyzer/views/site_table.hpp"
 
 namespace numa_agent::analyzer {
 namespace {
@@ -20,7 +22,8 @@ struct ReportArgs {
 int run_report(const ReportArgs& args) {
   nlohmann::json report;
   try {
-    report = load_report_model(args.input);
+    ReportInput input = read_report_input(args.input);
+    report = with_site_table(report_model(input), input.recording);   // sites by function and file:line
   } catch (const ReportInputError& e) {
     print_error(e.what());
     return kExitBadInput;
@@ -29,6 +32,7 @@ int run_report(const ReportArgs& args) {
   if (args.format == "json") out = report.dump(2) + "\n";
   else if (args.format == "html") out = render_report_html(report);
   else if (args.format == "prometheus") out = render_report_prometheus(report);
+  else if (args.format == "folded") out = render_report_folded(report);
   else out = render_report_text(report);
   return write_output(args.output, out) ? kExitOk : kExitFailed;
 }
@@ -39,8 +43,8 @@ void register_report_command(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<ReportArgs>();
   CLI::App* sub = app.add_subcommand("report", "Score a recording and rank recommendations");
   sub->add_option("file", args->input, "recording file (or a report written by --format json)")->capture_default_str();
-  sub->add_option("--format", args->format, "text, json, html (one self-contained page) or prometheus (textfile collector)")
-      ->check(CLI::IsMember({"text", "json", "html", "prometheus"}))
+  sub->add_option("--format", args->format, "text, json, html, prometheus or folded (remote cost by call path, for flamegraph.pl)")
+      ->check(CLI::IsMember({"text", "json", "html", "prometheus", "folded"}))
       ->capture_default_str();
   sub->add_option("-o,--output", args->output, "write here (atomically) instead of stdout");
   sub->callback([args, &exit_code] { exit_code = run_report(*args); });

@@ -208,4 +208,20 @@ DecodeResult decode_records(std::string_view bytes, std::uint64_t sample_type) {
   return result;
 }
 
+std::vector<std::uint64_t> user_frames(const SampleRecord& sample, std::size_t max_depth) {
+  std::vector<std::uint64_t> frames;
+  bool has_user_marker = false;
+  for (std::uint64_t ip : sample.callchain) has_user_marker |= ip == kPerfContextUser;
+  bool in_user = !has_user_marker;
+  for (std::uint64_t ip : sample.callchain) {
+    if (ip >= kPerfContextMax) {
+      in_user = ip == kPerfContextUser;
+      continue;
+    }
+    if (in_user && ip != 0 && frames.size() < max_depth) frames.push_back(ip);
+  }
+  if (frames.empty() && sample.ip != 0 && max_depth > 0) frames.push_back(sample.ip);
+  return frames;
+}
+
 }  // namespace numa_agent::analyzer

@@ -64,4 +64,13 @@ struct DecodeResult {
 // STACK_USER, AUX) are rejected with an error.
 DecodeResult decode_records(std::string_view bytes, std::uint64_t sample_type);
 
+// PERF_SAMPLE_CALLCHAIN interleaves context markers (PERF_CONTEXT_KERNEL, _USER, ...: the values
+// from PERF_CONTEXT_MAX up) with addresses.
+inline constexpr std::uint64_t kPerfContextMax = static_cast<std::uint64_t>(-4095);
+inline constexpr std::uint64_t kPerfContextUser = static_cast<std::uint64_t>(-512);
+// The user-space return addresses of a sample, innermost first (the sampled ip itself first),
+// at most `max_depth`: the frames after PERF_CONTEXT_USER (all of them when there is no marker),
+// or just {ip} when the sample has no callchain.
+std::vector<std::uint64_t> user_frames(const SampleRecord& sample, std::size_t max_depth);
+
 }  // namespace numa_agent::analyzer

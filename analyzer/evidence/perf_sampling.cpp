@@ -2,23 +2,154 @@
 // its first touch, later ones are NUMA hint faults), cpu-migrations samples (each thread's exact CPU
 // sequence), PMU memory samples where the CPU has them, and the node-loads counters. Its rings are
 // drained every round; the samples go to page placement through evidence.samples.
+// Page-fault samples carry their user call chain (frame pointers, bounded): a first touch is
+// named by the program's first frame in it (FaultSites), symbolised when the recording ends.
 #include <algorithm>
 #include <cerrno>
+#include <map>
 #include <optional>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "agent/os/perf_event.hpp"
 #include "agent/os/procfs.hpp"
+#include "agent/text.hpp"
 #include "analyzer/evidence/perf_abi.hpp"
 #include "analyzer/evidence/perf_records.hpp"
 #include "analyzer/evidence/probe.hpp"
 #include "analyzer/evidence/proc_readers.hpp"
 #include "analyzer/evidence/sources.hpp"
+#include "analyzer/evidence/symbolizer.hpp"
 
 namespace numa_agent::analyzer {
 namespace {
 
 constexpr std::uint64_t kPageMask = ~std::uint64_t{4095};
+constexpr std::size_t kStackDepth = 32;     // user frames kept per fault sample
+constexpr std::size_t kCallerDepth = 8;     // callers kept above a site's frame
+
+// A code address as a file and an offset in it (the key that survives ASLR).
+struct CodePoint {
+  std::string module;
+  std::uint64_t offset = 0;
+  auto operator<=>(const CodePoint&) const = default;
+};
+
+// First-touch sites from fault call chains: the program's first frame (skipping the agent, libc,
+// the loader, operator new; symbolizer.hpp) and its callers, counted per caller chain. Keyed by
+// the site name page placement gives the sample's ip, so its FirstTouchBuckets and these records join.
+class FaultSites {
+ public:
+  void start(int pid) { pid_ = pid; }
+  // The address that names this sample's first-touch site (a runtime address: page placement
+  // turns it into module+offset through the same maps).
+  std::uint64_t site_address(const SampleRecord& s);
+  void add_records(Recording& recording);
+
+ private:
+  const MapsEntry* mapping_of(std::uint64_t address);
+  std::optional<CodePoint> code_point(std::uint64_t address);
+  bool skipped(const CodePoint& point);
+
+  struct Site {
+    CodePoint point;
+    bool in_program = false;
+    std::uint64_t samples = 0;
+    std::map<std::vector<CodePoint>, std::uint64_t> chains;
+  };
+  int pid_ = 0;
+  std::vector<MapsEntry> maps_;
+  int maps_reads_ = 0;
+  std::map<std::string, Site> sites_;             // by site_name()
+  std::unordered_map<std::uint64_t, std::uint64_t> leaf_cache_;   // faulting ip -> site address when chainless
+  Symbolizer symbols_;
+};
+
+const MapsEntry* FaultSites::mapping_of(std::uint64_t address) {
+  const MapsEntry* m = find_mapping(maps_, address);
+  // A library mapped since the last read: read again (bounded; an exited program's maps read empty).
+  if (!m && maps_reads_ < 64) {
+    ++maps_reads_;
+    if (auto maps = read_maps(pid_); !maps.empty()) maps_ = std::move(maps);
+    m = find_mapping(maps_, address);
+  }
+  return m;
+}
+
+std::optional<CodePoint> FaultSites::code_point(std::uint64_t address) {
+  const MapsEntry* m = mapping_of(address);
+  if (!m || m->path.empty() || m->path.starts_with("[")) return std::nullopt;
+  return CodePoint{m->path, address - m->start + m->offset};
+}
+
+bool FaultSites::skipped(const CodePoint& point) {
+  // Only libstdc++ is skipped by function (operator new), so only it is looked up here.
+  std::string function;
+  if (module_basename(point.module).starts_with("libstdc++")) function = symbols_.locate(point.module, point.offset).function;
+  return skipped_frame(point.module, function);
+}
+
+std::uint64_t FaultSites::site_address(const SampleRecord& s) {
+  const std::vector<std::uint64_t> frames = user_frames(s, kStackDepth);
+  if (frames.empty()) return s.ip;
+  std::optional<CodePoint> leaf = code_point(frames[0]);
+  // The agent's own pool pages keep their leaf: the report puts them under the agent's sampled
+  // allocation sites (frame-pointer chains through the agent's code are not to be trusted).
+  if (!leaf || agent_code(leaf->module)) return frames[0];
+  // The first frame of the program; the leaf when nothing of it is in the chain (loader work).
+  std::size_t k = 0;
+  bool in_program = false;
+  CodePoint point = *leaf;
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    // Return addresses point after the call: the call itself is one byte before.
+    auto candidate = code_point(i == 0 ? frames[i] : frames[i] - 1);
+    if (candidate && !skipped(*candidate)) {
+      k = i, point = std::move(*candidate), in_program = true;
+      break;
+    }
+  }
+  const std::uint64_t address = k == 0 ? frames[0] : frames[k] - 1;
+  // A library the agent uses, called by the agent (its profile written through std::ofstream, its
+  // sampler's libunwind), is the agent's own work.
+  if (in_program && agent_dependency(point.module))
+    for (std::size_t i = k + 1; i < frames.size(); ++i) {
+      auto caller = code_point(frames[i] - 1);
+      if (!caller || caller->module == point.module) continue;
+      if (agent_code(caller->module)) in_program = false;
+      break;
+    }
+  Site& site = sites_[site_name(point.module, point.offset)];
+  site.point = point;
+  site.in_program = in_program;
+  ++site.samples;
+  std::vector<CodePoint> chain;
+  for (std::size_t i = k + 1; i < frames.size() && chain.size() < kCallerDepth; ++i)
+    if (auto caller = code_point(frames[i] - 1); caller && !skipped(*caller)) chain.push_back(std::move(*caller));
+  ++site.chains[chain];
+  return address;
+}
+
+// At the end of the recording: the program's files are still there (symbolizer.hpp says why now).
+void FaultSites::add_records(Recording& recording) {
+  for (auto& [name, site] : sites_) {
+    SiteRecord r;
+    r.origin = "first-touch";
+    std::vector<SiteFrame> frames = site_frames(symbols_, site.point.module, site.point.offset);
+    r.frame = frames.front();
+    r.callers.assign(frames.begin() + 1, frames.end());
+    r.samples = site.samples;
+    r.in_program = site.in_program;
+    // The most frequent caller chain stands for the site (ties: the first in order).
+    const std::vector<CodePoint>* chain = nullptr;
+    std::uint64_t best = 0;
+    for (const auto& [c, n] : site.chains)
+      if (n > best) best = n, chain = &c;
+    if (chain)
+      for (const auto& caller : *chain)
+        for (auto& f : site_frames(symbols_, caller.module, caller.offset)) r.callers.push_back(std::move(f));
+    recording.sites.push_back(std::move(r));
+  }
+}
 
 enum class EventKind { Faults, Migrations, Pmu };
 
@@ -72,6 +203,7 @@ class PerfSampling final : public EvidenceSource {
   std::vector<int> denied_;           // errno of each sampling event refused for lack of permission
   bool faults_ = false, migrations_ = false, pmu_ = false;
   std::unordered_set<std::uint64_t> seen_pages_;
+  FaultSites fault_sites_;
 };
 
 OpenOutcome PerfSampling::open_event(EventKind kind, os::PerfEventSpec spec, std::size_t ring_pages, int counter_slot) {
@@ -165,11 +297,14 @@ void PerfSampling::open_node_counters(int paranoid) {
 }
 
 void PerfSampling::open_page_faults(int paranoid) {
-  OpenOutcome o = open_event(EventKind::Faults, page_fault_spec(fault_period_), 256);
+  os::PerfEventSpec spec = page_fault_spec(fault_period_);
+  spec.sample_type |= perf_abi::kSampleCallchain;   // user frames of a user-mode fault (frame pointers)
+  OpenOutcome o = open_event(EventKind::Faults, spec, 256);
   faults_ = o.opened > 0;
   if (faults_) {
     probes_.push_back(probe("page-fault-sampling", true,
-                            "software page-fault samples with data address (every " + std::to_string(fault_period_) +
+                            "software page-fault samples with data address and user call chain (every " +
+                                std::to_string(fault_period_) +
                                 " fault(s)): first touch per page, later faults are NUMA hint faults"));
     return;
   }
@@ -202,6 +337,7 @@ void PerfSampling::probe_tracepoint() {
 
 Result<void> PerfSampling::start(const Target& target, Evidence& evidence) {
   target_ = target;
+  fault_sites_.start(target.pid);
   cpu_nodes_.emplace(*target.machine);
   const int paranoid = target.machine->perf_event_paranoid;
   open_memory_sampling(paranoid);
@@ -246,7 +382,7 @@ void PerfSampling::handle_sample(EventKind kind, const SampleRecord& s, Evidence
     case EventKind::Faults: {
       ++evidence.recording.fault_samples;
       bool first = seen_pages_.insert(s.addr & kPageMask).second;
-      AccessSample sample{first, "hint-fault", "fault", tid, cpu, s.addr, s.ip, at};
+      AccessSample sample{first, "hint-fault", "fault", tid, cpu, s.addr, first ? fault_sites_.site_address(s) : s.ip, at};
       evidence.samples.push_back(sample);
       break;
     }
@@ -310,6 +446,7 @@ void PerfSampling::finish(Evidence& evidence) {
   drain(evidence);   // what the program did in its last moments
   for (auto& e : events_) os::perf_event_disable(e.fd);
   read_counters(evidence.recording);
+  fault_sites_.add_records(evidence.recording);
   for (auto& p : probes_) evidence.recording.evidence.push_back(std::move(p));
   probes_.clear();
   close_events();

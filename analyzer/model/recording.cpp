@@ -16,6 +16,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(AccessBucket, source, tid, cpu_node, memory_n
                                    loads, weight_sum)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(FirstTouchBucket, tid, cpu_node, memory_node, mapping, site, pages)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ExposureBucket, source, tid, memory_node, mapping, probes, hits, window_ns)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SiteFrame, site, key, module, offset, function, file, line)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SiteRecord, origin, frame, in_program, callers, samples, estimated_bytes, nodes)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(NodeCounters, available, node_loads, node_load_misses)
 
 int MachineInfo::node_of_cpu(int cpu) const {
@@ -29,6 +31,11 @@ int MachineInfo::node_index(int os_node) const {
   for (std::size_t i = 0; i < nodes.size(); ++i)
     if (nodes[i].os_index == os_node) return static_cast<int>(i);
   return -1;
+}
+
+bool agent_code(std::string_view module_or_site) {
+  auto slash = module_or_site.find_last_of('/');
+  return module_or_site.substr(slash == std::string_view::npos ? 0 : slash + 1).starts_with("libnumaagent");
 }
 
 std::string errno_name(int error) {
@@ -58,6 +65,7 @@ nlohmann::json recording_to_json(const Recording& r) {
   j["accesses"] = r.accesses;
   j["first_touch"] = r.first_touch;
   j["exposures"] = r.exposures;
+  if (!r.sites.empty()) j["sites"] = r.sites;   // absent, not empty: older readers' files stay as they were
   j["counters"] = r.counters;
   j["fault_samples"] = r.fault_samples;
   j["migration_samples"] = r.migration_samples;
@@ -112,6 +120,7 @@ Recording parse_recording(std::string_view text, const std::string& origin) {
     r.accesses = j.at("accesses").get<std::vector<AccessBucket>>();
     r.first_touch = j.at("first_touch").get<std::vector<FirstTouchBucket>>();
     if (j.contains("exposures")) r.exposures = j.at("exposures").get<std::vector<ExposureBucket>>();
+    if (j.contains("sites")) r.sites = j.at("sites").get<std::vector<SiteRecord>>();
     r.counters = j.at("counters").get<NodeCounters>();
     r.fault_samples = j.at("fault_samples");
     r.migration_samples = j.at("migration_samples");

@@ -84,8 +84,35 @@ struct FirstTouchBucket {
   int cpu_node = -1;
   int memory_node = -1;
   std::uint64_t mapping = 0;
-  std::string site;             // "module+0xoffset" of the faulting instruction
+  // "module+0xoffset" (file offset) of the first frame of the program in the faulting stack: the
+  // faulting instruction, or the call in the program that reached it through skipped frames
+  // (memset, the allocator, the loader; symbolizer.hpp). Its SiteRecord, when symbolised, is in sites.
+  std::string site;
   std::uint64_t pages = 0;
+};
+
+// One code address of a site's stack, symbolised at the end of `record` (symbolizer.hpp).
+struct SiteFrame {
+  std::string site;             // "module+0xoffset", as FirstTouchBucket::site and caller lists name it
+  std::string key;              // "<build-id>+0xoffset": the same across runs and ASLR; "" without build-id
+  std::string module;           // the file's path when recorded
+  std::uint64_t offset = 0;     // file offset in module
+  std::string function;         // demangled; "" unknown
+  std::string file;             // source file; "" without DWARF
+  int line = 0;
+};
+
+// A code site of the program: where pages were first touched (origin "first-touch", its pages
+// are in first_touch) or where the agent's sampled allocations came from (origin "allocation":
+// the agent's profile counts them, pools.sampling.sites). Callers innermost first, bounded.
+struct SiteRecord {
+  std::string origin;           // first-touch | allocation
+  SiteFrame frame;
+  bool in_program = true;       // false: no frame of the program in the stack (loader, libc, agent work)
+  std::vector<SiteFrame> callers;
+  std::uint64_t samples = 0;            // stacks behind this site (first-touch) or allocations sampled
+  std::uint64_t estimated_bytes = 0;    // allocation: bytes the samples stand for
+  std::vector<std::uint64_t> nodes;     // allocation: samples by node index of the allocating thread
 };
 
 // Probes a sampler aimed at one thread's view of memory, by where that memory is (watchpoints:
@@ -127,6 +154,7 @@ struct Recording {
   std::vector<AccessBucket> accesses;
   std::vector<FirstTouchBucket> first_touch;
   std::vector<ExposureBucket> exposures;  // optional in files (older recordings have none)
+  std::vector<SiteRecord> sites;          // optional in files (older recordings have none)
   NodeCounters counters;
   std::uint64_t fault_samples = 0, migration_samples = 0, pmu_samples = 0, lost_records = 0;
   std::uint64_t unresolved_pages = 0;     // sampled pages whose node move_pages could not tell
@@ -137,6 +165,9 @@ struct Recording {
 struct RecordingError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+// Whether a module path or a site name ("libnumaagent.so+0x1f") is the agent's own library.
+bool agent_code(std::string_view module_or_site);
 
 nlohmann::json recording_to_json(const Recording& recording);
 std::string serialize_recording(const Recording& recording);

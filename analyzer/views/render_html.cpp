@@ -9,6 +9,7 @@
 
 #include "analyzer/model/report.hpp"
 #include "analyzer/views/format.hpp"
+#include "analyzer/views/site_table.hpp"
 namespace numa_agent::analyzer {
 
 using nlohmann::json;
@@ -254,6 +255,7 @@ std::string tables_section(const json& report) {
   }
   s << "</table></section>";
 
+  s << render_site_table_html(report);
   const json& ev = field(report, "evidence");
   s << "<section id=\"evidence\" class=\"card wide\"><h2>Evidence</h2><table><tr><th>source</th><th>used</th><th>detail</th></tr>";
   for (const auto& src : field(ev, "sources"))

@@ -6,6 +6,7 @@
 
 #include "analyzer/model/report.hpp"
 #include "analyzer/views/format.hpp"
+#include "analyzer/views/site_table.hpp"
 namespace numa_agent::analyzer {
 
 using nlohmann::json;
@@ -126,6 +127,7 @@ std::string render_report_text(const json& report) {
   }
   if (field(report, "sites").empty()) out << "  (none)\n";
   out << "\n";
+  out << render_site_table_text(report);
 
   out << "Recommendations\n";
   const std::vector<Recommendation> recs = read_recommendations(report);
