@@ -74,6 +74,25 @@ inline constexpr std::string_view kWellPlacedSource = "numa-analyze default: not
 const RuleDefinition& rule(RecommendationKind kind);
 const MetricDefinition& metric(std::string_view id);
 
+// The fused estimate (fusion.hpp) and what makes a recommendation worth making, each with its reason.
+// Below half of the counted resident memory seen by access evidence, the remote share is not a
+// measurement: the report says "unknown" (and the placement estimate with its bounds) instead.
+inline constexpr double kMinCoverage = 0.50;
+inline constexpr std::string_view kMinCoverageSource =
+    "numa-analyze default: a share measured on less than half of the memory says more about the sample than the program";
+// Confidence: high when >= 90 % of the memory was seen and the 95 % interval is at most 10 points
+// wide (the known-answer tolerance is +-5), medium at most 20 points wide (issue 14's low-confidence bound).
+inline constexpr double kHighConfidenceCoverage = 0.90, kHighConfidenceWidth = 0.10, kMediumConfidenceWidth = 0.20;
+// A recommendation must address a material share of the program's estimated remote-access cost,
+// counting even its interval's best case: fixing less than a tenth moves the run time by less than
+// the run-to-run noise of a NUMA measurement (numa-analyze default).
+inline constexpr double kMaterialCostShare = 0.10;
+inline constexpr std::string_view kMaterialCostSource =
+    "numa-analyze default: a fix for < 10 % of the remote-access cost is within run-to-run noise";
+// Mappings smaller than this never get a recommendation of their own (a 0.2 MiB [heap], ld.so's
+// pages): moving them cannot matter next to the program's working set, whatever their share says.
+inline constexpr double kMinRecommendBytes = 1024.0 * 1024.0;
+
 // Weights of the overall score (metric "score").
 inline constexpr double kWeightLocality = 0.6, kWeightStability = 0.2, kWeightBalance = 0.2;
 
