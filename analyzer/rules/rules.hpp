@@ -17,7 +17,8 @@ struct MetricDefinition {
 };
 
 inline constexpr MetricDefinition kMetrics[] = {
-    {"locality", "local / (local + remote) sampled memory accesses, by the best evidence available",
+    {"locality", "1 - fused remote share: per mapping the source that sees it, mappings weighted by resident bytes, "
+                 "95 % Wilson interval on the Kish effective count; null when access evidence saw < 50 % of the memory",
      "VTune 'NUMA: % of Remote Accesses' = remote / (local + remote) DRAM accesses (locality is its complement)"},
     {"remote_share", "1 - locality", "VTune 'NUMA: % of Remote Accesses'"},
     {"stability", "1 / (1 + cross-node migrations per thread-second)", "numa-analyze"},
@@ -25,8 +26,8 @@ inline constexpr MetricDefinition kMetrics[] = {
      "Carrefour (Dashti et al., ASPLOS'13) uses the CV of per-node traffic"},
     {"score", "100 * weighted mean of available components (locality 0.6, stability 0.2, balance 0.2); null on one node",
      "numa-analyze"},
-    {"cost", "sum over remote accesses of (latency_remote - latency_local); latency from sample weights when present, "
-             "else SLIT distance / local distance (local = 1)",
+    {"cost", "sum over mappings of resident-byte share x remote share x (latency_remote / latency_local - 1); "
+             "latency from sample weights when present, else SLIT distance / local distance",
      "numa-analyze; ACPI SLIT"},
 };
 
