@@ -226,7 +226,8 @@ std::string recommendations_section(const json& report) {
         << e(r.kind) << "</span> " << e(r.title) << "</div>";
       s << "<div class=\"why\">" << e(r.evidence) << "</div>";
       s << "<pre class=\"command\"><code>" << e(r.command) << "</code></pre>";
-      s << "<div class=\"gain\">gain: " << e(json(g.cost)) << " " << e(g.unit) << " — "
+      s << "<div class=\"gain\">gain: " << e(json(g.cost)) << " [" << e(json(g.cost_low)) << "&ndash;"
+        << e(json(g.cost_high)) << "] " << e(g.unit) << " — "
         << pct(json(g.share_of_remote_cost), true) << " of the remote-access cost" << (g.upper_bound ? " (upper bound)" : "")
         << "; rule " << e(r.rule.id) << ": " << e(r.rule.source) << "</div></li>";
     }
