@@ -67,6 +67,17 @@ std::string confidence_of(const ShareInterval& s, double coverage, bool known) {
 
 }  // namespace
 
+// Share of the NUMA hint faults (system-wide, /proc/vmstat) that migrated their page. A hint
+// fault's memory node is read after that migration (move_pages later, sched's numa_faults with
+// the new node), so each migrated page was a remote access recorded as local: fault-based shares
+// may be low by up to this much.
+double migrated_fault_share(const Recording& r) {
+  auto faults = r.vmstat_delta.find("numa_hint_faults");
+  auto pages = r.vmstat_delta.find("numa_pages_migrated");
+  if (faults == r.vmstat_delta.end() || pages == r.vmstat_delta.end() || faults->second == 0) return 0;
+  return std::min(1.0, double(pages->second) / double(faults->second));
+}
+
 ShareInterval wilson_interval(double remote, double n) {
   if (n <= 0) return {0.5, 0, 1};
   const double z = 1.959964, p = std::clamp(remote / n, 0.0, 1.0);
@@ -102,6 +113,10 @@ FusedEstimate fuse_evidence(const Recording& r, const AccessEvidence& ev, const 
   // local, would have stood for it against a true 38 % remote.
   Tally program_wide;
   for (const auto& v : ev.program_rows) program_wide.add(v);
+  const double migrated = migrated_fault_share(r);
+  auto fault_based = [&](const std::string& source) {
+    return source.find("numa-hint-faults") != std::string::npos || source == "task-numa-faults";
+  };
   auto program_wide_sees = [&](const MappingRecord& m) {
     if (program_wide.accesses() <= 0) return false;
     if (ev.program_source == "task-numa-faults")
@@ -179,6 +194,7 @@ FusedEstimate fuse_evidence(const Recording& r, const AccessEvidence& ev, const 
   // Sampled strata (each sampled mapping, and the program-wide one) pooled by weight; the
   // interval is Wilson's on the Kish effective count. Placement strata add their bounds.
   double covered = 0, covered_share = 0, kish = 0, placement_value = 0, placement_low = 0, placement_high = 0;
+  double migration_widening = 0;   // weight x migrated share of the fault-based strata
   ShareInterval program_wide_share = wilson_interval(program_wide.remote, program_wide.accesses());
   if (program_wide_alone) {
     covered = 1, covered_share = program_wide_share.value, kish = 1.0 / program_wide.accesses();
@@ -194,6 +210,7 @@ FusedEstimate fuse_evidence(const Recording& r, const AccessEvidence& ev, const 
       covered += e.weight;
       covered_share += e.weight * e.remote_share.value;
       kish += e.weight * e.weight / e.samples;
+      if (fault_based(e.source)) migration_widening += e.weight * migrated;
       if (e.basis == MappingBasis::Sampled || e.basis == MappingBasis::ProgramWide) f.covered_bytes += e.bytes;
     }
   }
@@ -207,13 +224,16 @@ FusedEstimate fuse_evidence(const Recording& r, const AccessEvidence& ev, const 
     const ShareInterval w = wilson_interval(share * n_eff, n_eff);
     total.value += covered * share;
     total.low += covered * w.low;
-    total.high += covered * w.high;
+    total.high = std::min(1.0, total.high + covered * w.high + migration_widening);
   }
+  if (program_wide_alone && fault_based(ev.program_source)) total.high = std::min(1.0, total.high + migrated);
   f.remote_share = total;
   f.known = f.coverage >= kMinCoverage;
   f.confidence = confidence_of(total, f.coverage, f.known);
 
   for (auto& [start, e] : f.mappings) {
+    if (fault_based(e.source) && (e.basis == MappingBasis::Sampled || e.basis == MappingBasis::ProgramWide))
+      e.remote_share.high = std::min(1.0, e.remote_share.high + migrated);
     e.cost = e.weight * e.remote_share.value * e.excess;
     e.cost_low = e.weight * e.remote_share.low * e.excess;
     e.cost_high = e.weight * e.remote_share.high * e.excess;

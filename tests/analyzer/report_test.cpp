@@ -677,3 +677,24 @@ TEST_CASE("fusion: placement alone is unknown, with its estimate and bounds") {
   CHECK(c["remote_share_interval"]["high"].get<double>() == Approx(0.25));
   CHECK(report["evidence"]["locality_source"] == "placement-estimate");
 }
+
+// NUMA balancing migrated a fifth of the faulted pages towards the faulting thread: those faults
+// were remote, recorded local (the page's node is read after the move). The interval says so.
+TEST_CASE("fusion: pages NUMA balancing migrated widen a fault-based share's upper end") {
+  Recording r = machine(2);
+  add_thread(r, 1, 0);
+  add_mapping(r, kA, {{0, 16384}});
+  add_access(r, 1, 0, 0, kA, 1000);
+  r.vmstat_delta = {{"numa_hint_faults", 1000}, {"numa_pages_migrated", 200}};
+  const json c = build_report(r)["components"];
+  CHECK(c["remote_share"].get<double>() == Approx(0.0));
+  CHECK(c["remote_share_interval"]["high"].get<double>() == Approx(wilson_interval(0, 1000).high + 0.2).margin(1e-4));
+  // PMU samples read the data source at the access: nothing to widen.
+  Recording pmu = machine(2);
+  add_thread(pmu, 1, 0);
+  add_mapping(pmu, kA, {{0, 16384}});
+  add_access(pmu, 1, 0, 0, kA, 1000, "pmu", "local-dram", 1000);
+  pmu.vmstat_delta = r.vmstat_delta;
+  CHECK(build_report(pmu)["components"]["remote_share_interval"]["high"].get<double>() ==
+        Approx(wilson_interval(0, 1000).high).margin(1e-4));
+}
