@@ -228,6 +228,13 @@ FusedEstimate fuse_evidence(const Recording& r, const AccessEvidence& ev, const 
   }
   if (program_wide_alone && fault_based(ev.program_source)) total.high = std::min(1.0, total.high + migrated);
   f.remote_share = total;
+  std::map<std::string, double> decided;
+  for (const auto& [start, e] : f.mappings)
+    if (e.basis == MappingBasis::Sampled || e.basis == MappingBasis::ProgramWide) decided[e.source] += e.weight;
+  if (program_wide_alone) decided[ev.program_source] += 1;
+  double most = 0;
+  for (const auto& [source, weight] : decided)
+    if (weight > most) most = weight, f.main_source = source;
   f.known = f.coverage >= kMinCoverage;
   f.confidence = confidence_of(total, f.coverage, f.known);
 

@@ -68,6 +68,7 @@ struct FusedEstimate {
   double effective_samples = 0;    // Kish effective count of the sampled strata
   std::string confidence;          // high | medium | low, "" when there is no estimate
   std::string weighting;           // resident-bytes | samples (no mapping had resident bytes)
+  std::string main_source;         // the source that decided the most weight ("" when none did)
   double cost = 0, cost_low = 0, cost_high = 0;
   std::map<std::uint64_t, MappingEstimate> mappings;
   std::map<int, ThreadEstimate> threads;

@@ -294,6 +294,7 @@ json describe_evidence(const Recording& r, const AccessEvidence& ev, const Fused
                        {"errno", p.error ? json(p.error) : json(nullptr)},
                        {"errno_name", p.error ? json(p.error_name) : json(nullptr)}});
   std::string locality_source = one_node(r)        ? "none: one NUMA node, every access is local"
+                                : !fused.main_source.empty() ? fused.main_source
                                 : !ev.source.empty() ? ev.source
                                 : fused.remote_share ? "placement-estimate"
                                                      : "none: no access or placement evidence was recorded";
