@@ -156,11 +156,16 @@ FusedEstimate fuse_evidence(const Recording& r, const AccessEvidence& ev, const 
     }
     f.mappings[m.start] = e;
   }
-  // Samples on addresses in no recorded mapping (it went away before the last snapshot): no bytes.
+  // Samples on addresses in no recorded mapping: it went away before the last numa_maps snapshot
+  // (a program frees its arrays before it exits). Its bytes: the pages first touched in it.
+  std::map<std::uint64_t, double> first_touched;
+  for (const auto& ft : r.first_touch) first_touched[ft.mapping] += double(ft.pages) * 4096.0;
   for (const auto& [start, t] : tallies.by_mapping)
     if (!recorded.count(start) && t.accesses() > 0) {
       MappingEstimate e;
       e.start = start;
+      if (start != 0)
+        if (auto ft = first_touched.find(start); ft != first_touched.end()) e.bytes = ft->second;
       e.basis = MappingBasis::Sampled;
       e.samples = t.accesses();
       e.remote_share = wilson_interval(t.remote, e.samples);

@@ -698,3 +698,18 @@ TEST_CASE("fusion: pages NUMA balancing migrated widen a fault-based share's upp
   CHECK(build_report(pmu)["components"]["remote_share_interval"]["high"].get<double>() ==
         Approx(wilson_interval(0, 1000).high).margin(1e-4));
 }
+
+// The program freed its 64 MiB array before the last numa_maps snapshot: its hint faults name a
+// mapping the recording no longer lists. Its first touches give its bytes, so it still weighs.
+TEST_CASE("fusion: a sampled mapping gone from the last snapshot weighs by the pages first touched in it") {
+  Recording r = machine(2);
+  add_thread(r, 1, 1);
+  add_named_mapping(r, kB, "[heap]", {{1, 100}});   // 100 local pages, sampled
+  add_access(r, 1, 1, 1, kB, 100);
+  add_access(r, 1, 1, 0, kA, 300);                  // the vanished array: all remote
+  FirstTouchBucket f;
+  f.tid = 1, f.cpu_node = 0, f.memory_node = 0, f.mapping = kA, f.site = "init+0x10", f.pages = 16384;
+  r.first_touch.push_back(f);
+  const json c = build_report(r)["components"];
+  CHECK(c["remote_share"].get<double>() == Approx(16384.0 / 16484.0).margin(1e-3));
+}
