@@ -175,6 +175,23 @@ FusedEstimate fuse_evidence(const Recording& r, const AccessEvidence& ev, const 
       f.mappings[start] = e;
     }
 
+  // Mappings gone from the snapshot that nobody sampled: placement, from where their first touches
+  // put the pages.
+  std::map<std::uint64_t, std::map<int, std::uint64_t>> first_touch_pages;
+  for (const auto& ft : r.first_touch)
+    if (ft.mapping != 0 && ft.memory_node >= 0) first_touch_pages[ft.mapping][ft.memory_node] += ft.pages;
+  for (const auto& [start, pages] : first_touch_pages) {
+    if (f.mappings.count(start)) continue;
+    MappingEstimate e;
+    e.start = start;
+    e.bytes = first_touched[start];
+    e.basis = MappingBasis::Placement;
+    e.remote_share = placement_share(pages, thread_nodes);
+    e.excess = default_excess;
+    e.source = "placement-estimate";
+    f.mappings[start] = e;
+  }
+
   // Weights: resident bytes; where no sampled or counted mapping has any (a recording without
   // numa_maps), the samples themselves.
   double counted = 0, sampled_bytes = 0;

@@ -713,3 +713,18 @@ TEST_CASE("fusion: a sampled mapping gone from the last snapshot weighs by the p
   const json c = build_report(r)["components"];
   CHECK(c["remote_share"].get<double>() == Approx(16384.0 / 16484.0).margin(1e-3));
 }
+
+TEST_CASE("fusion: an unsampled mapping gone from the last snapshot still counts, by its first touches") {
+  Recording r = machine(2);
+  r.machine.numa_balancing = 0;
+  add_thread(r, 1, 0), add_thread(r, 2, 1);
+  add_named_mapping(r, kB, "[heap]", {{0, 100}});
+  add_access(r, 1, 0, 0, kB, 100);
+  FirstTouchBucket f;
+  f.tid = 1, f.cpu_node = 0, f.memory_node = 0, f.mapping = kA, f.site = "init+0x10", f.pages = 16384;
+  r.first_touch.push_back(f);
+  const json c = build_report(r)["components"];
+  CHECK(c["coverage"]["share"].get<double>() == Approx(100.0 / 16484.0).margin(1e-4));
+  CHECK(c["locality"].is_null());
+  CHECK(interval_contains(c["remote_share_interval"], 0.5));
+}
