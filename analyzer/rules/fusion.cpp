@@ -58,8 +58,11 @@ ShareInterval placement_share(const std::map<int, std::uint64_t>& pages, const s
   return s;
 }
 
-std::string confidence_of(const ShareInterval& s, double coverage, bool known) {
+// `bias`: how far the point may sit below the truth (migrated hint-fault pages): beyond the
+// known-answer tolerance the point is no measurement to trust, whatever the interval's width.
+std::string confidence_of(const ShareInterval& s, double coverage, bool known, double bias) {
   const double width = s.high - s.low;
+  if (bias > kMaxPointBias) return "low";
   if (known && coverage >= kHighConfidenceCoverage && width <= kHighConfidenceWidth) return "high";
   if (known && width <= kMediumConfidenceWidth) return "medium";
   return "low";
@@ -258,7 +261,8 @@ FusedEstimate fuse_evidence(const Recording& r, const AccessEvidence& ev, const 
   for (const auto& [source, weight] : decided)
     if (weight > most) most = weight, f.main_source = source;
   f.known = f.coverage >= kMinCoverage;
-  f.confidence = confidence_of(total, f.coverage, f.known);
+  const double bias = program_wide_alone && fault_based(ev.program_source) ? migrated : migration_widening;
+  f.confidence = confidence_of(total, f.coverage, f.known, bias);
 
   for (auto& [start, e] : f.mappings) {
     if (fault_based(e.source) && (e.basis == MappingBasis::Sampled || e.basis == MappingBasis::ProgramWide))

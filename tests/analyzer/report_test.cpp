@@ -728,3 +728,14 @@ TEST_CASE("fusion: an unsampled mapping gone from the last snapshot still counts
   CHECK(c["locality"].is_null());
   CHECK(interval_contains(c["remote_share_interval"], 0.5));
 }
+
+TEST_CASE("fusion: a share that migrated pages may bias by more than 5 points is low confidence") {
+  Recording r = machine(2);
+  add_thread(r, 1, 0);
+  add_mapping(r, kA, {{0, 16384}});
+  add_access(r, 1, 0, 0, kA, 10000);
+  r.vmstat_delta = {{"numa_hint_faults", 10000}, {"numa_pages_migrated", 400}};   // 4 points: still high
+  CHECK(build_report(r)["evidence"]["confidence"] == "high");
+  r.vmstat_delta["numa_pages_migrated"] = 630;                                     // 6.3 points
+  CHECK(build_report(r)["evidence"]["confidence"] == "low");
+}
