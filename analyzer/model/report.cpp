@@ -1,6 +1,8 @@
 // See report.hpp.
 #include "analyzer/model/report.hpp"
 
+#include <cstdio>
+
 #include "analyzer/model/json_field.hpp"
 
 namespace numa_agent::analyzer {
@@ -24,6 +26,23 @@ std::optional<double> read_optional_number(const json& j, const char* key) {
   return v.is_number() ? std::optional<double>(v.get<double>()) : std::nullopt;
 }
 
+}  // namespace
+
+std::string share_interval_text(double value, double low, double high) {
+  char buf[80];
+  std::snprintf(buf, sizeof buf, "%.1f %% [%.1f\u2013%.1f %%]", value * 100.0, low * 100.0, high * 100.0);
+  return buf;
+}
+
+namespace {
+json interval_json(const std::optional<Interval>& i) {
+  return i ? json{{"low", i->low}, {"high", i->high}} : json(nullptr);
+}
+std::optional<Interval> read_interval(const json& j, const char* key) {
+  const json& v = field(j, key);
+  if (!v.is_object() || !field(v, "low").is_number() || !field(v, "high").is_number()) return std::nullopt;
+  return Interval{v["low"].get<double>(), v["high"].get<double>()};
+}
 }  // namespace
 
 json nullable(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
@@ -74,6 +93,16 @@ json components_json(const Components& c) {
             {"score_note", nullable(c.score_note)}, {"details", c.details},
             {"nodes", nodes}};
   if (c.recommendation_note) j["recommendation_note"] = *c.recommendation_note;
+  j["remote_share_interval"] = interval_json(c.remote_share_interval);
+  j["remote_share_estimate"] = nullable(c.remote_share_estimate);
+  j["score_interval"] = interval_json(c.score_interval);
+  j["unknown_note"] = nullable(c.unknown_note);
+  j["coverage"] = c.coverage ? json{{"share", c.coverage->share},
+                                    {"counted_bytes", c.coverage->counted_bytes},
+                                    {"covered_bytes", c.coverage->covered_bytes},
+                                    {"not_counted_bytes", c.coverage->not_counted_bytes},
+                                    {"known", c.coverage->known}}
+                             : json(nullptr);
   return j;
 }
 
@@ -86,6 +115,14 @@ Components read_components(const json& report) {
   c.balance = read_optional_number(j, "balance");
   c.score_note = read_optional_string(j, "score_note");
   c.recommendation_note = read_optional_string(j, "recommendation_note");
+  c.remote_share_interval = read_interval(j, "remote_share_interval");
+  c.remote_share_estimate = read_optional_number(j, "remote_share_estimate");
+  c.score_interval = read_interval(j, "score_interval");
+  c.unknown_note = read_optional_string(j, "unknown_note");
+  if (const json& cov = field(j, "coverage"); cov.is_object())
+    c.coverage = Coverage{field_or(cov, "share", 0.0), field_or<std::uint64_t>(cov, "counted_bytes", 0),
+                          field_or<std::uint64_t>(cov, "covered_bytes", 0),
+                          field_or<std::uint64_t>(cov, "not_counted_bytes", 0), field_or(cov, "known", false)};
   for (const auto& n : field(j, "nodes"))
     c.nodes.push_back({field_or(n, "node", 0), field_or<std::uint64_t>(n, "resident_pages", 0),
                        field_or<std::uint64_t>(n, "resident_bytes", 0), field_or(n, "accesses_served", 0.0),
@@ -102,7 +139,8 @@ json recommendation_json(const Recommendation& r) {
             {"evidence", r.evidence},
             {"command", r.command},
             {"estimated_gain",
-             {{"cost", g.cost}, {"unit", g.unit}, {"share_of_remote_cost", g.share_of_remote_cost},
+             {{"cost", g.cost}, {"cost_low", g.cost_low}, {"cost_high", g.cost_high}, {"unit", g.unit},
+              {"share_of_remote_cost", g.share_of_remote_cost},
               {"upper_bound", g.upper_bound}}},
             {"rule",
              {{"id", r.rule.id}, {"condition", r.rule.condition}, {"threshold", r.rule.threshold},
@@ -123,7 +161,8 @@ std::vector<Recommendation> read_recommendations(const json& report) {
     r.evidence = field_or(j, "evidence", std::string());
     r.command = field_or(j, "command", std::string());
     const json& g = field(j, "estimated_gain");
-    r.estimated_gain = {field_or(g, "cost", 0.0), field_or(g, "unit", std::string()),
+    r.estimated_gain = {field_or(g, "cost", 0.0), field_or(g, "cost_low", 0.0), field_or(g, "cost_high", 0.0),
+                        field_or(g, "unit", std::string()),
                         field_or(g, "share_of_remote_cost", 0.0), field_or(g, "upper_bound", false)};
     const json& rule = field(j, "rule");
     r.rule = {field_or(rule, "id", std::string()), field_or(rule, "condition", std::string()),

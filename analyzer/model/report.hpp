@@ -41,9 +41,28 @@ struct NodeSummary {
   int threads = 0;                           // threads whose home node it is
 };
 
+// components.remote_share_interval, score_interval: the 95 % interval of a share or score.
+struct Interval {
+  double low = 0, high = 0;
+};
+
+// components.coverage: how much of the program's memory the access evidence saw.
+struct Coverage {
+  double share = 0;                    // covered / counted resident bytes (0..1)
+  std::uint64_t counted_bytes = 0;     // resident bytes the estimate counts
+  std::uint64_t covered_bytes = 0;     // of which access evidence decided
+  std::uint64_t not_counted_bytes = 0; // file pages no sample touched (libraries, page cache)
+  bool known = false;                  // share >= the minimum: the remote share is a measurement
+};
+
 // components: the parts of the score (0..1, null when not measurable) and why.
 struct Components {
-  std::optional<double> locality, remote_share, stability, balance;
+  std::optional<double> locality, remote_share, stability, balance;   // locality, remote_share: null when unknown
+  std::optional<Interval> remote_share_interval;    // 95 % interval of the remote share (also when unknown)
+  std::optional<double> remote_share_estimate;      // the estimate itself, also when unknown
+  std::optional<Interval> score_interval;           // the score at the interval's ends
+  std::optional<Coverage> coverage;
+  std::optional<std::string> unknown_note;          // "unknown: no access evidence for N % of resident memory"
   std::optional<std::string> score_note;            // why the score is null
   std::optional<std::string> recommendation_note;   // why there is no recommendation (well placed)
   std::vector<NodeSummary> nodes;
@@ -59,6 +78,7 @@ struct RuleCitation {
 
 struct EstimatedGain {
   double cost = 0;                     // in `unit`
+  double cost_low = 0, cost_high = 0;  // its 95 % interval
   std::string unit;
   double share_of_remote_cost = 0;     // 0..1
   bool upper_bound = false;            // use-agent: the whole remote cost
@@ -73,6 +93,9 @@ struct Recommendation {
   std::optional<std::string> site;     // code site (first-touch)
   std::optional<std::vector<int>> tids;   // threads (pin-threads)
 };
+
+// A share with its interval as every view writes it: "48.0 % [41.0–55.0 %]".
+std::string share_interval_text(double value, double low, double high);
 
 // A value or null, as the JSON writes it.
 nlohmann::json nullable(const std::optional<double>& value);

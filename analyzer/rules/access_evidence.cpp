@@ -2,6 +2,7 @@
 #include "analyzer/rules/access_evidence.hpp"
 
 #include <algorithm>
+#include <set>
 
 #include "analyzer/model/mem_class.hpp"
 
@@ -9,36 +10,22 @@ namespace numa_agent::analyzer {
 
 namespace {
 
-constexpr const char* kSlitCostUnit = "remote accesses x (SLIT distance ratio - 1)";
+constexpr const char* kPmu = "pmu-memory-sampling";
+constexpr const char* kWatchpoint = "watchpoint";
+constexpr const char* kHintFaults = "numa-hint-faults";
+constexpr const char* kCounters = "pmu-node-counters";
+constexpr const char* kTaskFaults = "task-numa-faults";
+constexpr const char* kFirstTouch = "first-touch";
 
-// Extra latency of a remote access by SLIT, in local-access units (local distance = 1).
-double slit_excess(const MachineInfo& m, int cpu_node, int memory_node) {
-  if (cpu_node < 0 || memory_node < 0) {
-    // Unknown pair: the mean remote distance of the machine.
-    double sum = 0;
-    int n = 0;
-    for (std::size_t i = 0; i < m.distances.size(); ++i)
-      for (std::size_t j = 0; j < m.distances.size(); ++j)
-        if (i != j && m.distances[i][i] > 0) sum += double(m.distances[i][j]) / m.distances[i][i] - 1.0, ++n;
-    return n ? sum / n : 1.0;
-  }
-  double local = m.distances[cpu_node][cpu_node];
-  return local > 0 ? std::max(0.0, m.distances[cpu_node][memory_node] / local - 1.0) : 1.0;
-}
-
-double total_of(const std::vector<AccessView>& rows) {
-  double n = 0;
-  for (const auto& v : rows) n += v.total;
-  return n;
-}
-
-// 1. Precise PMU samples: local and remote DRAM/cache by data source, cost from latency weights.
-std::vector<AccessView> pmu_sample_rows(const Recording& r, bool& have_weights) {
+// Precise PMU samples: local and remote DRAM/cache by data source, cost from latency weights
+// (in local-access units: mean remote latency / mean local latency - 1) or SLIT.
+std::vector<AccessView> pmu_sample_rows(const Recording& r) {
   double local_weight = 0, local_n = 0;
   for (const auto& a : r.accesses)
     if (a.source == "pmu" && parse_mem_class(a.mem_class) == MemClass::LocalDram)
       local_weight += double(a.weight_sum), local_n += double(a.count);
-  have_weights = local_n > 0 && local_weight > 0;
+  const bool have_weights = local_n > 0 && local_weight > 0;
+  const double local_latency = have_weights ? local_weight / local_n : 0;
   std::vector<AccessView> rows;
   for (const auto& a : r.accesses) {
     if (a.source != "pmu") continue;
@@ -50,7 +37,7 @@ std::vector<AccessView> pmu_sample_rows(const Recording& r, bool& have_weights) 
     if (is_remote(mem_class)) {
       v.remote = double(a.count);
       double excess = have_weights && a.count
-                          ? std::max(0.0, double(a.weight_sum) / double(a.count) - local_weight / local_n)
+                          ? std::max(0.0, double(a.weight_sum) / double(a.count) / local_latency - 1.0)
                           : slit_excess(r.machine, a.cpu_node, a.memory_node);
       v.cost = v.remote * excess;
     }
@@ -68,7 +55,44 @@ AccessView node_pair_row(const MachineInfo& m, int tid, int cpu_node, int memory
   return v;
 }
 
-// 3a. Hint faults sampled with their addresses.
+// Watchpoint hits. Probes are aimed in proportion to resident bytes, so hits per probe on a node
+// is the thread's access rate per byte there: a node's accesses ~ hits / probes x its pages. The
+// rows keep each (thread, mapping)'s total at its hit count (the effective sample count) and split
+// it by those rates; without exposures the hits stand as they are.
+std::vector<AccessView> watchpoint_rows(const Recording& r) {
+  std::map<std::uint64_t, const MappingRecord*> by_start;
+  for (const auto& mp : r.mappings) by_start[mp.start] = &mp;
+  struct Key {
+    int tid, memory_node;
+    std::uint64_t mapping;
+    auto operator<=>(const Key&) const = default;
+  };
+  std::map<Key, double> probes;
+  for (const auto& e : r.exposures)
+    if (e.source == kWatchpoint) probes[{e.tid, e.memory_node, e.mapping}] += double(e.probes);
+  std::vector<AccessView> rows;
+  std::map<std::pair<int, std::uint64_t>, std::pair<double, double>> totals;   // hits, scaled
+  for (const auto& a : r.accesses) {
+    if (a.source != kWatchpoint || a.cpu_node < 0 || a.memory_node < 0) continue;
+    double scaled = double(a.count);
+    auto p = probes.find({a.tid, a.memory_node, a.mapping});
+    auto mp = by_start.find(a.mapping);
+    if (p != probes.end() && p->second > 0 && mp != by_start.end())
+      if (auto pages = mp->second->pages_by_node.find(a.memory_node); pages != mp->second->pages_by_node.end())
+        scaled = double(a.count) / p->second * double(pages->second);
+    rows.push_back(node_pair_row(r.machine, a.tid, a.cpu_node, a.memory_node, a.mapping, scaled));
+    auto& t = totals[{a.tid, a.mapping}];
+    t.first += double(a.count), t.second += scaled;
+  }
+  for (auto& v : rows) {
+    const auto& t = totals[{v.tid, v.mapping}];
+    const double f = t.second > 0 ? t.first / t.second : 0;
+    v.local *= f, v.remote *= f, v.total *= f, v.cost *= f;
+  }
+  return rows;
+}
+
+// Hint faults sampled with their addresses.
 std::vector<AccessView> hint_fault_rows(const Recording& r) {
   std::vector<AccessView> rows;
   for (const auto& a : r.accesses)
@@ -77,7 +101,7 @@ std::vector<AccessView> hint_fault_rows(const Recording& r) {
   return rows;
 }
 
-// 3b. Per-task NUMA fault counters from /proc/PID/task/TID/sched, issued from the thread's home node.
+// Per-task NUMA fault counters from /proc/PID/task/TID/sched, issued from the thread's home node.
 std::vector<AccessView> task_fault_rows(const Recording& r) {
   std::vector<AccessView> rows;
   for (const auto& t : r.threads) {
@@ -93,52 +117,101 @@ std::vector<AccessView> task_fault_rows(const Recording& r) {
   return rows;
 }
 
-// 4. Placement: where the threads ran x where the pages are, assuming uniform access.
-std::vector<AccessView> placement_rows(const Recording& r) {
-  std::map<int, double> pages;
-  double total_pages = 0;
-  for (const auto& mp : r.mappings)
-    for (const auto& [node, n] : mp.pages_by_node) pages[node] += double(n), total_pages += double(n);
-  std::vector<AccessView> rows;
-  if (total_pages <= 0) return rows;
-  for (const auto& t : r.threads) {
-    double polls = 0;
-    for (const auto& [node, n] : t.residency) polls += double(n);
-    if (polls <= 0) continue;
-    for (const auto& [cpu_node, n] : t.residency)
-      for (const auto& [mem_node, p] : pages)
-        rows.push_back(node_pair_row(r.machine, t.tid, cpu_node, mem_node, 0, (double(n) / polls) * (p / total_pages)));
-  }
-  return rows;
+double classified(const std::vector<AccessView>& rows) {
+  double n = 0;
+  for (const auto& v : rows) n += v.local + v.remote;
+  return n;
 }
 
 }  // namespace
 
-AccessEvidence choose_evidence(const Recording& r) {
-  bool have_weights = false;
-  if (auto rows = pmu_sample_rows(r, have_weights); !rows.empty()) {
-    double classified = 0;
-    for (const auto& v : rows) classified += v.local + v.remote;
-    if (classified > 0)
-      return {"pmu-memory-sampling", classified >= 100 ? "high" : "low",
-              have_weights ? "cycles of extra load latency (sample weights)" : kSlitCostUnit, std::move(rows), true};
+bool balancing_scans(const std::string& policy) {
+  return policy.empty() || policy.starts_with("default") || policy.find("=balancing") != std::string::npos;
+}
+
+double slit_excess(const MachineInfo& m, int cpu_node, int memory_node) {
+  const auto n = m.distances.size();
+  if (cpu_node < 0 || memory_node < 0 || std::size_t(cpu_node) >= n || std::size_t(memory_node) >= n) {
+    double sum = 0;
+    int count = 0;
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t j = 0; j < n && j < m.distances[i].size(); ++j)
+        if (i != j && i < m.distances[i].size() && m.distances[i][i] > 0)
+          sum += double(m.distances[i][j]) / m.distances[i][i] - 1.0, ++count;
+    return count ? sum / count : 1.0;
   }
-  // 2. Counting events (program-wide only).
+  const auto& row = m.distances[std::size_t(cpu_node)];
+  if (row.size() <= std::size_t(std::max(cpu_node, memory_node))) return 1.0;
+  double local = row[std::size_t(cpu_node)];
+  return local > 0 ? std::max(0.0, row[std::size_t(memory_node)] / local - 1.0) : 1.0;
+}
+
+AccessEvidence gather_evidence(const Recording& r) {
+  AccessEvidence ev;
+  ev.cost_unit = "remote accesses x (remote / local latency - 1)";
+  const auto pmu = pmu_sample_rows(r);
+  const auto watch = watchpoint_rows(r);
+  const auto hints = hint_fault_rows(r);
+  // Per mapping: precise samples (PMU, watchpoints: every kind of data access) where there are any;
+  // otherwise hint faults, which see a page's first access after each scan, and only on memory
+  // that balancing scans.
+  std::map<std::uint64_t, double> precise;
+  for (const auto* rows : {&pmu, &watch})
+    for (const auto& v : *rows) precise[v.mapping] += v.local + v.remote;
+  std::map<std::string, double> used;
+  auto take = [&](const std::vector<AccessView>& rows, const char* source, bool is_precise) {
+    for (const auto& v : rows) {
+      auto p = precise.find(v.mapping);
+      const bool has_precise = p != precise.end() && p->second > 0;
+      if (is_precise != has_precise || v.local + v.remote <= 0) continue;
+      ev.rows.push_back(v);
+      used[source] += v.local + v.remote;
+      std::string& named = ev.mapping_source[v.mapping];
+      if (named.empty()) named = source;
+      else if (named.find(source) == std::string::npos) named += std::string("+") + source;
+    }
+  };
+  take(pmu, kPmu, true);
+  take(watch, kWatchpoint, true);
+  take(hints, kHintFaults, false);
+  ev.per_access = !ev.rows.empty();
+
+  // Without a mapping: the PMU's node counters (every DRAM load of the program), else the
+  // per-task sched counters (hint faults on scanned memory, per thread).
   if (r.counters.available && r.counters.node_loads + r.counters.node_load_misses > 0) {
     AccessView v;
     v.local = double(r.counters.node_loads);
     v.remote = double(r.counters.node_load_misses);
     v.total = v.local + v.remote;
     v.cost = v.remote * slit_excess(r.machine, -1, -1);
-    return {"pmu-node-counters", "high", kSlitCostUnit, {v}, false};
+    ev.program_rows = {v};
+    ev.program_source = kCounters;
+  } else if (auto rows = task_fault_rows(r); !rows.empty()) {
+    ev.program_rows = std::move(rows);
+    ev.program_source = kTaskFaults;
   }
-  if (auto rows = hint_fault_rows(r); !rows.empty())
-    return {"numa-hint-faults", total_of(rows) >= 100 ? "medium" : "low", kSlitCostUnit, std::move(rows), true};
-  if (auto rows = task_fault_rows(r); !rows.empty())
-    return {"task-numa-faults", "medium", kSlitCostUnit, std::move(rows), false};
-  if (auto rows = placement_rows(r); !rows.empty())
-    return {"placement-estimate", "low", "share of thread time x (SLIT distance ratio - 1)", std::move(rows), false};
-  return {};
+
+  double first_touches = 0;
+  for (const auto& f : r.first_touch) first_touches += double(f.pages);
+  const double task_faults = classified(task_fault_rows(r));
+  const double counters = r.counters.available ? double(r.counters.node_loads + r.counters.node_load_misses) : 0;
+  ev.sources = {
+      {kPmu, classified(pmu), used[kPmu], "every data access of the sampled kinds, per page"},
+      {kWatchpoint, classified(watch), used[kWatchpoint], "accesses to probed words, rates per probe"},
+      {kHintFaults, classified(hints), used[kHintFaults],
+       "the first access to each page after a NUMA scan; not memory balancing skips (plain bind, prefer, interleave)"},
+      {kCounters, counters, ev.program_source == kCounters ? counters : 0,
+       "every DRAM load of the program, without addresses"},
+      {kTaskFaults, task_faults, ev.program_source == kTaskFaults ? task_faults : 0,
+       "per-thread hint-fault counts by memory node, without addresses"},
+      {kFirstTouch, first_touches, 0,
+       "where each page was placed and by whom; local by construction under the default policy, so not an access share"},
+  };
+  // Named after the source with the most samples in use.
+  double best = 0;
+  for (const auto& s : ev.sources)
+    if (s.used > best) best = s.used, ev.source = s.source;
+  return ev;
 }
 
 void Tally::add(const AccessView& a) {
@@ -159,11 +232,23 @@ AccessTallies aggregate_accesses(const AccessEvidence& evidence) {
     t.program.add(v);
     t.by_thread[v.tid].add(v);
     if (v.memory_node >= 0) t.traffic_to_node[v.memory_node] += v.total;
-    if (evidence.per_access) {
-      t.by_mapping[v.mapping].add(v);
-      if (v.cpu_node >= 0) t.mapping_from_node[v.mapping][v.cpu_node] += v.local + v.remote;
-      if (v.memory_node >= 0) t.mapping_to_node[v.mapping][v.memory_node] += v.local + v.remote;
+    t.by_mapping[v.mapping].add(v);
+    if (v.cpu_node >= 0) t.mapping_from_node[v.mapping][v.cpu_node] += v.local + v.remote;
+    if (v.memory_node >= 0) t.mapping_to_node[v.mapping][v.memory_node] += v.local + v.remote;
+  }
+  // Threads (and a program) without mapping rows take the program-wide rows.
+  const std::set<int> with_rows = [&] {
+    std::set<int> s;
+    for (const auto& [tid, tally] : t.by_thread) s.insert(tid);
+    return s;
+  }();
+  const bool program_empty = evidence.rows.empty();
+  for (const auto& v : evidence.program_rows) {
+    if (program_empty) {
+      t.program.add(v);
+      if (v.memory_node >= 0) t.traffic_to_node[v.memory_node] += v.total;
     }
+    if (!with_rows.count(v.tid) && v.tid != 0) t.by_thread[v.tid].add(v);
   }
   return t;
 }

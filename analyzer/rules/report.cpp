@@ -1,5 +1,5 @@
 // See report.hpp. build_report is a chain of named steps (like perf's __cmd_report):
-//   select_access_evidence -> aggregate_accesses -> score_components -> aggregate_mappings
+//   select_access_evidence -> aggregate_accesses -> fuse_evidence -> score_components -> aggregate_mappings
 //   -> evaluate_rules -> rank_recommendations
 // and the report's sections are written from their results: describe_machine, describe_evidence,
 // describe_components, aggregate_threads, describe_mappings, aggregate_sites, describe_recommendations.
@@ -14,6 +14,7 @@
 #include "agent/text.hpp"
 #include "analyzer/model/json_field.hpp"
 #include "analyzer/rules/access_evidence.hpp"
+#include "analyzer/rules/fusion.hpp"
 #include "analyzer/rules/numbers.hpp"
 #include "analyzer/rules/rules.hpp"
 
@@ -84,11 +85,26 @@ std::optional<double> per_node_cv(const NodeShares& by_node, int nodes) {
 // ---- the steps ----
 
 // On one node every access is local: there is no evidence to choose.
-AccessEvidence select_access_evidence(const Recording& r) { return one_node(r) ? AccessEvidence{} : choose_evidence(r); }
+AccessEvidence select_access_evidence(const Recording& r) { return one_node(r) ? AccessEvidence{} : gather_evidence(r); }
 
-ComponentScores score_components(const Recording& r, const AccessTallies& tallies) {
+std::string unknown_note(const FusedEstimate& f) {
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "unknown: no access evidence for %.0f %% of resident memory", (1.0 - f.coverage) * 100.0);
+  return buf;
+}
+
+// The score from locality, stability and balance (metric "score"), any of them missing.
+double weighted_score(double locality, const ComponentScores& s) {
+  double sum = kWeightLocality * locality, weights = kWeightLocality;
+  if (s.stability) sum += kWeightStability * *s.stability, weights += kWeightStability;
+  if (s.balance) sum += kWeightBalance * *s.balance, weights += kWeightBalance;
+  return 100.0 * sum / weights;
+}
+
+ComponentScores score_components(const Recording& r, const AccessTallies& tallies, const FusedEstimate& fused) {
   ComponentScores s;
-  s.locality = tallies.program.locality();
+  s.remote_share = fused.remote_share;
+  if (fused.remote_share && fused.known) s.locality = 1.0 - fused.remote_share->value;
   std::set<int> thread_nodes;
   for (const auto& t : r.threads) {
     s.cross_node_migrations += double(t.node_migrations);
@@ -117,19 +133,19 @@ ComponentScores score_components(const Recording& r, const AccessTallies& tallie
     if (s.balance_cv) s.balance = balance_from_cv(*s.balance_cv, node_count(r));
   }
   if (!s.locality) {
-    s.score_note = "no locality evidence was recorded (see evidence.sources)";
+    s.score_note = fused.remote_share ? "locality " + unknown_note(fused) + " (see components.coverage)"
+                                      : "no locality evidence was recorded (see evidence.sources)";
     return s;
   }
-  double sum = kWeightLocality * *s.locality, weights = kWeightLocality;
-  if (s.stability) sum += kWeightStability * *s.stability, weights += kWeightStability;
-  if (s.balance) sum += kWeightBalance * *s.balance, weights += kWeightBalance;
-  s.score = 100.0 * sum / weights;
+  s.score = weighted_score(*s.locality, s);
+  s.score_interval = ShareInterval{*s.score, weighted_score(1.0 - fused.remote_share->high, s),
+                                   weighted_score(1.0 - fused.remote_share->low, s)};
   return s;
 }
 
 // The mapping table's rows: every mapping with access evidence and the 20 largest, by cost, then
 // sampled accesses, then size; each with who uses it and who first touched it.
-std::vector<MappingRow> aggregate_mappings(const Recording& r, const AccessTallies& tallies) {
+std::vector<MappingRow> aggregate_mappings(const Recording& r, const AccessTallies& tallies, const FusedEstimate& fused) {
   std::map<std::uint64_t, const MappingRecord*> by_start;
   for (const auto& mp : r.mappings) by_start[mp.start] = &mp;
   std::set<std::uint64_t> starts;
@@ -153,6 +169,7 @@ std::vector<MappingRow> aggregate_mappings(const Recording& r, const AccessTalli
     row.start = start;
     row.record = rec != by_start.end() ? rec->second : nullptr;
     row.pages = row.record ? double(pages_of(*row.record)) : 0;
+    if (auto e = fused.mappings.find(start); e != fused.mappings.end()) row.estimate = &e->second;
     if (tally != tallies.by_mapping.end()) row.tally = tally->second;
     if (auto it = tallies.mapping_from_node.find(start); it != tallies.mapping_from_node.end()) row.from_node = it->second;
     if (auto it = tallies.mapping_to_node.find(start); it != tallies.mapping_to_node.end()) {
@@ -174,7 +191,8 @@ std::vector<MappingRow> aggregate_mappings(const Recording& r, const AccessTalli
         row.first_touch_sites[f.site] += double(f.pages);
       }
   std::sort(rows.begin(), rows.end(), [](const MappingRow& a, const MappingRow& b) {
-    if (a.tally.cost != b.tally.cost) return a.tally.cost > b.tally.cost;
+    const double ca = a.estimate ? a.estimate->cost : 0, cb = b.estimate ? b.estimate->cost : 0;
+    if (ca != cb) return ca > cb;
     if (a.tally.total != b.tally.total) return a.tally.total > b.tally.total;
     return a.pages > b.pages;
   });
@@ -197,6 +215,12 @@ std::vector<Candidate> evaluate_rules(const RuleContext& context, const std::vec
   for (const auto& t : context.recording.threads) run(kThreads, {nullptr, &t});
   run(kProgram, {});
   run(kThreadGroup, {});
+  // Only what matters: a material share of the estimated remote-access cost (R4 stands on its own,
+  // as for well-placed programs).
+  const double program_cost = context.fused.cost;
+  std::erase_if(candidates, [&](const Candidate& c) {
+    return c.kind != RecommendationKind::PinThreads && !(program_cost > 0 && c.cost >= kMaterialCostShare * program_cost);
+  });
   return candidates;
 }
 
@@ -238,15 +262,42 @@ json describe_machine(const MachineInfo& m) {
           {"kernel", m.kernel}};
 }
 
-json describe_evidence(const Recording& r, const AccessEvidence& ev) {
+// evidence.fusion: how the estimate was made and what each source gave.
+json describe_fusion(const AccessEvidence& ev, const FusedEstimate& f) {
+  json sources = json::array();
+  for (const auto& c : ev.sources) {
+    double bytes = 0;
+    for (const auto& [start, e] : f.mappings)
+      if (e.source.find(c.source) != std::string::npos &&
+          (e.basis == MappingBasis::Sampled || e.basis == MappingBasis::ProgramWide))
+        bytes += e.bytes;
+    sources.push_back({{"source", c.source}, {"samples", rounded(c.samples, 2)}, {"used", rounded(c.used, 2)},
+                       {"bytes_decided", std::uint64_t(bytes)}, {"sees", c.sees}});
+  }
+  double placement_bytes = 0;
+  for (const auto& [start, e] : f.mappings)
+    if (e.basis == MappingBasis::Placement) placement_bytes += e.bytes;
+  sources.push_back({{"source", "placement-estimate"}, {"samples", 0}, {"used", 0},
+                     {"bytes_decided", std::uint64_t(placement_bytes)},
+                     {"sees", "thread residency x pages per node: right only if threads touch memory in proportion to "
+                              "bytes, which depends on how they share it; bounds cover any sharing"}});
+  return {{"method", kFusionMethod},
+          {"weighting", string_or_null(f.weighting)},
+          {"effective_samples", rounded(f.effective_samples, 1)},
+          {"sources", sources}};
+}
+
+json describe_evidence(const Recording& r, const AccessEvidence& ev, const FusedEstimate& fused) {
   json sources = json::array();
   for (const auto& p : r.evidence)
     sources.push_back({{"source", p.source}, {"used", p.used}, {"detail", p.detail},
                        {"errno", p.error ? json(p.error) : json(nullptr)},
                        {"errno_name", p.error ? json(p.error_name) : json(nullptr)}});
   std::string locality_source = one_node(r)        ? "none: one NUMA node, every access is local"
-                                : ev.source.empty() ? "none: no access or placement evidence was recorded"
-                                                    : ev.source;
+                                : !fused.main_source.empty() ? fused.main_source
+                                : !ev.source.empty() ? ev.source
+                                : fused.remote_share ? "placement-estimate"
+                                                     : "none: no access or placement evidence was recorded";
   json notes = json::array();
   if (r.machine.numa_balancing == 1 && !one_node(r))
     notes.push_back(
@@ -260,8 +311,9 @@ json describe_evidence(const Recording& r, const AccessEvidence& ev) {
   return {{"recording", recording_summary_json(summary)},
           {"sources", sources},
           {"locality_source", locality_source},
-          {"confidence", string_or_null(ev.confidence)},
-          {"cost_unit", string_or_null(ev.cost_unit)},
+          {"confidence", string_or_null(fused.confidence)},
+          {"cost_unit", fused.remote_share ? json(kFusedCostUnit) : json(nullptr)},
+          {"fusion", describe_fusion(ev, fused)},
           {"samples",
            {{"page_faults", r.fault_samples}, {"cpu_migrations", r.migration_samples}, {"pmu", r.pmu_samples},
             {"lost_records", r.lost_records}, {"unresolved_pages", r.unresolved_pages}}},
@@ -280,7 +332,7 @@ std::vector<NodeSummary> describe_nodes(const Recording& r, const AccessEvidence
         pages += double(it->second);
         bytes += double(it->second) * double(mp.page_kb) * 1024;   // huge-page mappings count their size
       }
-    for (const auto& v : ev.rows) {
+    for (const auto& v : ev.rows.empty() ? ev.program_rows : ev.rows) {
       if (v.memory_node == n) served += v.local + v.remote;
       if (v.cpu_node == n) issued += v.local + v.remote;
     }
@@ -296,18 +348,26 @@ std::optional<double> rounded_optional(const std::optional<double>& v) {
 std::optional<std::string> unless_empty(const std::string& s) { return s.empty() ? std::nullopt : std::optional<std::string>(s); }
 
 json describe_components(const Recording& r, const AccessEvidence& ev, const AccessTallies& tallies,
-                         const ComponentScores& s) {
+                         const FusedEstimate& fused, const ComponentScores& s) {
   const auto& locality = s.locality;
   Components c;
   c.locality = rounded_optional(locality);
   c.remote_share = rounded_optional(locality ? std::optional<double>(1.0 - *locality) : std::nullopt);
+  if (fused.remote_share) {
+    c.remote_share_estimate = rounded(fused.remote_share->value);
+    c.remote_share_interval = Interval{rounded(fused.remote_share->low), rounded(fused.remote_share->high)};
+    c.coverage = Coverage{rounded(fused.coverage), std::uint64_t(fused.counted_bytes), std::uint64_t(fused.covered_bytes),
+                          std::uint64_t(fused.not_counted_bytes), fused.known};
+    if (!fused.known) c.unknown_note = unknown_note(fused);
+  }
+  if (s.score_interval) c.score_interval = Interval{rounded(s.score_interval->low, 1), rounded(s.score_interval->high, 1)};
   c.stability = rounded_optional(s.stability);
   c.balance = rounded_optional(s.balance);
   c.score_note = unless_empty(s.score_note);
   c.details = {
       {"locality",
        {{"metric", metric("locality").formula}, {"source", string_or_null(ev.source)},
-        {"confidence", string_or_null(ev.confidence)}, {"local", rounded(tallies.program.local, 2)},
+        {"confidence", string_or_null(fused.confidence)}, {"local", rounded(tallies.program.local, 2)},
         {"remote", rounded(tallies.program.remote, 2)}}},
       {"stability",
        {{"metric", metric("stability").formula}, {"source", "thread-residency"},
@@ -326,7 +386,12 @@ json describe_components(const Recording& r, const AccessEvidence& ev, const Acc
 }
 
 // Per thread: residency, migrations, its accesses and score, and the agent's view of it.
-json aggregate_threads(const Recording& r, const AccessEvidence& ev, const AccessTallies& tallies) {
+json interval_or_null(const std::optional<ShareInterval>& i) {
+  return i ? json{{"low", rounded(i->low)}, {"high", rounded(i->high)}} : json(nullptr);
+}
+
+json aggregate_threads(const Recording& r, const AccessEvidence& ev, const AccessTallies& tallies,
+                       const FusedEstimate& fused) {
   std::map<int, const json*> agent_threads;
   if (r.agent_profile.is_object() && r.agent_profile.contains("threads") && r.agent_profile["threads"].is_array())
     for (const auto& t : r.agent_profile["threads"])
@@ -365,6 +430,12 @@ json aggregate_threads(const Recording& r, const AccessEvidence& ev, const Acces
                     {"source", string_or_null(ev.source)}}},
                   {"locality", optional_json(loc)},
                   {"score", tscore ? json(std::round(*tscore * 10) / 10) : json(nullptr)}};
+    // The fused view of the thread: its own samples' share and interval, else placement's.
+    auto est = fused.threads.find(t.tid);
+    const bool estimated = est != fused.threads.end();
+    entry["remote_share_basis"] = estimated ? json(est->second.source) : json(nullptr);
+    entry["remote_share_estimate"] = estimated ? json(rounded(est->second.remote_share.value)) : json(nullptr);
+    entry["remote_share_interval"] = interval_or_null(estimated ? std::optional<ShareInterval>(est->second.remote_share) : std::nullopt);
     if (auto a = agent_threads.find(t.tid); a != agent_threads.end()) {
       const json& at = *a->second;
       entry["agent"] = {{"pinned", field_or(at, "pinned", false)}, {"cpus", field_or(at, "cpus", std::string())},
@@ -398,8 +469,16 @@ json describe_mappings(const Recording& r, const std::vector<MappingRow>& rows) 
          {"first_touch_from_node", nodes_object(row.first_touch_from)},
          {"traffic_cv", optional_json(row.traffic_cv)},
          {"locality", optional_json(loc)},
-         {"cost", rounded(row.tally.cost, 2)},
-         {"score", loc ? json(std::round(*loc * 1000) / 10) : json(nullptr)}});
+         {"cost", row.estimate ? rounded(row.estimate->cost, 6) : 0.0},
+         {"score", loc ? json(std::round(*loc * 1000) / 10) : json(nullptr)},
+         {"basis", row.estimate ? json(basis_name(row.estimate->basis)) : json(nullptr)},
+         {"remote_share_source", row.estimate && !row.estimate->source.empty() ? json(row.estimate->source) : json(nullptr)},
+         {"weight", row.estimate ? rounded(row.estimate->weight) : 0.0},
+         {"remote_share_estimate", row.estimate && row.estimate->basis != MappingBasis::NotCounted
+                                       ? json(rounded(row.estimate->remote_share.value)) : json(nullptr)},
+         {"remote_share_interval",
+          interval_or_null(row.estimate && row.estimate->basis != MappingBasis::NotCounted
+                               ? std::optional<ShareInterval>(row.estimate->remote_share) : std::nullopt)}});
   }
   return mappings;
 }
@@ -441,14 +520,14 @@ json aggregate_sites(const Recording& r) {
   return sites;
 }
 
-json describe_recommendations(const std::vector<Candidate>& ranked, const AccessEvidence& ev, const AccessTallies& tallies) {
+json describe_recommendations(const std::vector<Candidate>& ranked, const FusedEstimate& fused) {
   json recs = json::array();
   int rank = 0;
-  const double program_cost = tallies.program.cost;
+  const double program_cost = fused.cost;
   for (const auto& c : ranked) {
     const RuleDefinition& made_by = rule(c.kind);
     Recommendation rec{++rank, std::string(kind_name(c.kind)), c.title, c.evidence, c.command,
-                       {rounded(c.cost, 2), ev.cost_unit,
+                       {rounded(c.cost, 6), rounded(c.cost_low, 6), rounded(c.cost_high, 6), kFusedCostUnit,
                         program_cost > 0 ? rounded(std::min(1.0, c.cost / program_cost), 3) : 0.0, c.rank_last},
                        {std::string(made_by.id), std::string(made_by.condition), made_by.threshold,
                         std::string(made_by.source)},
@@ -463,22 +542,23 @@ json describe_recommendations(const std::vector<Candidate>& ranked, const Access
 json build_report(const Recording& r, const ReportOptions& options) {
   const AccessEvidence evidence = select_access_evidence(r);
   const AccessTallies tallies = aggregate_accesses(evidence);
-  const ComponentScores scores = score_components(r, tallies);
-  const std::vector<MappingRow> mappings = aggregate_mappings(r, tallies);
+  const FusedEstimate fused = fuse_evidence(r, evidence, tallies);
+  const ComponentScores scores = score_components(r, tallies, fused);
+  const std::vector<MappingRow> mappings = aggregate_mappings(r, tallies, fused);
   std::vector<Candidate> candidates =
-      evaluate_rules(RuleContext{r, options, evidence, tallies, scores, shell_join(r.command)}, mappings);
+      evaluate_rules(RuleContext{r, options, evidence, tallies, scores, fused, shell_join(r.command)}, mappings);
   rank_recommendations(candidates);
 
   json report;
   report["schema"] = kReportSchema;
   report["machine"] = describe_machine(r.machine);
-  report["evidence"] = describe_evidence(r, evidence);
+  report["evidence"] = describe_evidence(r, evidence, fused);
   report["score"] = scores.score ? json(std::round(*scores.score * 10) / 10) : json(nullptr);
-  report["components"] = describe_components(r, evidence, tallies, scores);
-  report["threads"] = aggregate_threads(r, evidence, tallies);
+  report["components"] = describe_components(r, evidence, tallies, fused, scores);
+  report["threads"] = aggregate_threads(r, evidence, tallies, fused);
   report["mappings"] = describe_mappings(r, mappings);
   report["sites"] = aggregate_sites(r);
-  report["recommendations"] = describe_recommendations(candidates, evidence, tallies);
+  report["recommendations"] = describe_recommendations(candidates, fused);
   return report;
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "analyzer/rules/access_evidence.hpp"
+#include "analyzer/rules/fusion.hpp"
 #include "analyzer/rules/report.hpp"
 
 namespace numa_agent::analyzer {
@@ -16,7 +17,9 @@ enum class RecommendationKind { Colocate, Interleave, Replicate, PinThreads, Use
 
 // The report's components (metric table in rules.hpp) and the numbers behind them.
 struct ComponentScores {
-  std::optional<double> locality, stability, balance, score;
+  std::optional<double> locality, stability, balance, score;   // locality, score: null when unknown
+  std::optional<ShareInterval> remote_share;                    // the fused estimate, also when unknown
+  std::optional<ShareInterval> score_interval;                  // score at the interval's ends
   std::optional<double> balance_cv;
   std::string balance_basis;            // traffic | pages | "" (no balance)
   std::string score_note;               // why score is null
@@ -40,6 +43,7 @@ struct MappingRow {
   int main_user = -1;
   double main_share = 0;
   int users = 0;
+  const MappingEstimate* estimate = nullptr;   // its share in the fused estimate (fusion.hpp)
 };
 
 struct RuleContext {
@@ -48,6 +52,7 @@ struct RuleContext {
   const AccessEvidence& evidence;
   const AccessTallies& tallies;
   const ComponentScores& scores;
+  const FusedEstimate& fused;
   std::string program;                     // the recorded command, quoted for a shell
 };
 
@@ -60,7 +65,7 @@ struct RuleSubject {
 struct Candidate {
   RecommendationKind kind;
   std::string title, evidence, command;
-  double cost = 0;
+  double cost = 0, cost_low = 0, cost_high = 0;   // estimated gain and its interval (fused cost units)
   bool rank_last = false;   // use-agent: its gain is an upper bound, specific fixes go first
   // What it applies to (model/report.hpp Recommendation).
   std::optional<std::string> mapping, site;

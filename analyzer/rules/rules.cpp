@@ -2,10 +2,12 @@
 #include "analyzer/rules/rules.hpp"
 
 #include <cstdio>
+#include <map>
 #include <stdexcept>
 #include <string>
 
 #include "agent/text.hpp"
+#include "analyzer/model/report.hpp"
 #include "analyzer/rules/numbers.hpp"
 
 namespace numa_agent::analyzer {
@@ -31,11 +33,32 @@ bool policy_pins(const MappingRow& row) {
   return policy.starts_with("bind") || policy.starts_with("prefer");
 }
 
+std::string share_text(const ShareInterval& s) { return share_interval_text(s.value, s.low, s.high); }
+
 // Conditions the mapping rules share.
-// Remote enough to act on: locality below R1's threshold, some remote access.
+// Remote enough to act on: sampled, not tiny, and locality below R1's threshold even at the
+// interval's best end.
 bool misplaced(const MappingRow& row) {
-  auto loc = row.tally.locality();
-  return loc && row.tally.remote > 0 && *loc < rule(RecommendationKind::Colocate).threshold;
+  const MappingEstimate* e = row.estimate;
+  return e && e->basis == MappingBasis::Sampled && e->bytes >= kMinRecommendBytes && row.tally.remote > 0 &&
+         1.0 - e->remote_share.low < rule(RecommendationKind::Colocate).threshold;
+}
+void set_gain(Candidate& c, const MappingRow& row) {
+  c.cost = row.estimate->cost, c.cost_low = row.estimate->cost_low, c.cost_high = row.estimate->cost_high;
+}
+std::string remote_share_text(const MappingRow& row) { return "remote share " + share_text(row.estimate->remote_share); }
+
+// A whole-program single-node binding halves a multi-node program's CPUs to fix its memory: it is
+// offered only when the threads ran on one node, or all of them fit on `node`'s CPUs (and then the
+// text says so). Returns that note ("" on one node), or nullopt when the binding is not offered.
+std::optional<std::string> single_node_binding_note(const RuleContext& context, int node) {
+  if (context.scores.nodes_with_threads <= 1) return std::string();
+  const Recording& r = context.recording;
+  const std::size_t cpus = r.machine.nodes[static_cast<std::size_t>(node)].cpus.size();
+  if (r.threads.empty() || r.threads.size() > cpus) return std::nullopt;
+  return "  (its " + std::to_string(r.threads.size()) + " threads ran on " +
+         std::to_string(context.scores.nodes_with_threads) + " nodes but all fit on node " + std::to_string(node) +
+         "'s " + std::to_string(cpus) + " CPUs)";
 }
 // Used from several nodes with uneven per-node traffic (R2's threshold).
 bool spread_over_nodes(const MappingRow& row) {
@@ -84,14 +107,27 @@ std::optional<Candidate> colocate_mapping(const RuleContext& context, const Mapp
             ", where its users run";
   c.evidence = percent(row.main_share) + " of its accesses come from node " + std::to_string(row.main_user) +
                " while its pages are mostly on node " + std::to_string(page_node) + " (policy " +
-               (policy.empty() ? "unknown" : policy) + "); locality " + percent(*row.tally.locality()) + " (" +
-               context.evidence.source + ")";
+               (policy.empty() ? "unknown" : policy) + "); " + remote_share_text(row) + " (" +
+               row.estimate->source + ")";
   std::string to_os = std::to_string(r.machine.nodes[static_cast<std::size_t>(row.main_user)].os_index);
   std::string from_os = page_node >= 0 ? std::to_string(r.machine.nodes[static_cast<std::size_t>(page_node)].os_index) : "all";
-  c.command = r.mode == "attach" ? "migratepages " + std::to_string(r.pid) + " " + from_os + " " + to_os
-                                 : "numactl --cpunodebind=" + to_os + " --membind=" + to_os + " -- " + context.program;
+  const auto binding = single_node_binding_note(context, row.main_user);
+  if (!binding) {
+    // Threads on several nodes: move this mapping, not the program.
+    char size[32];
+    std::snprintf(size, sizeof size, "%.1f MiB", row.record ? double(row.record->end - row.record->start) / (1 << 20) : 0.0);
+    c.command = "place this mapping on node " + to_os + " where it is allocated: numa_tonode_memory(ptr, " + size +
+                ", " + to_os + ") or mbind(MPOL_BIND, node " + to_os + ")" +
+                (r.mode == "attach" ? "; now: move_pages(2) on PID " + std::to_string(r.pid) + " for " + hex(row.start) +
+                                          "-" + (row.record ? hex(row.record->end) : std::string("?"))
+                                    : "");
+  } else {
+    c.command = r.mode == "attach" ? "migratepages " + std::to_string(r.pid) + " " + from_os + " " + to_os
+                                   : "numactl --cpunodebind=" + to_os + " --membind=" + to_os + " -- " + context.program;
+    c.command += *binding;
+  }
   if (policy_pins(row)) c.command += "  (and drop the program's own " + policy + " policy for this mapping)";
-  c.cost = row.tally.cost;
+  set_gain(c, row);
   c.mapping = hex(row.start);
   return c;
 }
@@ -100,14 +136,33 @@ std::optional<Candidate> colocate_mapping(const RuleContext& context, const Mapp
 std::optional<Candidate> colocate_thread(const RuleDefinition& rule, const RuleContext& context, const ThreadRecord& t) {
   if (context.evidence.per_access) return std::nullopt;
   auto it = context.tallies.by_thread.find(t.tid);
-  if (it == context.tallies.by_thread.end()) return std::nullopt;
-  auto loc = it->second.locality();
-  if (!loc || *loc >= rule.threshold) return std::nullopt;
+  auto est = context.fused.threads.find(t.tid);
+  if (it == context.tallies.by_thread.end() || est == context.fused.threads.end() || it->second.accesses() <= 0)
+    return std::nullopt;
+  const ShareInterval& remote = est->second.remote_share;
+  if (1.0 - remote.low >= rule.threshold) return std::nullopt;
+  // The node holding most of its data: where its faults' memory is.
+  std::map<int, double> by_node;
+  for (const auto& v : context.evidence.program_rows)
+    if (v.tid == t.tid && v.memory_node >= 0) by_node[v.memory_node] += v.local + v.remote;
+  int data_node = -1;
+  double most = 0;
+  for (const auto& [n, v] : by_node)
+    if (v > most) most = v, data_node = n;
+  if (data_node < 0) return std::nullopt;
+  const std::string os = std::to_string(context.recording.machine.nodes[static_cast<std::size_t>(data_node)].os_index);
   Candidate c{RecommendationKind::Colocate};
-  c.title = "Run thread " + std::to_string(t.tid) + " (" + t.name + ") next to its memory";
-  c.evidence = "locality " + percent(*loc) + " from " + context.evidence.source;
-  c.command = "numactl --cpunodebind=N --membind=N -- " + context.program + "  (N: the node holding its data)";
-  c.cost = it->second.cost;
+  c.title = "Run thread " + std::to_string(t.tid) + " (" + t.name + ") next to its memory on node " + std::to_string(data_node);
+  c.evidence = "remote share " + share_text(remote) + " from " + est->second.source;
+  const auto binding = single_node_binding_note(context, data_node);
+  c.command = binding ? "numactl --cpunodebind=" + os + " --membind=" + os + " -- " + context.program + *binding
+                      : "pin thread " + std::to_string(t.tid) + " to node " + os +
+                            "'s CPUs (sched_setaffinity, or NUMA_AGENT_PIN under libnumaagent.so); the other threads stay where they are";
+  // Its share of the program's sampled accesses, remote, at the extra latency of its faults.
+  const double accesses = context.tallies.program.accesses();
+  const double excess = it->second.remote > 0 ? it->second.cost / it->second.remote : 0;
+  const double share = accesses > 0 ? it->second.accesses() / accesses : 0;
+  c.cost = share * remote.value * excess, c.cost_low = share * remote.low * excess, c.cost_high = share * remote.high * excess;
   return c;
 }
 
@@ -123,12 +178,12 @@ Candidate spread_candidate(const RuleContext& context, const MappingRow& row, bo
   Candidate c{replicate ? RecommendationKind::Replicate : RecommendationKind::Interleave};
   const std::string label = mapping_label(row.record, row.start);
   c.title = (replicate ? "Replicate read-mostly " : "Interleave ") + label + " across nodes";
-  c.evidence = "accessed from " + std::to_string(row.users) + " nodes, locality " + percent(*row.tally.locality()) +
+  c.evidence = "accessed from " + std::to_string(row.users) + " nodes, " + remote_share_text(row) +
                ", per-node traffic CV " + std::to_string(rounded(*row.traffic_cv, 2)).substr(0, 4) +
-               (replicate ? ", " + percent(load_share(row)) + " loads" : "") + " (" + context.evidence.source + ")";
+               (replicate ? ", " + percent(load_share(row)) + " loads" : "") + " (" + row.estimate->source + ")";
   c.command = replicate ? "allocate one copy per node (numa_alloc_onnode) and have each thread read its node's copy"
                         : "numactl --interleave=all -- " + context.program;
-  c.cost = row.tally.cost;
+  set_gain(c, row);
   c.mapping = hex(row.start);
   return c;
 }
@@ -156,23 +211,25 @@ std::optional<Candidate> evaluate_first_touch(const RuleDefinition&, const RuleC
   c.title = "Initialise " + label + " on node " + std::to_string(row.main_user) + ", where it is used";
   c.evidence = percent(skew->share) + " of its pages were first touched from node " + std::to_string(skew->node) +
                " (site " + skew->site + ") but " + percent(row.main_share) + " of its accesses come from node " +
-               std::to_string(row.main_user) + "; locality " + percent(*row.tally.locality());
+               std::to_string(row.main_user) + "; " + remote_share_text(row);
   c.command = "first-touch the data from the threads that use it (change the initialisation at " + skew->site + ")";
-  c.cost = row.tally.cost;
+  set_gain(c, row);
   c.mapping = hex(row.start);
   c.site = skew->site;
   return c;
 }
 
 std::optional<Candidate> evaluate_use_agent(const RuleDefinition& rule, const RuleContext& context, const RuleSubject&) {
-  const auto& locality = context.scores.locality;
-  if (context.recording.agent || !locality || *locality >= rule.threshold) return std::nullopt;
+  const FusedEstimate& f = context.fused;
+  // Locality below the target even at the interval's best end, and the share a measurement.
+  if (context.recording.agent || !context.scores.locality || !f.remote_share || 1.0 - f.remote_share->low >= rule.threshold)
+    return std::nullopt;
   Candidate c{RecommendationKind::UseAgent};
   c.title = "Run the program under libnumaagent.so (NUMA-spread pinning, node-local small allocations)";
-  c.evidence = "program-wide locality " + percent(*locality) + " is below the " + percent(rule.threshold) +
-               " AutoNUMA target (" + context.evidence.source + ")";
+  c.evidence = "program-wide remote share " + share_text(*f.remote_share) + ": locality is below the " +
+               percent(rule.threshold) + " AutoNUMA target (" + context.evidence.source + ")";
   c.command = "LD_PRELOAD=" + context.options.agent_library + " NUMA_AGENT_PIN=spread " + context.program;
-  c.cost = context.tallies.program.cost;
+  c.cost = f.cost, c.cost_low = f.cost_low, c.cost_high = f.cost_high;
   c.rank_last = true;
   return c;
 }
@@ -206,7 +263,9 @@ std::optional<Candidate> evaluate_pin_threads(const RuleDefinition& rule, const 
                std::to_string(rounded(context.scores.migrations_per_thread_second, 2)).substr(0, 4) +
                "/thread-second)";
   c.command = "LD_PRELOAD=" + context.options.agent_library + " NUMA_AGENT_PIN=spread " + context.program;
-  c.cost = migrating_cost;
+  // In fused units: the hopping threads' remote cost as a share of all sampled accesses.
+  const double accesses = tallies.program.accesses();
+  c.cost = c.cost_low = c.cost_high = accesses > 0 ? migrating_cost / accesses : 0;
   c.tids = migrating;
   return c;
 }
@@ -215,7 +274,8 @@ std::optional<Candidate> evaluate_pin_threads(const RuleDefinition& rule, const 
 
 const std::array<RuleDefinition, 6> kRules = {{
     {"R1-colocate", RecommendationKind::Colocate, kMappings | kThreads,
-     "a mapping (or thread) with locality < threshold whose accesses come mostly (>= 80 %) from one node", 0.80,
+     "a mapping of >= 1 MiB (or a thread) whose locality is < threshold over its whole 95 % interval and whose "
+     "accesses come mostly (>= 80 %) from one node", 0.80,
      "Carrefour (ASPLOS'13): migrate pages when the local share is below 80 %", false, 2, evaluate_colocate},
     {"R2-interleave", RecommendationKind::Interleave, kMappings,
      "a mapping with locality < 0.80 accessed from >= 2 nodes whose per-node traffic CV > threshold", 0.35,
@@ -228,7 +288,8 @@ const std::array<RuleDefinition, 6> kRules = {{
      "access evidence, only threads carrying >= 1 % of the sampled accesses)", 0.5,
      "numa-analyze default (no published threshold)", true, 0, evaluate_pin_threads},
     {"R5-use-agent", RecommendationKind::UseAgent, kProgram,
-     "program-wide locality < threshold and the program did not run under libnumaagent.so", 0.70,
+     "program-wide locality < threshold over its whole 95 % interval (and measured, not unknown) and the program "
+     "did not run under libnumaagent.so", 0.70,
      "Linux AutoNUMA aims at 70 % local accesses", false, 5, evaluate_use_agent},
     {"R6-first-touch", RecommendationKind::FirstTouch, kMappings,
      "a mapping with locality < 0.80 whose pages were >= threshold first-touched from one node", 0.80,

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "analyzer/model/json_field.hpp"
+#include "analyzer/model/report.hpp"
 
 namespace numa_agent::analyzer {
 
@@ -24,6 +25,25 @@ inline std::string num(const nlohmann::json& v, const char* fmt) {
   char buf[32];
   std::snprintf(buf, sizeof buf, fmt, v.get<double>());
   return buf;
+}
+
+// A share and its {"low", "high"} interval from the report ("48.0 % [41.0–55.0 %]"), the share
+// alone when there is no interval, "-" when there is no share.
+inline std::string share_cell(const nlohmann::json& share, const nlohmann::json& interval) {
+  if (!share.is_number()) return "-";
+  if (!interval.is_object() || !field(interval, "low").is_number() || !field(interval, "high").is_number())
+    return pct(share, true);
+  return share_interval_text(share.get<double>(), interval["low"].get<double>(), interval["high"].get<double>());
+}
+
+// The program's remote share as every view states it: with its interval, or "unknown: ..." and
+// the placement estimate when the access evidence saw too little of the memory.
+inline std::string remote_share_statement(const Components& c) {
+  if (!c.remote_share_estimate || !c.remote_share_interval) return "remote share -";
+  const std::string estimate =
+      share_interval_text(*c.remote_share_estimate, c.remote_share_interval->low, c.remote_share_interval->high);
+  if (c.unknown_note) return "remote share " + *c.unknown_note + " (estimate " + estimate + ")";
+  return "remote share " + estimate;
 }
 
 }  // namespace numa_agent::analyzer

@@ -122,8 +122,15 @@ std::string score_section(const json& report) {
   if (comp.score_note) s << "<p class=\"note\">" << e(*comp.score_note) << "</p>";
   const json& ev = field(report, "evidence");
   s << "<p>Locality from <b>" << e(field(ev, "locality_source")) << "</b>"
-    << (field(ev, "confidence").is_string() ? " (confidence " + e(field(ev, "confidence")) + ")" : "") << "; remote share "
-    << pct(nullable(comp.remote_share), true) << ".</p>";
+    << (field(ev, "confidence").is_string() ? " (confidence " + e(field(ev, "confidence")) + ")" : "") << "; "
+    << e(remote_share_statement(comp)) << ".</p>";
+  if (comp.score_interval)
+    s << "<p>Score interval " << fmt("%.1f", comp.score_interval->low) << "&ndash;" << fmt("%.1f", comp.score_interval->high)
+      << ".</p>";
+  if (comp.coverage)
+    s << "<p class=\"note\">Access evidence saw " << fmt("%.1f", comp.coverage->share * 100.0) << " % of "
+      << fmt("%.1f", double(comp.coverage->counted_bytes) / (1 << 20)) << " MiB counted resident memory ("
+      << fmt("%.1f", double(comp.coverage->not_counted_bytes) / (1 << 20)) << " MiB of unsampled file pages not counted).</p>";
   for (const auto& n : field(ev, "notes")) s << "<p class=\"note\">" << e(n) << "</p>";
   s << "</section>";
   return s.str();
@@ -220,7 +227,8 @@ std::string recommendations_section(const json& report) {
         << e(r.kind) << "</span> " << e(r.title) << "</div>";
       s << "<div class=\"why\">" << e(r.evidence) << "</div>";
       s << "<pre class=\"command\"><code>" << e(r.command) << "</code></pre>";
-      s << "<div class=\"gain\">gain: " << e(json(g.cost)) << " " << e(g.unit) << " — "
+      s << "<div class=\"gain\">gain: " << e(json(g.cost)) << " [" << e(json(g.cost_low)) << "&ndash;"
+        << e(json(g.cost_high)) << "] " << e(g.unit) << " — "
         << pct(json(g.share_of_remote_cost), true) << " of the remote-access cost" << (g.upper_bound ? " (upper bound)" : "")
         << "; rule " << e(r.rule.id) << ": " << e(r.rule.source) << "</div></li>";
     }
@@ -233,16 +241,18 @@ std::string recommendations_section(const json& report) {
 std::string tables_section(const json& report) {
   std::ostringstream s;
   s << "<section id=\"threads\" class=\"card wide\"><h2>Threads</h2><table><tr><th>tid</th><th>name</th><th>home node</th>"
-       "<th>node migrations</th><th>per s</th><th>local</th><th>remote</th><th>locality</th><th>score</th></tr>";
+       "<th>node migrations</th><th>per s</th><th>local</th><th>remote</th><th>locality</th><th>score</th><th>remote share</th></tr>";
   for (const auto& t : field(report, "threads"))
     s << "<tr><td>" << e(field(t, "tid")) << "</td><td>" << e(field(t, "name")) << "</td><td>" << e(field(t, "home_node"))
       << "</td><td>" << e(field(t, "node_migrations")) << "</td><td>" << e(field(t, "node_migrations_per_s")) << "</td><td>"
       << e(field(field(t, "accesses"), "local")) << "</td><td>" << e(field(field(t, "accesses"), "remote")) << "</td><td>"
-      << pct(field(t, "locality"), true) << "</td><td>" << e(field(t, "score")) << "</td></tr>";
+      << pct(field(t, "locality"), true) << "</td><td>" << e(field(t, "score")) << "</td><td>"
+      << e(share_cell(field(t, "remote_share_estimate"), field(t, "remote_share_interval")))
+      << (field(t, "remote_share_basis") == "placement-estimate" ? " (placement estimate)" : "") << "</td></tr>";
   s << "</table></section>";
 
   s << "<section id=\"mappings\" class=\"card wide\"><h2>Top mappings</h2><table><tr><th>start</th><th>name</th>"
-       "<th>policy</th><th>bytes</th><th>pages by node</th><th>local</th><th>remote</th><th>locality</th></tr>";
+       "<th>policy</th><th>bytes</th><th>pages by node</th><th>local</th><th>remote</th><th>locality</th><th>remote share</th></tr>";
   int shown = 0;
   for (const auto& m : field(report, "mappings")) {
     if (++shown > 15) break;
@@ -251,7 +261,9 @@ std::string tables_section(const json& report) {
     s << "<tr><td><code>" << e(field(m, "start")) << "</code></td><td>" << e(field(m, "name")) << "</td><td>"
       << e(field(m, "policy")) << "</td><td>" << e(field(m, "bytes")) << "</td><td>" << e(pages.empty() ? "-" : pages)
       << "</td><td>" << e(field(field(m, "accesses"), "local")) << "</td><td>" << e(field(field(m, "accesses"), "remote"))
-      << "</td><td>" << pct(field(m, "locality"), true) << "</td></tr>";
+      << "</td><td>" << pct(field(m, "locality"), true) << "</td><td>"
+      << e(share_cell(field(m, "remote_share_estimate"), field(m, "remote_share_interval")))
+      << (field(m, "basis") == "sampled" || !field(m, "basis").is_string() ? "" : " (" + e(m["basis"]) + ")") << "</td></tr>";
   }
   s << "</table></section>";
 

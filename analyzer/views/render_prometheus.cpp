@@ -114,6 +114,16 @@ std::string render_report_prometheus(const json& report) {
   locality.add(base, nullable(comp.locality));
   Family remote("numa_agent_remote_access_ratio", "gauge", "Share (0-1) of sampled accesses served by another node");
   remote.add(base, nullable(comp.remote_share));
+  // The interval and coverage are present also when the share is unknown (remote_access_ratio absent).
+  Family remote_low("numa_agent_remote_access_ratio_low", "gauge", "Lower end of the 95 % interval of the remote share");
+  Family remote_high("numa_agent_remote_access_ratio_high", "gauge", "Upper end of the 95 % interval of the remote share");
+  if (comp.remote_share_interval) {
+    remote_low.add(base, comp.remote_share_interval->low);
+    remote_high.add(base, comp.remote_share_interval->high);
+  }
+  Family coverage("numa_agent_access_coverage_ratio", "gauge",
+                  "Share (0-1) of the counted resident bytes that access evidence saw (below 0.5 the share is unknown)");
+  if (comp.coverage) coverage.add(base, comp.coverage->share);
   Family stability("numa_agent_stability_ratio", "gauge", "1 / (1 + cross-node migrations per thread-second)");
   stability.add(base, nullable(comp.stability));
   Family balance("numa_agent_balance_ratio", "gauge", "1 - CV(per-node traffic) / sqrt(nodes - 1); 1 is even");
@@ -176,7 +186,7 @@ std::string render_report_prometheus(const json& report) {
     for (auto& [name, v] : ev["samples"].items()) samples.add(with({{"kind", name}}), v);
 
   std::ostringstream out;
-  for (const Family* f : {&info, &score, &locality, &remote, &stability, &balance, &duration, &agent, &node_capacity,
+  for (const Family* f : {&info, &score, &locality, &remote, &remote_low, &remote_high, &coverage, &stability, &balance, &duration, &agent, &node_capacity,
                           &node_bytes, &node_threads, &served, &issued, &thread_locality, &thread_residency,
                           &thread_node_migr, &thread_cpu_migr, &thread_life, &recs, &rec_share, &kernel_events, &samples})
     f->write(out);

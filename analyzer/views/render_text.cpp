@@ -55,11 +55,22 @@ std::string render_report_text(const json& report) {
   out << "NUMA efficiency score: "
       << (field(report, "score").is_null() ? "null (" + str(nullable(comp.score_note)) + ")" : str(field(report, "score")) + " / 100")
       << "\n";
-  out << "  locality " << pct(nullable(comp.locality)) << "   remote share " << pct(nullable(comp.remote_share))
-      << "   stability " << str(nullable(comp.stability)) << "   balance " << str(nullable(comp.balance)) << "\n";
+  if (comp.score_interval)
+    out << "  score interval " << str(json(comp.score_interval->low)) << "-" << str(json(comp.score_interval->high)) << "\n";
+  out << "  " << remote_share_statement(comp) << "\n";
+  out << "  locality " << pct(nullable(comp.locality)) << "   stability " << str(nullable(comp.stability))
+      << "   balance " << str(nullable(comp.balance)) << "\n";
   const json& ev = field(report, "evidence");
   out << "  locality from: " << str(field(ev, "locality_source"))
-      << (field(ev, "confidence").is_null() ? "" : " (confidence " + str(field(ev, "confidence")) + ")") << "\n\n";
+      << (field(ev, "confidence").is_null() ? "" : " (confidence " + str(field(ev, "confidence")) + ")") << "\n";
+  if (comp.coverage) {
+    char cov[160];
+    std::snprintf(cov, sizeof cov, "  coverage: access evidence saw %.1f %% of %.1f MiB counted resident memory (%.1f MiB of unsampled file pages not counted)\n",
+                  comp.coverage->share * 100.0, double(comp.coverage->counted_bytes) / (1 << 20),
+                  double(comp.coverage->not_counted_bytes) / (1 << 20));
+    out << cov;
+  }
+  out << "\n";
 
   out << "Machine\n";
   const json& machine = field(report, "machine");
@@ -92,29 +103,41 @@ std::string render_report_text(const json& report) {
     out << "  " << (s.value("used", false) ? "[used]     " : "[not used] ") << pad(s.value("source", ""), 26)
         << s.value("detail", "") << "\n";
   for (const auto& n : field(ev, "notes")) out << "  note: " << str(n) << "\n";
+  const json& fusion = field(ev, "fusion");
+  for (const auto& s : field(fusion, "sources")) {
+    if (!field(s, "samples").is_number() || !field(s, "bytes_decided").is_number()) continue;
+    if (s["samples"].get<double>() <= 0 && s["bytes_decided"].get<double>() <= 0) continue;
+    char line[200];
+    std::snprintf(line, sizeof line, "  fused: %-22s %10.0f samples, %10.0f used, decides %.1f MiB", str(field(s, "source")).c_str(),
+                  s["samples"].get<double>(), field_or(s, "used", 0.0), s["bytes_decided"].get<double>() / (1 << 20));
+    out << line << "\n";
+  }
   out << "\n";
 
   out << "Threads\n";
   out << "  " << pad("tid", 9) << pad("name", 16) << pad("home", 6) << pad("residency", 22) << pad("node-migr", 11)
-      << pad("local", 10) << pad("remote", 10) << pad("locality", 10) << "score\n";
+      << pad("local", 10) << pad("remote", 10) << pad("locality", 10) << pad("score", 7) << "remote share\n";
   for (const auto& t : field(report, "threads")) {
     const json& acc = field(t, "accesses");
     out << "  " << pad(str(t["tid"]), 9) << pad(str(t["name"]), 16) << pad(str(t["home_node"]), 6)
         << pad(nodes_inline(t["residency"]), 22) << pad(str(t["node_migrations"]), 11) << pad(str(field(acc, "local")), 10)
-        << pad(str(field(acc, "remote")), 10) << pad(pct(t["locality"]), 10) << str(t["score"]) << "\n";
+        << pad(str(field(acc, "remote")), 10) << pad(pct(t["locality"]), 10) << pad(str(t["score"]), 7)
+        << share_cell(field(t, "remote_share_estimate"), field(t, "remote_share_interval"))
+        << (field(t, "remote_share_basis") == "placement-estimate" ? " (placement estimate)" : "") << "\n";
   }
   out << "\n";
 
   out << "Top mappings\n";
   out << "  " << pad("start", 16) << pad("name", 28) << pad("policy", 14) << pad("pages", 22) << pad("local", 10)
-      << pad("remote", 10) << "locality\n";
+      << pad("remote", 10) << pad("locality", 10) << "remote share\n";
   int shown = 0;
   for (const auto& m : field(report, "mappings")) {
     if (++shown > 10) break;
     const json& acc = field(m, "accesses");
     out << "  " << pad(str(m["start"]), 16) << pad(str(m["name"]), 28) << pad(str(m["policy"]), 14)
         << pad(nodes_inline(m["pages_by_node"]), 22) << pad(str(field(acc, "local")), 10) << pad(str(field(acc, "remote")), 10)
-        << pct(m["locality"]) << "\n";
+        << pad(pct(m["locality"]), 10) << share_cell(field(m, "remote_share_estimate"), field(m, "remote_share_interval"))
+        << (field(m, "basis") == "sampled" || !field(m, "basis").is_string() ? "" : " (" + str(m["basis"]) + ")") << "\n";
   }
   out << "\n";
 
@@ -140,8 +163,9 @@ std::string render_report_text(const json& report) {
     out << "     why:     " << r.evidence << "\n";
     out << "     do:      " << r.command << "\n";
     const EstimatedGain& g = r.estimated_gain;
-    out << "     gain:    " << str(json(g.cost)) << " (" << g.unit << "), " << pct(json(g.share_of_remote_cost))
-        << " of the remote-access cost" << (g.upper_bound ? " (upper bound)" : "") << "\n";
+    out << "     gain:    " << str(json(g.cost)) << " [" << str(json(g.cost_low)) << "-" << str(json(g.cost_high)) << "] ("
+        << g.unit << "), " << pct(json(g.share_of_remote_cost)) << " of the remote-access cost"
+        << (g.upper_bound ? " (upper bound)" : "") << "\n";
     out << "     rule:    " << r.rule.id << " - " << r.rule.source << "\n";
   }
   return out.str();

@@ -152,7 +152,8 @@ std::vector<Scenario> scenarios() {
     Recording r = machine(2);
     add_thread(r, 1, 0);
     add_mapping(r, kA, {{0, 300}, {1, 100}});
-    out.push_back({"placement only", r, 0.75, "", "placement-estimate"});
+    // Placement alone is no measurement: unknown (tested in "fusion: placement alone is unknown").
+    out.push_back({"placement only", r, -1, "", "placement-estimate"});
   }
   return out;
 }
@@ -260,6 +261,11 @@ TEST_CASE("scenarios: locality, evidence and top recommendation") {
     for (const char* key : {"machine", "evidence", "score", "components", "threads", "mappings", "sites", "recommendations"})
       CHECK(report.contains(key));
     CHECK(report["evidence"]["locality_source"] == s.source);
+    if (s.locality < 0) {
+      CHECK(report["components"]["locality"].is_null());
+      CHECK(report["score"].is_null());
+      continue;
+    }
     REQUIRE(report["components"]["locality"].is_number());
     CHECK(report["components"]["locality"].get<double>() == Approx(s.locality).margin(1e-3));
     CHECK(report["score"].is_number());
@@ -298,17 +304,20 @@ TEST_CASE("a worse placement scores lower") {
 TEST_CASE("recommendations are ranked by remote-access cost") {
   Recording r = machine(2);
   add_thread(r, 1, 1), add_thread(r, 2, 0);
-  add_mapping(r, kA, {{0, 16384}}, "bind:0");
-  add_mapping(r, kB, {{1, 16384}}, "bind:1");
-  add_access(r, 1, 1, 0, kA, 100);   // small remote mapping
-  add_access(r, 2, 0, 1, kB, 900);   // large remote mapping
+  add_mapping(r, kA, {{0, 4096}}, "bind:0");    // 16 MiB resident, all remote
+  add_mapping(r, kB, {{1, 12288}}, "bind:1");   // 48 MiB resident, all remote
+  add_access(r, 1, 1, 0, kA, 900);
+  add_access(r, 2, 0, 1, kB, 100);
   json recs = build_report(r)["recommendations"];
   REQUIRE(recs.size() >= 2);
   CHECK(recs[0]["mapping"] == "0x7f1000000000");
   CHECK(recs[1]["mapping"] == "0x7f0000000000");
   CHECK(recs[0]["estimated_gain"]["cost"].get<double>() > recs[1]["estimated_gain"]["cost"].get<double>());
-  // SLIT 21/10: each remote access costs 1.1 local-access equivalents extra.
-  CHECK(recs[0]["estimated_gain"]["cost"].get<double>() == Approx(900 * 1.1));
+  // Gain: the mapping's share of resident bytes x its remote share x (SLIT 21/10 - 1 = 1.1 extra
+  // local-access units per remote access), not its sample count.
+  CHECK(recs[0]["estimated_gain"]["cost"].get<double>() == Approx(0.75 * 1.0 * 1.1).epsilon(1e-3));
+  CHECK(recs[1]["estimated_gain"]["cost"].get<double>() == Approx(0.25 * 1.0 * 1.1).epsilon(1e-3));
+  CHECK(recs[0]["estimated_gain"]["share_of_remote_cost"].get<double>() == Approx(0.75).epsilon(1e-3));
   CHECK(recs.back()["kind"] == "use-agent");
 }
 
@@ -479,4 +488,254 @@ TEST_CASE("a hopping thread with no sampled access is not worth pinning when oth
   auto bare_recs = build_report(bare)["recommendations"];
   REQUIRE_FALSE(bare_recs.empty());
   CHECK(bare_recs[0]["kind"] == "pin-threads");
+}
+
+// ---- fusion: every source at once, with its interval and coverage (rules/fusion.hpp) ----
+
+#include "analyzer/rules/fusion.hpp"
+
+namespace {
+
+constexpr double kMiB = 1024.0 * 1024.0;
+
+void add_named_mapping(Recording& r, std::uint64_t start, std::string name, std::map<int, std::uint64_t> pages,
+                       std::string policy = "default") {
+  MappingRecord m;
+  m.start = start;
+  std::uint64_t resident = 0;
+  for (auto& [n, p] : pages) resident += p;
+  m.end = start + std::max<std::uint64_t>(resident, 1) * 4096;
+  m.name = std::move(name);
+  m.policy = std::move(policy);
+  m.pages_by_node = std::move(pages);
+  r.mappings.push_back(m);
+}
+
+bool interval_contains(const json& interval, double share) {
+  return interval["low"].get<double>() <= share + 1e-9 && share <= interval["high"].get<double>() + 1e-9;
+}
+
+bool any_single_node_binding(const json& report) {
+  for (const auto& rec : report["recommendations"])
+    if (rec["command"].get<std::string>().find("--cpunodebind") != std::string::npos) return true;
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("fusion: the Wilson interval matches the published values") {
+  // Wilson (1927) 95 % score interval, as tabulated (e.g. Newcombe 1998): 50/100 -> 0.4038-0.5962,
+  // 0/10 -> 0-0.2775.
+  auto half = wilson_interval(50, 100);
+  CHECK(half.value == Approx(0.5));
+  CHECK(half.low == Approx(0.4038).margin(1e-4));
+  CHECK(half.high == Approx(0.5962).margin(1e-4));
+  auto none = wilson_interval(0, 10);
+  CHECK(none.low == 0);
+  CHECK(none.high == Approx(0.2775).margin(1e-4));
+  auto nothing = wilson_interval(0, 0);
+  CHECK(nothing.low == 0);
+  CHECK(nothing.high == 1);
+}
+
+// Issue 14's first-touch bug with NUMA balancing off: main (node 0) initialised a 64 MiB array, two
+// workers on each node sweep it; the only hint faults are 21 on three small stacks. The old ladder
+// said 100 % local. The truth is 50 % remote; the array is 99.9 % of the memory and nothing sampled it.
+TEST_CASE("fusion: thin hint faults on stacks do not decide a 64 MiB array no sample saw") {
+  Recording r = machine(2);
+  r.machine.numa_balancing = 0;
+  add_thread(r, 1, 0);   // main
+  add_thread(r, 2, 0), add_thread(r, 3, 0), add_thread(r, 4, 1), add_thread(r, 5, 1);
+  add_named_mapping(r, kA, "", {{0, 16384}});
+  const std::uint64_t stacks[] = {0x7f5000000000, 0x7f5100000000, 0x7f5200000000};
+  for (std::uint64_t s : stacks) add_named_mapping(r, s, "[stack]", {{0, 3}});
+  for (std::uint64_t s : stacks) add_access(r, 1, 0, 0, s, 7);   // 21 local hint faults
+  FirstTouchBucket f;
+  f.tid = 1, f.cpu_node = 0, f.memory_node = 0, f.mapping = kA, f.site = "firsttouch+0x120a", f.pages = 16384;
+  r.first_touch.push_back(f);
+  const json report = build_report(r);
+  const json& c = report["components"];
+  // Covered: the 9 stack pages of 16393.
+  const double coverage = 9.0 / 16393.0;
+  CHECK(c["coverage"]["share"].get<double>() == Approx(coverage).margin(1e-4));
+  CHECK_FALSE(c["coverage"]["known"].get<bool>());
+  CHECK(c["locality"].is_null());                       // not "100 % local"
+  CHECK(report["score"].is_null());
+  CHECK(c["unknown_note"].get<std::string>() == "unknown: no access evidence for 100 % of resident memory");
+  CHECK(interval_contains(c["remote_share_interval"], 0.5));
+  // The placement estimate: the array on node 0, 3 of 5 threads' time on node 0 -> 40 % remote.
+  CHECK(c["remote_share_estimate"].get<double>() == Approx((1 - coverage) * 0.4).margin(1e-3));
+  CHECK(report["evidence"]["confidence"] == "low");
+  for (const auto& rec : report["recommendations"]) CHECK(rec["kind"] == "pin-threads");
+}
+
+// Balancing on, but the program bound 32 MiB with plain MPOL_BIND to node 1: NUMA balancing never
+// scans it, so the 1000 local hint faults on its 64 MiB default-policy array say nothing about it.
+TEST_CASE("fusion: MPOL_BIND memory balancing cannot scan is not judged by hint faults") {
+  Recording r = machine(2);
+  add_thread(r, 1, 0);
+  add_mapping(r, kA, {{0, 16384}});            // default policy, scanned
+  add_mapping(r, kB, {{1, 8192}}, "bind:1");   // never scanned: no hint fault can land there
+  add_access(r, 1, 0, 0, kA, 1000);
+  const json report = build_report(r);
+  const json& c = report["components"];
+  CHECK(c["coverage"]["share"].get<double>() == Approx(2.0 / 3.0).margin(1e-4));
+  CHECK(c["coverage"]["known"].get<bool>());
+  // The bound third: the only thread runs on node 0, so placement makes it all remote.
+  const double lower = 2.0 / 3.0 * 0.0 + 1.0 / 3.0 * 1.0;
+  CHECK(c["remote_share"].get<double>() == Approx(lower).margin(1e-3));
+  CHECK(c["remote_share_interval"]["low"].get<double>() == Approx(lower).margin(1e-3));
+  // Its upper end: Wilson's for 0 of 1000 on the sampled two thirds (0.0038), plus the third.
+  CHECK(c["remote_share_interval"]["high"].get<double>() == Approx(lower + 2.0 / 3.0 * 0.00383).margin(5e-4));
+  for (const auto& m : report["mappings"])
+    if (m["start"] == "0x7f1000000000") CHECK(m["basis"] == "placement-estimate");
+  for (const auto& s : report["evidence"]["fusion"]["sources"])
+    if (s["source"] == "numa-hint-faults") CHECK(s["bytes_decided"].get<double>() == 16384.0 * 4096);
+}
+
+TEST_CASE("fusion: a well-placed program gets no recommendation, whatever a tiny remote heap says") {
+  Recording r = machine(2);
+  add_thread(r, 1, 0), add_thread(r, 2, 1);
+  add_mapping(r, kA, {{0, 16384}}), add_mapping(r, kB, {{1, 16384}});
+  add_access(r, 1, 0, 0, kA, 4000), add_access(r, 2, 1, 1, kB, 4000);
+  const std::uint64_t heap = 0x55d000000000;
+  add_named_mapping(r, heap, "[heap]", {{0, 50}});   // 0.2 MiB, used only from node 1
+  add_access(r, 2, 1, 0, heap, 3000);
+  const json report = build_report(r);
+  // Bytes, not samples, weigh it: 50 pages of 32818 are remote.
+  CHECK(report["components"]["remote_share"].get<double>() == Approx(50.0 / 32818.0).margin(1e-3));
+  CHECK(report["recommendations"].empty());
+  // Even on a program that has something to fix, the heap gets nothing of its own.
+  Recording bad = r;
+  bad.mappings[0].pages_by_node = {{1, 16384}};
+  bad.accesses[0].memory_node = 1;
+  for (const auto& rec : build_report(bad)["recommendations"])
+    if (rec.contains("mapping")) CHECK(rec["mapping"] != "0x55d000000000");
+}
+
+TEST_CASE("fusion: a program on several nodes never gets a whole-program single-node binding") {
+  Recording r = machine(2);   // 2 CPUs per node
+  add_thread(r, 1, 0), add_thread(r, 2, 1), add_thread(r, 3, 1);
+  add_mapping(r, kA, {{0, 16384}}, "bind:0");
+  add_access(r, 2, 1, 0, kA, 1000), add_access(r, 3, 1, 0, kA, 1000);
+  add_mapping(r, kB, {{0, 16384}});
+  add_access(r, 1, 0, 0, kB, 1000);
+  const json report = build_report(r);
+  REQUIRE_FALSE(report["recommendations"].empty());
+  CHECK(report["recommendations"][0]["kind"] == "colocate");
+  CHECK(report["recommendations"][0]["mapping"] == "0x7f0000000000");
+  CHECK_FALSE(any_single_node_binding(report));
+  CHECK(report["recommendations"][0]["command"].get<std::string>().find("numa_tonode_memory") != std::string::npos);
+  // Two threads, one per node, fit on node 1's two CPUs: the binding is offered, and says why.
+  Recording fits = machine(2);
+  add_thread(fits, 1, 0), add_thread(fits, 2, 1);
+  add_mapping(fits, kA, {{0, 16384}}, "bind:0");
+  add_access(fits, 2, 1, 0, kA, 1000);
+  const json fit_report = build_report(fits);
+  REQUIRE_FALSE(fit_report["recommendations"].empty());
+  const std::string cmd = fit_report["recommendations"][0]["command"];
+  CHECK(cmd.find("--cpunodebind=1") != std::string::npos);
+  CHECK(cmd.find("all fit on node 1's 2 CPUs") != std::string::npos);
+}
+
+// Watchpoints: probes are aimed by resident bytes; hits per probe are rates. Half the array on each
+// node; the thread (node 0) hit 60 of 100 probes on node 0 and 10 of 50 on node 1: rates 0.6 and
+// 0.2 per probe over equal bytes, remote share 0.2 / 0.8 = 25 % (the raw hits would say 10 / 70).
+TEST_CASE("fusion: watchpoint hits are rates per probe over the bytes they stand for") {
+  Recording r = machine(2);
+  add_thread(r, 1, 0);
+  add_mapping(r, kA, {{0, 8192}, {1, 8192}});
+  add_access(r, 1, 0, 0, kA, 60, "watchpoint", "fault");
+  add_access(r, 1, 0, 1, kA, 10, "watchpoint", "fault");
+  r.exposures.push_back({"watchpoint", 1, 0, kA, 100, 60, 100'000});
+  r.exposures.push_back({"watchpoint", 1, 1, kA, 50, 10, 50'000});
+  const json report = build_report(r);
+  const json& c = report["components"];
+  CHECK(report["evidence"]["locality_source"] == "watchpoint");
+  CHECK(c["remote_share"].get<double>() == Approx(0.25).margin(1e-4));
+  // The effective count stays the 70 hits: Wilson on 17.5 of 70.
+  const auto w = wilson_interval(0.25 * 70, 70);
+  CHECK(c["remote_share_interval"]["low"].get<double>() == Approx(w.low).margin(1e-4));
+  CHECK(c["remote_share_interval"]["high"].get<double>() == Approx(w.high).margin(1e-4));
+  CHECK(c["coverage"]["share"].get<double>() == Approx(1.0));
+  // Without exposures the hits stand as they are.
+  r.exposures.clear();
+  CHECK(build_report(r)["components"]["remote_share"].get<double>() == Approx(10.0 / 70.0).margin(1e-4));
+}
+
+TEST_CASE("fusion: placement alone is unknown, with its estimate and bounds") {
+  Recording r = machine(2);
+  add_thread(r, 1, 0);
+  add_mapping(r, kA, {{0, 300}, {1, 100}});
+  const json report = build_report(r);
+  const json& c = report["components"];
+  CHECK(c["locality"].is_null());
+  CHECK(c["coverage"]["share"].get<double>() == 0);
+  // One thread on node 0: a quarter of the pages are remote under any sharing.
+  CHECK(c["remote_share_estimate"].get<double>() == Approx(0.25));
+  CHECK(c["remote_share_interval"]["low"].get<double>() == Approx(0.25));
+  CHECK(c["remote_share_interval"]["high"].get<double>() == Approx(0.25));
+  CHECK(report["evidence"]["locality_source"] == "placement-estimate");
+}
+
+// NUMA balancing migrated a fifth of the faulted pages towards the faulting thread: those faults
+// were remote, recorded local (the page's node is read after the move). The interval says so.
+TEST_CASE("fusion: pages NUMA balancing migrated widen a fault-based share's upper end") {
+  Recording r = machine(2);
+  add_thread(r, 1, 0);
+  add_mapping(r, kA, {{0, 16384}});
+  add_access(r, 1, 0, 0, kA, 1000);
+  r.vmstat_delta = {{"numa_hint_faults", 1000}, {"numa_pages_migrated", 200}};
+  const json c = build_report(r)["components"];
+  CHECK(c["remote_share"].get<double>() == Approx(0.0));
+  CHECK(c["remote_share_interval"]["high"].get<double>() == Approx(wilson_interval(0, 1000).high + 0.2).margin(1e-4));
+  // PMU samples read the data source at the access: nothing to widen.
+  Recording pmu = machine(2);
+  add_thread(pmu, 1, 0);
+  add_mapping(pmu, kA, {{0, 16384}});
+  add_access(pmu, 1, 0, 0, kA, 1000, "pmu", "local-dram", 1000);
+  pmu.vmstat_delta = r.vmstat_delta;
+  CHECK(build_report(pmu)["components"]["remote_share_interval"]["high"].get<double>() ==
+        Approx(wilson_interval(0, 1000).high).margin(1e-4));
+}
+
+// The program freed its 64 MiB array before the last numa_maps snapshot: its hint faults name a
+// mapping the recording no longer lists. Its first touches give its bytes, so it still weighs.
+TEST_CASE("fusion: a sampled mapping gone from the last snapshot weighs by the pages first touched in it") {
+  Recording r = machine(2);
+  add_thread(r, 1, 1);
+  add_named_mapping(r, kB, "[heap]", {{1, 100}});   // 100 local pages, sampled
+  add_access(r, 1, 1, 1, kB, 100);
+  add_access(r, 1, 1, 0, kA, 300);                  // the vanished array: all remote
+  FirstTouchBucket f;
+  f.tid = 1, f.cpu_node = 0, f.memory_node = 0, f.mapping = kA, f.site = "init+0x10", f.pages = 16384;
+  r.first_touch.push_back(f);
+  const json c = build_report(r)["components"];
+  CHECK(c["remote_share"].get<double>() == Approx(16384.0 / 16484.0).margin(1e-3));
+}
+
+TEST_CASE("fusion: an unsampled mapping gone from the last snapshot still counts, by its first touches") {
+  Recording r = machine(2);
+  r.machine.numa_balancing = 0;
+  add_thread(r, 1, 0), add_thread(r, 2, 1);
+  add_named_mapping(r, kB, "[heap]", {{0, 100}});
+  add_access(r, 1, 0, 0, kB, 100);
+  FirstTouchBucket f;
+  f.tid = 1, f.cpu_node = 0, f.memory_node = 0, f.mapping = kA, f.site = "init+0x10", f.pages = 16384;
+  r.first_touch.push_back(f);
+  const json c = build_report(r)["components"];
+  CHECK(c["coverage"]["share"].get<double>() == Approx(100.0 / 16484.0).margin(1e-4));
+  CHECK(c["locality"].is_null());
+  CHECK(interval_contains(c["remote_share_interval"], 0.5));
+}
+
+TEST_CASE("fusion: a share that migrated pages may bias by more than 5 points is low confidence") {
+  Recording r = machine(2);
+  add_thread(r, 1, 0);
+  add_mapping(r, kA, {{0, 16384}});
+  add_access(r, 1, 0, 0, kA, 10000);
+  r.vmstat_delta = {{"numa_hint_faults", 10000}, {"numa_pages_migrated", 400}};   // 4 points: still high
+  CHECK(build_report(r)["evidence"]["confidence"] == "high");
+  r.vmstat_delta["numa_pages_migrated"] = 630;                                     // 6.3 points
+  CHECK(build_report(r)["evidence"]["confidence"] == "low");
 }

@@ -131,3 +131,44 @@ TEST_CASE("escaping: HTML text and attributes, Prometheus label values") {
   CHECK(prometheus_label_escape("a\"b\\c\nd") == "a\\\"b\\\\c\\nd");
   CHECK(prometheus_label_escape("plain") == "plain");
 }
+
+#include "analyzer/views/render_text.hpp"
+
+// The fused estimate's interval, or "unknown", everywhere the remote share is shown.
+TEST_CASE("views: the remote share is shown with its interval, or as unknown with the estimate") {
+  Recording r;
+  r.mode = "launch";
+  r.command = {"./app"};
+  r.duration_s = 10;
+  for (int n = 0; n < 2; ++n) {
+    r.machine.nodes.push_back({n, {2 * n, 2 * n + 1}, 1ULL << 30});
+    r.machine.distances.push_back(n == 0 ? std::vector<std::uint32_t>{10, 21} : std::vector<std::uint32_t>{21, 10});
+  }
+  r.machine.numa_balancing = 1;
+  ThreadRecord t;
+  t.tid = 1, t.name = "w", t.last_seen_s = 10, t.residency[1] = 100;
+  r.threads.push_back(t);
+  MappingRecord m;
+  m.start = 0x7f0000000000, m.end = m.start + (64 << 20), m.policy = "default", m.pages_by_node = {{0, 16384}};
+  r.mappings.push_back(m);
+  AccessBucket a;
+  a.source = "hint-fault", a.tid = 1, a.cpu_node = 1, a.memory_node = 0, a.mapping = m.start, a.mem_class = "fault";
+  a.count = 50;
+  r.accesses.push_back(a);
+  a.memory_node = 1, a.count = 50;   // half of 100 faults remote: Wilson 40.4-59.6 %
+  r.accesses.push_back(a);
+  const json report = build_report(r);
+  const std::string text = render_report_text(report);
+  CHECK(text.find("remote share 50.0 % [40.4\u201359.6 %]") != std::string::npos);
+  const std::string html = render_report_html(report);
+  CHECK(html.find("remote share 50.0 % [40.4\u201359.6 %]") != std::string::npos);
+  const std::string prom = render_report_prometheus(report);
+  CHECK(prom.find("numa_agent_remote_access_ratio_low{program=\"app\"} 0.4038") != std::string::npos);
+  CHECK(prom.find("numa_agent_access_coverage_ratio{program=\"app\"} 1") != std::string::npos);
+
+  // No sample at all: unknown, with the placement estimate (thread on node 1, pages on node 0).
+  r.accesses.clear();
+  const std::string unknown = render_report_text(build_report(r));
+  CHECK(unknown.find("remote share unknown: no access evidence for 100 % of resident memory (estimate 100.0 % [100.0\u2013100.0 %])") !=
+        std::string::npos);
+}
