@@ -296,11 +296,10 @@ int main(int argc, char** argv) {
     if (!truth) failures.push_back({"run", "the program printed no KAT truth line (see " + dir + "/truth.txt)"});
     if (!view) failures.push_back({"run", "no readable report: " + report_error});
 
-    double want = NAN;
+    const double want = truth ? std::strtod(truth->get("remote_share").c_str(), nullptr) : NAN;
     std::string top_text = "-";
     if (truth && view) {
       passes.push_back("run");
-      want = std::strtod(truth->get("remote_share").c_str(), nullptr);
       const auto& v = *view;
       // share
       char why[240];

@@ -46,6 +46,8 @@ for mode in $MODES; do
     if [ -s "$d/rec.json" ] && ! timeout -s KILL 60 "$A" report "$d/rec.json" --format json -o "$d/report.json" 2> "$d/report.err"; then
       echo "FAIL $c balancing=$balancing $how: report failed:"; cat "$d/report.err"; status=1
     fi
+    [ -f "$d/report.json" ] && [ "$(wc -c < "$d/report.json")" -lt 100 ] &&
+      echo "FAIL $c balancing=$balancing $how: report exited 0 but wrote $(wc -c < "$d/report.json") bytes: $(head -c 80 "$d/report.json")"
     echo "      $c balancing=$balancing $how: $(grep -o 'remote_share=[0-9.]*' "$d/truth.txt") in $(($(date +%s) - t0)) s"
     rm -f "$d/rec.json"   # the guest's /tmp is RAM
     dirs="$dirs $d"
