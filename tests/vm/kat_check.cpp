@@ -389,7 +389,7 @@ int main(int argc, char** argv) {
   int xpass = 0;
   for (const auto& e : expected)
     if (e.passed_somewhere && !e.matched) ++xpass;
-  std::printf("kat_check: %d run(s): %d pass, %d fail only where %s expects it, %d fail; %d list line(s) no longer needed\n",
+  std::printf("kat_check: %d run(s): %d pass, %d fail only where %s expects it, %d fail; %d list line(s) not needed by these runs\n",
               static_cast<int>(runs.size()), passed, expected_failures, list_path.empty() ? "no list" : list_path.c_str(), failed, xpass);
   return failed > 0 || (strict && xpass > 0) ? 1 : 0;
 }
