@@ -8,7 +8,6 @@
 #include "analyzer/views/render_prometheus.hpp"
 #include "analyzer/views/render_folded.hpp"
 #include "analyzer/views/render_text.hpp"
-#include "analyzer/views/site_table.hpp"
 
 namespace numa_agent::analyzer {
 namespace {
@@ -22,8 +21,7 @@ struct ReportArgs {
 int run_report(const ReportArgs& args) {
   nlohmann::json report;
   try {
-    ReportInput input = read_report_input(args.input);
-    report = with_site_table(report_model(input), input.recording);   // sites by function and file:line
+    report = report_model(read_report_input(args.input));
   } catch (const ReportInputError& e) {
     print_error(e.what());
     return kExitBadInput;

@@ -17,6 +17,7 @@
 #include "analyzer/rules/fusion.hpp"
 #include "analyzer/rules/numbers.hpp"
 #include "analyzer/rules/rules.hpp"
+#include "analyzer/rules/site_table.hpp"
 
 namespace numa_agent::analyzer {
 
@@ -510,8 +511,9 @@ json aggregate_sites(const Recording& r) {
   }
   const json& profile = r.agent_profile;
   if (profile.is_object() && profile.contains("pools") && profile["pools"].is_object() &&
-      profile["pools"].contains("sites") && profile["pools"]["sites"].is_array())
-    for (const auto& s : profile["pools"]["sites"]) {
+      profile["pools"].contains("sampling") && profile["pools"]["sampling"].is_object() &&
+      profile["pools"]["sampling"].contains("sites") && profile["pools"]["sampling"]["sites"].is_array())
+    for (const auto& s : profile["pools"]["sampling"]["sites"]) {
       if (!s.is_object()) continue;   // the profile is the program's file: take what is well formed
       json entry = s;
       entry["kind"] = "allocation";
@@ -557,7 +559,8 @@ json build_report(const Recording& r, const ReportOptions& options) {
   report["components"] = describe_components(r, evidence, tallies, fused, scores);
   report["threads"] = aggregate_threads(r, evidence, tallies, fused);
   report["mappings"] = describe_mappings(r, mappings);
-  report["sites"] = aggregate_sites(r);
+  // Symbolised sites (record since the sites were named) get the table; older recordings keep theirs.
+  report["sites"] = r.sites.empty() ? aggregate_sites(r) : site_table(r, report["mappings"]);
   report["recommendations"] = describe_recommendations(candidates, fused);
   return report;
 }

@@ -10,6 +10,8 @@
 namespace numa_agent::analyzer {
 namespace {
 
+constexpr double kFoldedCountsPerCost = 1e6;
+
 // A frame's name in a folded line: ';' separates frames and the last space precedes the count,
 // so neither may be taken for that (spaces inside a frame are fine for flamegraph.pl).
 std::string frame_name(const nlohmann::json& frame) {
@@ -30,8 +32,9 @@ std::string render_report_folded(const nlohmann::json& report) {
     const nlohmann::json& callers = field(site, "callers");
     for (auto c = callers.rbegin(); c != callers.rend(); ++c) line += frame_name(*c) + ";";
     line += frame_name(site);
-    // A site's cost is already the remote excess (rules: a mapping's cost is its remote accesses' excess latency).
-    out += line + " " + std::to_string(std::max<long long>(1, std::llround(cost.get<double>()))) + "\n";
+    // A site's cost is its share of the program's remote excess (evidence.cost_unit, a fraction):
+    // folded counts are integers, so they are that cost in millionths.
+    out += line + " " + std::to_string(std::max<long long>(1, std::llround(cost.get<double>() * kFoldedCountsPerCost))) + "\n";
   }
   return out;
 }
