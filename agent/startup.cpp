@@ -88,6 +88,14 @@ void AgentRuntime::build_placement() {
   if (facts_.openmp_affinity_env && options_.honor_openmp)
     info(facts_.openmp_variable + " is set: the OpenMP runtime places its threads; the agent pins none");
   log_info_summary();
+  // Main's record waited for the policy: when the policy never pins main, say why now (as a
+  // start-up with placement would have), whether or not a thread is ever created.
+  if (main_reason_deferred_ && !policy_.decide(0).pin) {
+    main_placed_ = true;
+    main_reason_deferred_ = false;
+    registry_.update_placement(main_record_, false, facts_.allowed_cpus, node_of_mask(facts_.allowed_cpus),
+                               policy_.decide(0).reason);
+  }
 }
 
 void AgentRuntime::log_info_summary() {
