@@ -1,7 +1,7 @@
 // Start-up: what the runtime learns about the process and the machine (ProcessFacts::probe), and
 // the runtime's construction from it: options, log, pools, and (now or on first use) placement.
 // Every process of a tree under LD_PRELOAD runs this: it reads the environment, the affinity and
-// 1 + 2 x nodes sysfs files, and loads no library (bench/README.md, "exec storm").
+// 2 + 2 x nodes sysfs files, and loads no library (bench/README.md, "exec storm").
 #include <array>
 #include <cstring>
 

@@ -80,9 +80,9 @@ class Topology {
 // The OS layer supplies the real one (os::sysfs_reader); tests supply a map of fake files.
 using SysfsReader = std::function<Result<std::string>(std::string_view relative_path)>;
 
-// NUMA nodes only, for the pools at start-up: node/online, then each node's cpulist and meminfo
-// (and its distance row when some node has no memory): 1 + 2N files however many CPUs and devices
-// the machine has. Each PU is its own core of package 0 (enough for CPU -> node). A kernel without
+// NUMA nodes only, for the pools at start-up: cpu/online, node/online, then each node's cpulist
+// and meminfo (and its distance row when some node has no memory): 2 + 2N files however many
+// CPUs and devices the machine has. Each PU is its own core of package 0 (enough for CPU -> node). A kernel without
 // NUMA (no node/ directory) is one node holding cpu/online. Fails only when sysfs is unreadable.
 Result<Topology> node_layout_from_sysfs(const SysfsReader& read);
 
