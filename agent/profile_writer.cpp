@@ -45,6 +45,7 @@ std::string AgentRuntime::profile_path() const {
 }
 
 nlohmann::json AgentRuntime::profile() const {
+  placement();   // the topology and slots below, if start-up left them for later
   nlohmann::json options = nlohmann::json::object();
   for (const auto& spec : option_table()) options[std::string(spec.variable)] = spec.show(options_);
 
@@ -96,6 +97,8 @@ nlohmann::json AgentRuntime::profile() const {
 
 std::string AgentRuntime::write_profile() {
   if (options_.profile.empty() || profile_written_.exchange(true)) return "";
+  // What start-up left for later (the topology and policy: profile() builds them).
+  if (facts_.command.empty()) facts_.command = os::command_line();
   const std::string path = profile_path();
   std::string text;
   try {

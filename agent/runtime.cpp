@@ -2,8 +2,6 @@
 // is in startup.cpp, the profile in profile_writer.cpp.
 #include "runtime.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <cstring>
 
 #include "os/os.hpp"
@@ -14,15 +12,48 @@ namespace numa_agent {
 
 AgentRuntime::~AgentRuntime() = default;
 
+void AgentRuntime::log_line(LogLevel level, std::string_view text) const {
+  if (!should_log(level)) return;
+  // spdlog's names, which the log has always used.
+  const char* name = level == LogLevel::Error ? "error" : level == LogLevel::Warn ? "warning"
+                     : level == LogLevel::Info ? "info" : "debug";
+  std::string line = "numa-agent[" + std::to_string(os::current_pid()) + "]: " + name + ": ";
+  line.append(text);
+  line += '\n';
+  os::write_stderr(line);
+}
+
 void AgentRuntime::warn(const std::string& text) {
   const std::string line = printable(text, 900);   // one line whatever a path or value holds
   warning_lines_.push_back(line);
-  log_->warn(line);
+  log_line(LogLevel::Warn, line);
 }
 
-void AgentRuntime::info(const std::string& line) { log_->info(line); }
+void AgentRuntime::info(const std::string& line) { log_line(LogLevel::Info, line); }
+
+int AgentRuntime::node_of_mask(const CpuSet& cpus) const {
+  // Known only when the whole mask sits on one node; the machine's nodes are known even before
+  // placement is built.
+  int node = -1;
+  for (int c = cpus.first(); c >= 0; c = cpus.next(c)) {
+    int n = facts_.machine.node_of_cpu(c);
+    if (node == -1) node = n;
+    else if (n != node) return -1;
+  }
+  return node;
+}
 
 void AgentRuntime::start_main_thread() {
+  if (!placement_ready_.load(std::memory_order_acquire)) {
+    // Deferred placement implies NUMA_AGENT_PIN_MAIN is not `start`: main waits for its first
+    // thread (place_main_now), exactly as when the policy would pin it under `auto`.
+    // With `no`, or a policy that pins nothing, place_main_now() then only records the reason.
+    ThreadPlan plan;
+    plan.decision.reason = PlacementReason::SingleThreaded;
+    main_record_ = begin_thread(plan);
+    main_reason_deferred_ = true;
+    return;
+  }
   ThreadPlan plan{0, policy_.decide(0)};
   if (options_.pin_main == MainPlacement::Auto && plan.decision.pin) {
     plan.decision = PlacementDecision{};
@@ -35,7 +66,13 @@ void AgentRuntime::start_main_thread() {
 
 void AgentRuntime::place_main_now() {
   PlacementDecision d = policy_.decide(0);
-  if (!d.pin) return;
+  if (!d.pin) {
+    // When placement was deferred the record says now why main stays where it is, as it would
+    // have said from the start.
+    if (main_reason_deferred_)
+      registry_.update_placement(main_record_, false, facts_.allowed_cpus, node_of_mask(facts_.allowed_cpus), d.reason);
+    return;
+  }
   int rc = os::set_thread_affinity(facts_.pid, d.cpus);
   if (rc != 0) {
     warn("main thread: cannot pin to CPUs " + d.cpus.to_list_string() + ": " + std::strerror(-rc));
@@ -45,12 +82,13 @@ void AgentRuntime::place_main_now() {
   registry_.update_placement(main_record_, true, d.cpus, d.node, PlacementReason::Policy);
   // Main may have allocated before it was placed: its heap follows it to the new node.
   if (os::current_tid() == facts_.pid) pool::thread_placed();
-  if (log_->should_log(spdlog::level::info))
+  if (should_log(LogLevel::Info))
     info("thread " + std::to_string(facts_.pid) + " ordinal 0: pinned to cpus " + d.cpus.to_list_string() +
          " (node " + std::to_string(d.node) + ") as it creates its first thread");
 }
 
 ThreadPlan AgentRuntime::plan_thread(bool caller_set_affinity) {
+  ensure_placement();   // the first thread pays for the topology (bench: thread_create first_ns)
   if (!main_placed_.load(std::memory_order_relaxed) && !main_placed_.exchange(true)) place_main_now();
   ThreadPlan plan;
   plan.ordinal = next_ordinal_.fetch_add(1, std::memory_order_relaxed);
@@ -86,17 +124,8 @@ std::size_t AgentRuntime::begin_thread(const ThreadPlan& plan) {
     pool::thread_placed();
   }
   if (auto cpus = os::thread_affinity(0)) r.cpus = *cpus;
-  if (r.node < 0) {
-    // Unpinned: the node is known only when the whole mask sits on one node.
-    int node = -1;
-    for (int c = r.cpus.first(); c >= 0; c = r.cpus.next(c)) {
-      int n = allowed_.node_of_cpu(c);
-      if (node == -1) node = n;
-      else if (n != node) { node = -1; break; }
-    }
-    r.node = node;
-  }
-  if (log_->should_log(spdlog::level::info))
+  if (r.node < 0) r.node = node_of_mask(r.cpus);
+  if (should_log(LogLevel::Info))
     info("thread " + std::to_string(r.tid) + " ordinal " + std::to_string(r.ordinal) + ": " +
          (r.pinned ? "pinned to cpus " + r.cpus.to_list_string() + " (node " + std::to_string(r.node) + ")"
                    : "not pinned (" + std::string(to_string(r.reason)) + ")"));
@@ -119,6 +148,7 @@ void AgentRuntime::after_fork_child() {
   registry_.clear();
   next_ordinal_ = 1;
   main_placed_ = false;
+  main_reason_deferred_ = false;
   ThreadPlan plan;
   plan.decision.reason = PlacementReason::SingleThreaded;
   main_record_ = begin_thread(plan);

@@ -4,9 +4,11 @@
 #pragma once
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
-#include <memory>
+#include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -16,20 +18,24 @@
 #include "thread_registry.hpp"
 #include "topology.hpp"
 
-namespace spdlog { class logger; }
-
 namespace numa_agent {
 
 // Everything the runtime needs to know about the process and machine, gathered once at start-up.
+// probe() reads only what every process needs (the environment, the allowed CPUs, the NUMA nodes
+// for the pools); the rest of the machine (cores, packages, distances) waits in complete_machine
+// until placement needs it: the first pthread_create, NUMA_AGENT_PIN_MAIN=start, LOG=info, the
+// profile. A process that never creates a thread never pays for it.
 struct ProcessFacts {
   std::map<std::string, std::string, std::less<>> agent_variables;  // NUMA_AGENT_*
   bool secure = false;          // setuid/setgid: environment ignored
   bool openmp_affinity_env = false;
   std::string openmp_variable;  // which one, for the log
   CpuSet allowed_cpus;
-  Topology machine;             // the whole machine
+  Topology machine;             // the whole machine (only its nodes while complete_machine is set)
   std::string topology_error;   // non-empty: topology could not be loaded, nothing is pinned
-  std::vector<std::string> command;
+  // Loads the whole machine, once, when placement first needs it; empty: `machine` is complete.
+  std::function<Result<Topology>()> complete_machine;
+  std::vector<std::string> command;   // empty from probe(): read with the profile
   int pid = 0;
 
   static ProcessFacts probe();  // from the OS layer
@@ -49,9 +55,14 @@ class AgentRuntime {
   AgentRuntime& operator=(const AgentRuntime&) = delete;
 
   const Options& options() const { return options_; }
-  const Topology& allowed_topology() const { return allowed_; }
-  const PlacementPolicy& policy() const { return policy_; }
+  // Both are built on first use (logically const: what they return does not depend on when).
+  const Topology& allowed_topology() const { placement(); return allowed_; }
+  const PlacementPolicy& policy() const { placement(); return policy_; }
   const std::vector<OptionWarning>& warnings() const { return warnings_; }
+
+  // The whole topology and the placement policy, built once on first use (see ProcessFacts).
+  // Thread-safe; cheap once done.
+  void ensure_placement();
 
   // Main thread, at start-up: recorded, and placed on slot 0 when NUMA_AGENT_PIN_MAIN=start.
   void start_main_thread();
@@ -76,6 +87,13 @@ class AgentRuntime {
 
  private:
   void log_info_summary();
+  void build_placement();
+  // ensure_placement() for the const accessors; no AgentRuntime is ever created const.
+  void placement() const { const_cast<AgentRuntime*>(this)->ensure_placement(); }
+  int node_of_mask(const CpuSet& cpus) const;   // the one node holding all of `cpus`, else -1
+  bool should_log(LogLevel level) const { return level != LogLevel::Off && level <= options_.log; }
+  // "numa-agent[PID]: warning: TEXT", one write(2) straight to stderr (no stdio, no formatter).
+  void log_line(LogLevel level, std::string_view text) const;
   void warn(const std::string& line);
   void info(const std::string& line);
 
@@ -90,9 +108,11 @@ class AgentRuntime {
   std::uint64_t start_ns_ = 0;
   std::size_t main_record_ = ThreadRegistry::kNoRecord;
   std::atomic<bool> main_placed_{false};
+  bool main_reason_deferred_ = false;   // main's record waits for the policy's reason
   void place_main_now();
   std::atomic<bool> profile_written_{false};
-  std::shared_ptr<spdlog::logger> log_;
+  std::once_flag placement_once_;
+  std::atomic<bool> placement_ready_{false};
 };
 
 }  // namespace numa_agent

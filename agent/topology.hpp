@@ -1,11 +1,15 @@
 // Topology: the machine as the agent sees it: NUMA nodes, packages, cores and PUs, and the node
-// distance matrix. Pure data: loaded by os::load_topology (hwloc) or built by tests.
+// distance matrix. Pure data: loaded by os::load_topology (hwloc), built from sysfs text
+// (topology_from_sysfs, what libnumaagent.so uses) or built by tests.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cpu_set.hpp"
+#include "error.hpp"
 
 namespace numa_agent {
 
@@ -71,5 +75,22 @@ class Topology {
   std::vector<ProcessingUnit> pus_;
   DistanceMatrix distances_;
 };
+
+// Reads one file below /sys/devices/system ("node/online", "cpu/cpu3/topology/core_cpus_list").
+// The OS layer supplies the real one (os::sysfs_reader); tests supply a map of fake files.
+using SysfsReader = std::function<Result<std::string>(std::string_view relative_path)>;
+
+// NUMA nodes only, for the pools at start-up: cpu/online, node/online, then each node's cpulist
+// and meminfo (and its distance row when some node has no memory): 2 + 2N files however many
+// CPUs and devices the machine has. Each PU is its own core of package 0 (enough for CPU -> node). A kernel without
+// NUMA (no node/ directory) is one node holding cpu/online. Fails only when sysfs is unreadable.
+Result<Topology> node_layout_from_sysfs(const SysfsReader& read);
+
+// The whole machine for the placement policy: the node layout, then one thread_siblings_list (or
+// core_cpus_list) and physical_package_id per core and one core_id per SMT sibling, and every node's distance row. Cores
+// and packages are numbered as hwloc numbers them (packages by first CPU, cores by package, then
+// first CPU; SMT rank by CPU number within the core). Files missing for a CPU make it its own
+// core, as hwloc does.
+Result<Topology> topology_from_sysfs(const SysfsReader& read);
 
 }  // namespace numa_agent

@@ -241,7 +241,9 @@ namespace {
     if (alignment <= 16) p = Family::malloc(n);
     else if (Family::posix_memalign(&p, alignment, n) != 0) p = nullptr;
     if (p) return p;
-    std::new_handler handler = std::get_new_handler();
+    // libstdc++ is linked in statically (interpose/CMakeLists.txt): the handler a C++ program set is in its own.
+    static const auto program_get = reinterpret_cast<std::new_handler (*)()>(numa_agent::os::next_symbol("_ZSt15get_new_handlerv"));
+    std::new_handler handler = program_get ? program_get() : std::get_new_handler();
     if (!handler) throw std::bad_alloc();
     handler();
   }

@@ -43,6 +43,12 @@ struct TopologySource {
 };
 Result<Topology> load_topology(const TopologySource& source);
 
+// ---- sysfs (os/sysfs_topology.cpp) ----------------------------------------------------------
+// Reads files below /sys/devices/system/ (below $HWLOC_FSROOT/sys/devices/system/ when that is
+// set, as hwloc does, except in secure mode) for topology_from_sysfs and node_layout_from_sysfs.
+// What libnumaagent.so uses instead of hwloc: no plugins, no per-device files.
+SysfsReader sysfs_reader();
+
 // ---- affinity and identity (os/affinity.cpp) ------------------------------------------------
 CpuSet process_allowed_cpus();                  // [malloc-safe] sched_getaffinity(0)
 int set_current_thread_affinity(const CpuSet&); // [malloc-safe] 0 or -errno

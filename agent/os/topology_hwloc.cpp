@@ -1,4 +1,5 @@
-// Topology from hwloc: this machine, an XML file, or a synthetic description.
+// Topology from hwloc: this machine, an XML file, or a synthetic description (numa-analyze, the
+// launcher and the tests; not libnumaagent.so).
 #include <hwloc.h>
 #include <unistd.h>
 
@@ -22,7 +23,8 @@ CpuSet from_hwloc(hwloc_const_bitmap_t bm) {
 // PCI and libxml ones, which pull in their own libraries): 5 of the agent's 9 ms of start-up per
 // process. Discovering CPUs and nodes needs none of them, and hwloc reads the plugin blacklist only
 // from the environment, so it is set around the init when the user has not set it, then removed.
-// The agent runs this in its constructor, before the program has threads.
+// Only the tools call this for this machine (before they start threads); libnumaagent.so reads
+// sysfs itself (os/sysfs_topology.cpp) and does not link hwloc.
 class PluginBlacklistScope {
  public:
   PluginBlacklistScope() {

@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ET
 ALLOCATORS = ["glibc", "jemalloc", "tcmalloc", "mimalloc", "agent", "agent-nopools", "agent-nopin"]
 ANCHORS = ALLOCATORS[:4]
 WORKLOADS = ["pair_latency", "pool_figure", "scaling", "cross_free", "larson", "thread_create", "startup", "rss",
-             "thread_waves", "prodcons", "medium_sizes", "server_churn"]
+             "thread_waves", "prodcons", "medium_sizes", "server_churn", "exec_storm"]
 
 
 class Checker:

@@ -21,7 +21,11 @@ HEADLINE = [
     ("rss", "peak_rss_kib", "peak RSS, fixed live set"),
     ("larson", "larson_peak_rss_kib", "peak RSS, larson"),
     ("thread_create", "thread_create_join_ns", "pthread_create + join"),
+    ("thread_create", "thread_create_first_ns", "first pthread_create + join (the agent reads the topology then)"),
     ("startup", "startup_ms", "process start + exit (exec of an empty program)"),
+    ("startup", "footprint_peak_rss_kib", "fixed footprint: peak RSS of an empty program"),
+    ("exec_storm", "exec_storm_ms", "exec storm: bash starting /bin/true, every process preloaded (wall)"),
+    ("exec_storm", "exec_storm_cpu_ms", "exec storm: CPU time of the whole process tree"),
     ("thread_waves", "thread_waves_seconds", "shape: thread waves (mixed sizes, cross-thread frees)"),
     ("prodcons", "prodcons_mobj_per_s", "shape: producer/consumer batches"),
     ("medium_sizes", "medium_sizes_mops_per_s", "shape: medium sizes (65 % of calls 1..32 KiB)"),
@@ -78,6 +82,7 @@ def evaluate_targets(results: dict) -> list[dict]:
     ratio_target("cross-thread free", "cross_free", "cross_free_ns", "mimalloc", 1.0)
     ratio_target("peak RSS, fixed live set", "rss", "peak_rss_kib", "glibc", 1.15)
     ratio_target("peak RSS, larson", "larson", "larson_peak_rss_kib", "glibc", 1.15)
+    ratio_target("exec storm (bash starting /bin/true, every process preloaded)", "exec_storm", "exec_storm_ms", "glibc", 1.3)
     for pname, prog in results.get("real_programs", {}).items():
         if not isinstance(prog, dict) or "rows" not in prog:
             continue
@@ -249,6 +254,24 @@ def markdown(results: dict) -> str:
             share = pct(row["hint_fault_local_share"])
             out.append(f"| {who} | {frac} | {end} | {row['hint_faults']:.0f} | "
                        f"{row['hint_faults_local']:.0f} | {share} |")
+        out.append("")
+    big = results.get("big_machines", {})
+    out += ["## Per-process cost on big machines (recorded sysfs trees, HWLOC_FSROOT)", ""]
+    if "rows" not in big:
+        out += [f"Skipped: {big.get('skipped', 'not run')}.", ""]
+    else:
+        out += [f"The agent with `NUMA_AGENT_PIN=none` (a recorded machine's CPUs are not this one's); medians of {big['runs']} runs. "
+                "hwloc's opens are what the agent's start-up did before issue 16 (`lstopo-no-graphics` on the same tree).", "",
+                "| Machine | nodes | CPUs | sysfs files at start-up | ... at the first thread | hwloc's discovery | start-up ms (min / median / max) | first pthread_create + join µs |",
+                "|---|---|---|---|---|---|---|---|"]
+        for name, row in big["rows"].items():
+            if row["status"] != "ok":
+                out.append(f"| {name} | failed: {row['reason']} | | | | | | |")
+                continue
+            st, fc = row["startup_ms"], row["first_create_join_us"]
+            out.append(f"| {name} | {row['nodes']} | {row['cpus']} | {row['startup_sysfs_opens']} | {row['first_thread_sysfs_opens']} | "
+                       f"{row.get('hwloc_sysfs_opens', '–')} | {st['min']:.2f} / {st['median']:.2f} / {st['max']:.2f} | "
+                       f"{fc['median']:.0f} |")
         out.append("")
     unavailable = [a for a in results["allocators"] if not a["available"]]
     if unavailable:
