@@ -92,13 +92,14 @@ int run_top(const TopArgs& args) {
     print_error(sampler.error().what);
     return kExitBadInput;
   }
+  const bool screen = !args.plain && os::is_terminal(1);
+  int interrupt_fd = os::interrupt_fd_open();
+  // After the signals are blocked: the sampler's thread inherits the mask (Ctrl-C stays ours).
   if (!args.no_watch) {
     WatchpointOptions watch;
     watch.probes_per_second = args.watch_rate;
     sampler->watch_accesses(watch);
   }
-  const bool screen = !args.plain && os::is_terminal(1);
-  int interrupt_fd = os::interrupt_fd_open();
   std::optional<TerminalSession> terminal;
   if (screen) terminal.emplace();
   const bool keys = terminal && terminal->keys();

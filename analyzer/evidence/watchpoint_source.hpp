@@ -22,6 +22,8 @@ class WatchpointFeed {
  public:
   // Attaches a sampler to every thread of `pid` (the self-test given, or run now) and starts its
   // thread. Fails with the sampler's reason when breakpoints are refused or the process is gone.
+  // Start it after blocking SIGINT/SIGTERM (os::interrupt_fd_open): its thread inherits the mask,
+  // else a Ctrl-C meant for the signalfd kills the process.
   static Result<std::unique_ptr<WatchpointFeed>> start(int pid, MachineInfo machine, const WatchpointOptions& options,
                                                        const os::BreakpointSelfTest* self_test = nullptr);
   ~WatchpointFeed();

@@ -68,6 +68,20 @@ std::map<std::string, std::uint64_t> ready_line(const std::string& out) {
   return v;
 }
 
+// `numa-analyze record OPTIONS -o FILE -- watch_target TARGET_ARGS` under `env`; the file, parsed
+// (and removed), or null when record failed.
+struct Recorded {
+  Run run;
+  json rec;
+};
+Recorded record(const std::string& env, const std::string& options, const std::string& target_args) {
+  const std::string path = scratch("rec.json");
+  Recorded r{run(env + kTool + " record " + options + " -o " + path + " -- " + kTarget + " " + target_args), nullptr};
+  if (r.run.status == 0) r.rec = json::parse(slurp(path));
+  std::remove(path.c_str());
+  return r;
+}
+
 void skip_unless_breakpoints(const json& rec) {
   const json* wp = source(rec, "watchpoint-sampling");
   REQUIRE(wp);
@@ -80,12 +94,9 @@ void skip_unless_breakpoints(const json& rec) {
 }  // namespace
 
 TEST_CASE("record lists watchpoint hits by thread and mapping, and every probe as an exposure") {
-  const std::string rec_path = scratch("launch.rec.json");
-  Run r = run(kTool + " record -o " + rec_path + " -- " + kTarget + " --seconds 2.5");
+  const auto [r, rec] = record("", "", "--seconds 2.5");
   INFO(r.err);
   REQUIRE(r.status == 0);
-  const json rec = json::parse(slurp(rec_path));
-  std::remove(rec_path.c_str());
   skip_unless_breakpoints(rec);
   const auto ids = ready_line(r.out);
   REQUIRE(ids.count("A"));
@@ -129,13 +140,9 @@ TEST_CASE("record lists watchpoint hits by thread and mapping, and every probe a
 }
 
 TEST_CASE("breakpoints refused: one clear line in the evidence, the other sources intact") {
-  const std::string rec_path = scratch("denied.rec.json");
-  Run r = run("LD_PRELOAD=" + kBuild + "/tests/analyzer/librecord_watchpoint_deny_bp_shim.so " + kTool + " record -o " +
-              rec_path + " -- " + kTarget + " --seconds 0.5");
+  const auto [r, rec] = record("LD_PRELOAD=" + kBuild + "/tests/analyzer/librecord_watchpoint_deny_bp_shim.so ", "", "--seconds 0.5");
   INFO(r.err);
   REQUIRE(r.status == 0);
-  const json rec = json::parse(slurp(rec_path));
-  std::remove(rec_path.c_str());
   const json* wp = source(rec, "watchpoint-sampling");
   REQUIRE(wp);
   CHECK_FALSE((*wp)["used"].get<bool>());
@@ -150,29 +157,27 @@ TEST_CASE("breakpoints refused: one clear line in the evidence, the other source
   CHECK(rec["exposures"].empty());
 }
 
-TEST_CASE("--no-watch switches the source off; a bad rate is a one-line usage error") {
-  const std::string rec_path = scratch("off.rec.json");
-  Run r = run(kTool + " record --no-watch -o " + rec_path + " -- " + kTarget + " --seconds 0.3");
+TEST_CASE("no-watch switches the source off, and a bad rate is a one-line usage error") {
+  const auto [r, rec] = record("", "--no-watch", "--seconds 0.3");
   INFO(r.err);
   REQUIRE(r.status == 0);
-  const json rec = json::parse(slurp(rec_path));
-  std::remove(rec_path.c_str());
   const json* wp = source(rec, "watchpoint-sampling");
   REQUIRE(wp);
   CHECK_FALSE((*wp)["used"].get<bool>());
   CHECK((*wp)["detail"].get<std::string>().find("--no-watch") != std::string::npos);
   CHECK(rec["exposures"].empty());
 
-  Run bad = run(kTool + " record --watch-rate -5 -o " + rec_path + " -- /bin/true");
+  const std::string bad_path = scratch("bad.rec.json");
+  Run bad = run(kTool + " record --watch-rate -5 -o " + bad_path + " -- /bin/true");
   CHECK(bad.status == 2);
   CHECK(bad.err.find("--watch-rate") != std::string::npos);
-  CHECK(std::ifstream(rec_path).fail());   // nothing written
+  CHECK(std::ifstream(bad_path).fail());   // nothing written
 }
 
 TEST_CASE("a PID that exits mid-probe: the recording keeps its hits and the other sources") {
   const pid_t pid = fork();
   if (pid == 0) {
-    execl(kTarget.c_str(), kTarget.c_str(), "--seconds", "1.2", static_cast<char*>(nullptr));
+    execl(kTarget.c_str(), kTarget.c_str(), "--seconds", "2.5", static_cast<char*>(nullptr));   // outlives the ~1 s self-test
     _exit(127);
   }
   usleep(200'000);   // its buffers resident
