@@ -1,13 +1,15 @@
-// See watchpoint_source.hpp. The "watchpoint-sampling" source of `record`: starts a
-// WatchpointFeed on the target before it runs (a launched program is still suspended; its events
-// follow it through exec and its windows start on the program's own pages once the mappings
-// arrive), feeds it the Session's thread starts and exits and the mappings page placement read,
+// See watchpoint_source.hpp. The "watchpoint-sampling" source of `record`: runs the breakpoint
+// self-test (about a second) on a thread of its own from start(), so the program is not held back
+// for it; once it is done, starts a WatchpointFeed on every thread the target has then (later
+// ones arrive as the Session's thread starts), feeds it the Session's thread starts and exits and the mappings page placement read,
 // emits its hits as access samples (page placement aggregates them), and at the end writes every
 // probe into the Recording's exposures and the source's EvidenceProbe.
 #include "analyzer/evidence/watchpoint_source.hpp"
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <future>
 #include <map>
 #include <tuple>
 
@@ -170,14 +172,15 @@ class WatchpointSource final : public EvidenceSource {
 
   Result<void> start(const Target& target, Evidence&) override {
     paranoid_ = target.machine->perf_event_paranoid;
-    if (!enabled_) return {};
-    auto feed = WatchpointFeed::start(target.pid, *target.machine, options_);
-    if (!feed) refused_ = feed.error();
-    else feed_ = std::move(*feed);
+    pid_ = target.pid;
+    machine_ = *target.machine;
+    if (enabled_) self_test_ = std::async(std::launch::async, [] { return os::breakpoint_self_test(); });
     return {};
   }
 
   void poll(const PollRound& round, Evidence& evidence) override {
+    if (!feed_ && self_test_.valid() && self_test_.wait_for(std::chrono::seconds(0)) == std::future_status::ready)
+      attach();
     if (!feed_) return;
     for (int tid : round.started) feed_->thread_started(tid);
     for (int tid : round.exited) feed_->thread_exited(tid);
@@ -195,6 +198,10 @@ class WatchpointSource final : public EvidenceSource {
       rec.evidence.push_back(probe(kProbeName, false, "switched off (--no-watch)"));
       return;
     }
+    if (!feed_ && self_test_.valid()) {   // the program ended while the self-test ran
+      (void)self_test_.get();
+      refused_ = {ESRCH, "watchpoints: the program ended before the breakpoint self-test finished"};
+    }
     if (!feed_) {
       rec.evidence.push_back(watchpoint_refused_probe(refused_, paranoid_));
       return;
@@ -210,6 +217,18 @@ class WatchpointSource final : public EvidenceSource {
   }
 
  private:
+  void attach() {
+    auto test = self_test_.get();
+    if (!test) {
+      const Error& e = test.error();
+      refused_ = {e.code, "hardware watchpoints unavailable: " + e.what + ": " + explain_watchpoint_error(e.code)};
+      return;
+    }
+    auto feed = WatchpointFeed::start(pid_, machine_, options_, &*test);
+    if (!feed) refused_ = feed.error();
+    else feed_ = std::move(*feed), next_mappings_s_ = 0;
+  }
+
   void emit(const std::vector<WatchpointSample>& hits, Evidence& evidence) {
     for (const auto& h : hits) evidence.samples.push_back(watchpoint_access_sample(h, evidence.clock));
   }
@@ -219,6 +238,9 @@ class WatchpointSource final : public EvidenceSource {
   double next_mappings_s_ = 0;
   WatchpointOptions options_;
   int paranoid_ = -99;
+  int pid_ = 0;
+  MachineInfo machine_;
+  std::future<Result<os::BreakpointSelfTest>> self_test_;
   Error refused_;
   std::unique_ptr<WatchpointFeed> feed_;
 };

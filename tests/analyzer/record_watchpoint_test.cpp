@@ -94,7 +94,7 @@ void skip_unless_breakpoints(const json& rec) {
 }  // namespace
 
 TEST_CASE("record lists watchpoint hits by thread and mapping, and every probe as an exposure") {
-  const auto [r, rec] = record("", "", "--seconds 2.5");
+  const auto [r, rec] = record("", "", "--seconds 4");   // hits start after the ~1 s self-test
   INFO(r.err);
   REQUIRE(r.status == 0);
   skip_unless_breakpoints(rec);
@@ -177,7 +177,7 @@ TEST_CASE("no-watch switches the source off, and a bad rate is a one-line usage 
 TEST_CASE("a PID that exits mid-probe: the recording keeps its hits and the other sources") {
   const pid_t pid = fork();
   if (pid == 0) {
-    execl(kTarget.c_str(), kTarget.c_str(), "--seconds", "2.5", static_cast<char*>(nullptr));   // outlives the ~1 s self-test
+    execl(kTarget.c_str(), kTarget.c_str(), "--seconds", "3", static_cast<char*>(nullptr));   // outlives the ~1 s self-test
     _exit(127);
   }
   usleep(200'000);   // its buffers resident
