@@ -1,8 +1,8 @@
 // See watchpoint_source.hpp. The "watchpoint-sampling" source of `record`: runs the breakpoint
 // self-test (about a second) on a thread of its own from start(), so the program is not held back
 // for it; once it is done, starts a WatchpointFeed on every thread the target has then (later
-// ones arrive as the Session's thread starts), feeds it the Session's thread starts and exits and the mappings page placement read,
-// emits its hits as access samples (page placement aggregates them), and at the end writes every
+// ones arrive as the Session's thread starts), feeds it thread starts and exits and the mappings
+// page placement read, emits its hits as access samples (page placement aggregates them), and at the end writes every
 // probe into the Recording's exposures and the source's EvidenceProbe.
 #include "analyzer/evidence/watchpoint_source.hpp"
 

@@ -77,17 +77,24 @@ std::vector<AccessView> hint_fault_rows(const Recording& r) {
   return rows;
 }
 
-// 2b. Watchpoint hits by exposure: hits per probe-ns (prior: one more probe of the longest mean window)
-// x the thread's probes x the mapping's resident bytes, scaled to sum to the hits.
+// 2b. Watchpoint hits by exposure: hits per probe-ns (prior: one more probe of the longest mean
+// window) x the thread's probes x the mapping's resident bytes, scaled to sum to the hits.
 std::vector<AccessView> watchpoint_rows(const Recording& r) {
   std::map<std::pair<int, std::uint64_t>, double> window_ns;   // (tid, mapping) -> probe time
   std::map<std::uint64_t, double> probes, bytes;                // by tid; by mapping
   double prior = 0, hits = 0, sum = 0;
-  for (const auto& e : r.exposures) window_ns[{e.tid, e.mapping}] += double(e.window_ns), probes[e.tid] += double(e.probes), prior = std::max(prior, double(e.window_ns) / double(std::max<std::uint64_t>(e.probes, 1)));
-  for (const auto& m : r.mappings) for (const auto& [node, n] : m.pages_by_node) bytes[m.start] += double(n * m.page_kb * 1024);
+  for (const auto& e : r.exposures)
+    window_ns[{e.tid, e.mapping}] += double(e.window_ns), probes[e.tid] += double(e.probes),
+        prior = std::max(prior, double(e.window_ns) / double(std::max<std::uint64_t>(e.probes, 1)));
+  for (const auto& m : r.mappings)
+    for (const auto& [node, n] : m.pages_by_node) bytes[m.start] += double(n * m.page_kb * 1024);
   std::vector<AccessView> rows;
-  for (const auto& a : r.accesses) if (auto w = window_ns.find({a.tid, a.mapping}); a.source == "watchpoint" && a.cpu_node >= 0 && a.memory_node >= 0 && w != window_ns.end())
-    rows.push_back(node_pair_row(r.machine, a.tid, a.cpu_node, a.memory_node, a.mapping, double(a.count) / (w->second + prior) * probes[a.tid] * bytes[a.mapping])), hits += double(a.count), sum += rows.back().total;
+  for (const auto& a : r.accesses)
+    if (auto w = window_ns.find({a.tid, a.mapping});
+        a.source == "watchpoint" && a.cpu_node >= 0 && a.memory_node >= 0 && w != window_ns.end())
+      rows.push_back(node_pair_row(r.machine, a.tid, a.cpu_node, a.memory_node, a.mapping,
+                                   double(a.count) / (w->second + prior) * probes[a.tid] * bytes[a.mapping])),
+          hits += double(a.count), sum += rows.back().total;
   for (auto& v : rows) v.local *= hits / sum, v.remote *= hits / sum, v.total *= hits / sum, v.cost *= hits / sum;
   return std::erase_if(rows, [](const AccessView& v) { return !(v.total > 0); }), rows;
 }
