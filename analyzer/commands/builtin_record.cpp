@@ -22,6 +22,8 @@ struct RecordArgs {
   double duration = 0;
   int pid = 0;
   std::uint64_t fault_period = 1;
+  double watch_rate = 0;
+  bool no_watch = false;
   std::vector<std::string> command;
 };
 
@@ -59,6 +61,8 @@ int run_record(const RecordArgs& args) {
   options.pmu_frequency_hz = args.freq;
   options.duration_s = args.duration;
   options.fault_period = args.fault_period;
+  options.watch = !args.no_watch;
+  options.watch_rate = args.watch_rate;
   if (args.pid > 0 && !args.command.empty()) {
     print_error("record: give either -p PID or a command after --, not both");
     return kExitBadInput;
@@ -115,6 +119,10 @@ void register_record_command(CLI::App& app, int& exit_code) {
       ->check(CLI::NonNegativeNumber);
   sub->add_option("-p,--pid", args->pid, "attach to a running process")->check(CLI::PositiveNumber);
   sub->add_option("--fault-period", args->fault_period, "sample every Nth page fault")->capture_default_str()->check(CLI::PositiveNumber);
+  sub->add_option("--watch-rate", args->watch_rate,
+                  "hardware-watchpoint probes per second (0: the rate a 2 % overhead budget allows, from the self-test)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  sub->add_flag("--no-watch", args->no_watch, "do not sample accesses with hardware watchpoints");
   sub->add_option("command", args->command, "program and its arguments (after --)");
   sub->callback([args, &exit_code] { exit_code = run_record(*args); });
 }

@@ -30,6 +30,8 @@ struct TopArgs {
   double interval_s = 2.0;
   int iterations = 0;   // 0: until quit
   bool plain = false;
+  double watch_rate = 0;
+  bool no_watch = false;
 };
 
 constexpr const char* kEnterScreen = "\033[?1049h\033[?25l";   // alternate screen, hide cursor
@@ -92,6 +94,12 @@ int run_top(const TopArgs& args) {
   }
   const bool screen = !args.plain && os::is_terminal(1);
   int interrupt_fd = os::interrupt_fd_open();
+  // After the signals are blocked: the sampler's thread inherits the mask (Ctrl-C stays ours).
+  if (!args.no_watch) {
+    WatchpointOptions watch;
+    watch.probes_per_second = args.watch_rate;
+    sampler->watch_accesses(watch);
+  }
   std::optional<TerminalSession> terminal;
   if (screen) terminal.emplace();
   const bool keys = terminal && terminal->keys();
@@ -171,6 +179,10 @@ void register_top_command(CLI::App& app, int& exit_code) {
   sub->add_option("--iterations", args->iterations, "stop after N refreshes (0: until q or Ctrl-C)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  sub->add_option("--watch-rate", args->watch_rate,
+                  "hardware-watchpoint probes per second (0: the rate a 2 % overhead budget allows, from the self-test)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  sub->add_flag("--no-watch", args->no_watch, "do not sample accesses with hardware watchpoints");
   sub->add_flag("--plain", args->plain, "one text block per refresh, no screen control (the default when stdout is not a terminal)");
   sub->footer("Keys: q quit, s sort threads by score (worst first), m by node migrations, n by node.");
   sub->callback([args, &exit_code] {

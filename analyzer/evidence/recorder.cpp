@@ -24,6 +24,7 @@ std::vector<std::unique_ptr<EvidenceSource>> record_sources(const RecordOptions&
   std::vector<std::unique_ptr<EvidenceSource>> sources;
   sources.push_back(make_perf_sampling(options));
   sources.push_back(make_thread_residency(options));
+  sources.push_back(make_watchpoint_sampling(options));
   sources.push_back(make_page_placement(options));
   sources.push_back(make_vmstat_delta(options));
   sources.push_back(make_task_numa_faults(options));

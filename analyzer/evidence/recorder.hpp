@@ -22,6 +22,8 @@ struct RecordOptions {
   std::uint64_t fault_period = 1;     // sample every Nth page fault
   int poll_ms = 50;                   // ring drain and thread residency polling
   int snapshot_ms = 250;              // numa_maps and sched snapshots
+  bool watch = true;                  // hardware-watchpoint sampling, where breakpoints work
+  double watch_rate = 0;              // its probes per second; 0: from the self-test's trap cost and a 2 % budget
 };
 
 // Progress lines (already formatted) for a live display; `final_line` ends a \r-updated line.

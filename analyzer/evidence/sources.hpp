@@ -12,6 +12,9 @@ namespace numa_agent::analyzer {
 // perf_event_open: page-fault samples (first touch, NUMA hint faults), cpu-migrations samples,
 // PMU memory samples (IBS, PEBS) and node-loads counters.
 std::unique_ptr<EvidenceSource> make_perf_sampling(const RecordOptions& options);
+// One-shot hardware watchpoints on the program's resident words (watchpoint_source.hpp): access
+// samples without a PMU and without hint faults, and every probe as an exposure.
+std::unique_ptr<EvidenceSource> make_watchpoint_sampling(const RecordOptions& options);
 // /proc/PID/task/TID/stat polls: the CPU (so the node) each thread runs on.
 std::unique_ptr<EvidenceSource> make_thread_residency(const RecordOptions& options);
 // numa_maps snapshots and move_pages: where the program's pages are, and each sample's page.

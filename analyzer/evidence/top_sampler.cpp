@@ -33,6 +33,25 @@ TopSampler::TopSampler(int pid, MachineInfo machine) : pid_(pid), cpu_nodes_(mac
   start_ns_ = os::monotonic_ns();
 }
 
+void TopSampler::watch_accesses(const WatchpointOptions& options) {
+  // top has no thread table or mapping snapshots of its own to feed: the sampler reads its own.
+  auto feed = WatchpointFeed::start(pid_, rec_.machine, options);
+  if (feed) watch_ = std::move(*feed), watch_refused_.reset();
+  else watch_refused_ = watchpoint_refused_probe(feed.error(), rec_.machine.perf_event_paranoid);
+}
+
+// Every hit and probe since top started, as the recording's accesses and exposures.
+void TopSampler::collect_watchpoints() {
+  if (watch_refused_) rec_.evidence.push_back(*watch_refused_);
+  if (!watch_) return;
+  const auto hits = watch_->samples();
+  const auto cold = watch_->cold();
+  std::erase_if(rec_.accesses, [](const AccessBucket& a) { return a.source == "watchpoint"; });
+  for (auto& b : watchpoint_access_buckets(hits)) rec_.accesses.push_back(std::move(b));
+  rec_.exposures = watchpoint_exposures(hits, cold);
+  rec_.evidence.push_back(watchpoint_used_probe(watch_->counters(), hits.size(), cold.size()));
+}
+
 double TopSampler::now_s() const { return double(os::monotonic_ns() - start_ns_) / 1e9; }
 
 bool TopSampler::poll_threads() {
@@ -161,6 +180,7 @@ std::optional<TopSample> TopSampler::refresh(double interval_s) {
   rec_.duration_s = sample.elapsed_s;
   collect_threads(sample);
   describe_evidence(sched);
+  collect_watchpoints();
   return sample;
 }
 

@@ -6,12 +6,14 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "agent/error.hpp"
 #include "analyzer/evidence/proc_readers.hpp"
+#include "analyzer/evidence/watchpoint_source.hpp"
 #include "analyzer/model/recording.hpp"
 #include "analyzer/model/top_sample.hpp"
 
@@ -22,6 +24,9 @@ class TopSampler {
   // Fails (Error::code ESRCH) when `pid` does not exist or is a zombie, or with the errno of
   // /proc/PID/stat when it cannot be read.
   static Result<TopSampler> watch(int pid, MachineInfo machine);
+  // Hardware-watchpoint sampling of the process from now on (its hits and exposures join the
+  // recording at every refresh); when refused, the refresh's evidence says why.
+  void watch_accesses(const WatchpointOptions& options);
   // One residency poll of every thread's CPU. False once the process has exited.
   bool poll_threads();
   // numa_maps, maps, sched and vmstat; then the sample. nullopt once the process has exited.
@@ -49,6 +54,7 @@ class TopSampler {
   void read_vmstat_interval(TopSample& sample);
   void collect_threads(TopSample& sample);
   void describe_evidence(const SchedOutcome& sched);
+  void collect_watchpoints();
 
   int pid_;
   Recording rec_;
@@ -60,6 +66,8 @@ class TopSampler {
   std::uint64_t polls_ = 0;
   int numa_maps_error_ = 0, sched_error_ = 0;
   int numa_maps_reads_ = 0;
+  std::unique_ptr<WatchpointFeed> watch_;        // null: not asked, or refused (watch_refused_)
+  std::optional<EvidenceProbe> watch_refused_;
 };
 
 }  // namespace numa_agent::analyzer

@@ -11,7 +11,8 @@ namespace numa_agent::analyzer {
 namespace {
 
 constexpr const char* kPmu = "pmu-memory-sampling";
-constexpr const char* kWatchpoint = "watchpoint";
+constexpr const char* kWatchpoint = "watchpoint-sampling";
+constexpr const char* kWatchpointBuckets = "watchpoint";   // AccessBucket/ExposureBucket::source of its hits
 constexpr const char* kHintFaults = "numa-hint-faults";
 constexpr const char* kCounters = "pmu-node-counters";
 constexpr const char* kTaskFaults = "task-numa-faults";
@@ -69,11 +70,11 @@ std::vector<AccessView> watchpoint_rows(const Recording& r) {
   };
   std::map<Key, double> probes;
   for (const auto& e : r.exposures)
-    if (e.source == kWatchpoint) probes[{e.tid, e.memory_node, e.mapping}] += double(e.probes);
+    if (e.source == kWatchpointBuckets) probes[{e.tid, e.memory_node, e.mapping}] += double(e.probes);
   std::vector<AccessView> rows;
   std::map<std::pair<int, std::uint64_t>, std::pair<double, double>> totals;   // hits, scaled
   for (const auto& a : r.accesses) {
-    if (a.source != kWatchpoint || a.cpu_node < 0 || a.memory_node < 0) continue;
+    if (a.source != kWatchpointBuckets || a.cpu_node < 0 || a.memory_node < 0) continue;
     double scaled = double(a.count);
     auto p = probes.find({a.tid, a.memory_node, a.mapping});
     auto mp = by_start.find(a.mapping);

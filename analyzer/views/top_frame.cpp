@@ -62,6 +62,8 @@ std::vector<std::string> header_lines(const TopFrame& f, const TopLayout& layout
                 f.hint_fault_locality_interval ? pct(*f.hint_fault_locality_interval).c_str() : "-",
                 nb.is_boolean() ? (nb.get<bool>() ? "on" : "off") : "unknown");
   lines.push_back(buf);
+  for (const auto& src : field(ev, "sources"))   // the one live count top adds: its watchpoint probes
+    if (field(src, "source") == "watchpoint-sampling") lines.push_back("watchpoints: " + field_or<std::string>(src, "detail", "-"));
   for (const auto& n : f.notes) lines.push_back("note: " + n);
   lines.push_back("");
   return lines;
