@@ -5,8 +5,6 @@
 #include <cxxabi.h>
 #include <elf.h>
 
-#include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <atomic>
@@ -20,6 +18,7 @@
 #include <toml++/toml.h>
 
 #include "cpu_list.hpp"
+#include "log_line.hpp"
 #include "os/os.hpp"
 #include "pool/pool_runtime.hpp"
 #include "printable.hpp"
@@ -395,22 +394,12 @@ void RoleEngine::after_fork_child() {
 }
 
 void RoleEngine::say(bool warning, const std::string& line) const {
-  if (!log_) return;
-  if (warning) log_->warn(printable(line, 900));
-  else log_->info(line);
+  if (warning) write_log_line(LogLevel::Warn, options_.log, printable(line, 900));
+  else write_log_line(LogLevel::Info, options_.log, line);
 }
 
 void RoleEngine::load() {
   std::call_once(loaded_, [this] {
-    // The runtime's logger is its own; this one prints the same way (prefix, stderr, level).
-    log_ = std::make_shared<spdlog::logger>("numa-agent", std::make_shared<spdlog::sinks::stderr_sink_mt>());
-    log_->set_pattern("numa-agent[%P]: %l: %v");
-    log_->set_level(options_.log == LogLevel::Off     ? spdlog::level::off
-                    : options_.log == LogLevel::Error ? spdlog::level::err
-                    : options_.log == LogLevel::Warn  ? spdlog::level::warn
-                    : options_.log == LogLevel::Info  ? spdlog::level::info
-                                                      : spdlog::level::debug);
-    log_->flush_on(spdlog::level::trace);
     RuleSet set = parse_rules_text(options_.rules);
     if (!options_.config.empty()) {
       const std::string where = "NUMA_AGENT_CONFIG='" + options_.config + "'";

@@ -12,16 +12,7 @@ namespace numa_agent {
 
 AgentRuntime::~AgentRuntime() = default;
 
-void AgentRuntime::log_line(LogLevel level, std::string_view text) const {
-  if (!should_log(level)) return;
-  // spdlog's names, which the log has always used.
-  const char* name = level == LogLevel::Error ? "error" : level == LogLevel::Warn ? "warning"
-                     : level == LogLevel::Info ? "info" : "debug";
-  std::string line = "numa-agent[" + std::to_string(os::current_pid()) + "]: " + name + ": ";
-  line.append(text);
-  line += '\n';
-  os::write_stderr(line);
-}
+void AgentRuntime::log_line(LogLevel level, std::string_view text) const { write_log_line(level, options_.log, text); }
 
 void AgentRuntime::warn(const std::string& text) {
   const std::string line = printable(text, 900);   // one line whatever a path or value holds

@@ -16,6 +16,7 @@
 #include "options.hpp"
 #include "placement_policy.hpp"
 #include "thread_registry.hpp"
+#include "log_line.hpp"
 #include "topology.hpp"
 
 namespace numa_agent {
@@ -91,7 +92,7 @@ class AgentRuntime {
   // ensure_placement() for the const accessors; no AgentRuntime is ever created const.
   void placement() const { const_cast<AgentRuntime*>(this)->ensure_placement(); }
   int node_of_mask(const CpuSet& cpus) const;   // the one node holding all of `cpus`, else -1
-  bool should_log(LogLevel level) const { return level != LogLevel::Off && level <= options_.log; }
+  bool should_log(LogLevel level) const { return log_enabled(level, options_.log); }
   // "numa-agent[PID]: warning: TEXT", one write(2) straight to stderr (no stdio, no formatter).
   void log_line(LogLevel level, std::string_view text) const;
   void warn(const std::string& line);

@@ -56,40 +56,50 @@ AccessView node_pair_row(const MachineInfo& m, int tid, int cpu_node, int memory
   return v;
 }
 
-// Watchpoint hits. Probes are aimed in proportion to resident bytes, so hits per probe on a node
-// is the thread's access rate per byte there: a node's accesses ~ hits / probes x its pages. The
-// rows keep each (thread, mapping)'s total at its hit count (the effective sample count) and split
-// it by those rates; without exposures the hits stand as they are.
+// Watchpoint hits by exposure. A probe's time to hit measures how hot its word is: per (thread,
+// memory node, mapping) the hit rate is hits per probe-ns (prior: one more probe of the longest mean
+// window, so a few lucky hits do not read as a hot mapping); accesses there ~ that rate x the bytes
+// it stands for (the mapping's pages on that node; the whole mapping when the last snapshot has none
+// there) x the thread's probes. Rows are scaled so they sum to the hits, the effective sample count.
+// On single-node mappings this is the sampler's own estimator (watchpoint_remote_share), validated
+// in guests.
 std::vector<AccessView> watchpoint_rows(const Recording& r) {
-  std::map<std::uint64_t, const MappingRecord*> by_start;
-  for (const auto& mp : r.mappings) by_start[mp.start] = &mp;
   struct Key {
     int tid, memory_node;
     std::uint64_t mapping;
     auto operator<=>(const Key&) const = default;
   };
-  std::map<Key, double> probes;
-  for (const auto& e : r.exposures)
-    if (e.source == kWatchpointBuckets) probes[{e.tid, e.memory_node, e.mapping}] += double(e.probes);
+  std::map<Key, double> window_ns;   // probe time
+  std::map<int, double> probes;      // by tid
+  double prior = 0, hits = 0, sum = 0;
+  for (const auto& e : r.exposures) {
+    if (e.source != kWatchpointBuckets) continue;
+    window_ns[{e.tid, e.memory_node, e.mapping}] += double(e.window_ns), probes[e.tid] += double(e.probes);
+    prior = std::max(prior, double(e.window_ns) / double(std::max<std::uint64_t>(e.probes, 1)));
+  }
+  std::map<std::uint64_t, const MappingRecord*> by_start;
+  for (const auto& m : r.mappings) by_start[m.start] = &m;
+  auto bytes_of = [&](std::uint64_t mapping, int node) {
+    auto m = by_start.find(mapping);
+    if (m == by_start.end()) return 0.0;
+    double all = 0;
+    for (const auto& [n, pages] : m->second->pages_by_node) all += double(pages);
+    auto on_node = m->second->pages_by_node.find(node);
+    const double pages = on_node != m->second->pages_by_node.end() && on_node->second > 0 ? double(on_node->second) : all;
+    return pages * double(m->second->page_kb) * 1024.0;
+  };
   std::vector<AccessView> rows;
-  std::map<std::pair<int, std::uint64_t>, std::pair<double, double>> totals;   // hits, scaled
   for (const auto& a : r.accesses) {
     if (a.source != kWatchpointBuckets || a.cpu_node < 0 || a.memory_node < 0) continue;
-    double scaled = double(a.count);
-    auto p = probes.find({a.tid, a.memory_node, a.mapping});
-    auto mp = by_start.find(a.mapping);
-    if (p != probes.end() && p->second > 0 && mp != by_start.end())
-      if (auto pages = mp->second->pages_by_node.find(a.memory_node); pages != mp->second->pages_by_node.end())
-        scaled = double(a.count) / p->second * double(pages->second);
-    rows.push_back(node_pair_row(r.machine, a.tid, a.cpu_node, a.memory_node, a.mapping, scaled));
-    auto& t = totals[{a.tid, a.mapping}];
-    t.first += double(a.count), t.second += scaled;
+    auto w = window_ns.find({a.tid, a.memory_node, a.mapping});
+    if (w == window_ns.end()) continue;
+    rows.push_back(node_pair_row(r.machine, a.tid, a.cpu_node, a.memory_node, a.mapping,
+                                 double(a.count) / (w->second + prior) * probes[a.tid] * bytes_of(a.mapping, a.memory_node)));
+    hits += double(a.count), sum += rows.back().total;
   }
-  for (auto& v : rows) {
-    const auto& t = totals[{v.tid, v.mapping}];
-    const double f = t.second > 0 ? t.first / t.second : 0;
-    v.local *= f, v.remote *= f, v.total *= f, v.cost *= f;
-  }
+  const double f = sum > 0 ? hits / sum : 0;
+  for (auto& v : rows) v.local *= f, v.remote *= f, v.total *= f, v.cost *= f;
+  std::erase_if(rows, [](const AccessView& v) { return !(v.total > 0); });
   return rows;
 }
 
@@ -198,7 +208,7 @@ AccessEvidence gather_evidence(const Recording& r) {
   const double counters = r.counters.available ? double(r.counters.node_loads + r.counters.node_load_misses) : 0;
   ev.sources = {
       {kPmu, classified(pmu), used[kPmu], "every data access of the sampled kinds, per page"},
-      {kWatchpoint, classified(watch), used[kWatchpoint], "accesses to probed words, rates per probe"},
+      {kWatchpoint, classified(watch), used[kWatchpoint], "accesses to probed words, rates per probe-ns of their windows"},
       {kHintFaults, classified(hints), used[kHintFaults],
        "the first access to each page after a NUMA scan; not memory balancing skips (plain bind, prefer, interleave)"},
       {kCounters, counters, ev.program_source == kCounters ? counters : 0,

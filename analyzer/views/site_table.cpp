@@ -12,7 +12,6 @@
 #include "analyzer/views/render_html.hpp"
 
 namespace numa_agent::analyzer {
-namespace {
 
 using nlohmann::json;
 
@@ -29,6 +28,8 @@ std::string site_label(const json& frame) {
 }
 
 namespace {
+
+double number(const json& v) { return v.is_number() ? v.get<double>() : 0.0; }
 
 bool has_site_table(const json& report) {
   for (const auto& s : field(report, "sites"))

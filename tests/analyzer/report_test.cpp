@@ -445,7 +445,7 @@ TEST_CASE("an agent profile with fields of the wrong type is read as far as it i
   r.agent_profile = json::parse(R"({"schema": "numa-agent-profile/1",
       "threads": [{"tid": 101, "pinned": "yes", "cpus": 7, "node": "zero", "reason": null},
                   {"tid": 102, "pinned": true, "cpus": "2", "node": 1, "reason": "policy"}, 5, "x"],
-      "pools": {"sites": [1, "two", {"site": "main+0x10", "bytes": 64}]}})");
+      "pools": {"sampling": {"sites": [1, "two", {"site": "main+0x10", "bytes": 64}]}}})");
   json report;
   REQUIRE_NOTHROW(report = build_report(r));
   std::map<int, json> agent_by_tid;
@@ -638,9 +638,10 @@ TEST_CASE("fusion: a program on several nodes never gets a whole-program single-
   CHECK(cmd.find("all fit on node 1's 2 CPUs") != std::string::npos);
 }
 
-// Watchpoints: probes are aimed by resident bytes; hits per probe are rates. Half the array on each
-// node; the thread (node 0) hit 60 of 100 probes on node 0 and 10 of 50 on node 1: rates 0.6 and
-// 0.2 per probe over equal bytes, remote share 0.2 / 0.8 = 25 % (the raw hits would say 10 / 70).
+// Watchpoints: probes are aimed by resident bytes; hits per probe-ns are rates. Half the array on
+// each node; the thread (node 0) hit 60 of 100 probes (100 us of windows) on node 0 and 10 of 50
+// (50 us) on node 1: rates 60/101 and 10/51 per us with the prior of one more 1 us probe, over equal
+// bytes: remote share ~25 % (the raw hits would say 10 / 70).
 TEST_CASE("fusion: watchpoint hits are rates per probe over the bytes they stand for") {
   Recording r = machine(2);
   add_thread(r, 1, 0);
@@ -651,16 +652,17 @@ TEST_CASE("fusion: watchpoint hits are rates per probe over the bytes they stand
   r.exposures.push_back({"watchpoint", 1, 1, kA, 50, 10, 50'000});
   const json report = build_report(r);
   const json& c = report["components"];
-  CHECK(report["evidence"]["locality_source"] == "watchpoint");
-  CHECK(c["remote_share"].get<double>() == Approx(0.25).margin(1e-4));
-  // The effective count stays the 70 hits: Wilson on 17.5 of 70.
-  const auto w = wilson_interval(0.25 * 70, 70);
+  CHECK(report["evidence"]["locality_source"] == "watchpoint-sampling");
+  const double local_rate = 60.0 / 101.0, remote_rate = 10.0 / 51.0, share = remote_rate / (local_rate + remote_rate);
+  CHECK(c["remote_share"].get<double>() == Approx(share).margin(1e-4));
+  // The effective count stays the 70 hits: Wilson on share x 70 of 70.
+  const auto w = wilson_interval(share * 70, 70);
   CHECK(c["remote_share_interval"]["low"].get<double>() == Approx(w.low).margin(1e-4));
   CHECK(c["remote_share_interval"]["high"].get<double>() == Approx(w.high).margin(1e-4));
   CHECK(c["coverage"]["share"].get<double>() == Approx(1.0));
-  // Without exposures the hits stand as they are.
+  // Without exposures hits are no rates: not counted as watchpoint evidence.
   r.exposures.clear();
-  CHECK(build_report(r)["components"]["remote_share"].get<double>() == Approx(10.0 / 70.0).margin(1e-4));
+  CHECK(build_report(r)["evidence"]["locality_source"] != "watchpoint-sampling");
 }
 
 TEST_CASE("fusion: placement alone is unknown, with its estimate and bounds") {

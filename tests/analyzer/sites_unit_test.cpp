@@ -170,23 +170,22 @@ TEST_CASE("folded output parses back into call paths and the sites' remote cost"
   const std::string folded = render_report_folded(report);
   std::istringstream lines(folded);
   std::string line;
-  int parsed = 0;
+  // One line per site with a remote cost, its count that cost in millionths; the leaf frame last.
+  std::map<std::string, long long> expected;
+  for (const auto& s : report["sites"])
+    if (s["cost"].get<double>() > 0)
+      expected[site_label(s)] = std::max<long long>(1, std::llround(s["cost"].get<double>() * 1e6));
+  std::map<std::string, long long> leaves;
+  bool init_path = false;
   while (std::getline(lines, line)) {
     auto space = line.rfind(' ');
     REQUIRE(space != std::string::npos);
     const std::string stack = line.substr(0, space);
-    const long long count = std::stoll(line.substr(space + 1));
-    CHECK(count >= 1);
-    if (stack == "main (prog.c:20);init (prog.c:10)") {
-      double cost = 0;
-      for (const auto& s : report["sites"])
-        if (s.value("function", "") == "init") cost = s["cost"];
-      CHECK(count == std::max<long long>(1, std::llround(cost * 1e6)));   // millionths of the cost unit
-    }
-    ++parsed;
-    CHECK(stack.find("main (prog.c:20);init (prog.c:10)") != std::string::npos);
+    leaves[stack.substr(stack.rfind(';') == std::string::npos ? 0 : stack.rfind(';') + 1)] = std::stoll(line.substr(space + 1));
+    if (stack == "main (prog.c:20);init (prog.c:10)") init_path = true;
   }
-  CHECK(parsed == 1);   // only the site with a remote cost
+  CHECK(init_path);   // the caller chain, outermost first
+  CHECK(leaves == expected);
   // A report without a site table (an older recording) folds to nothing rather than to agent sites.
   Recording old = r;
   old.sites.clear();

@@ -63,7 +63,7 @@ Recording recording_of(const std::vector<WatchpointSample>& hits, const std::vec
 }
 
 double reported_remote_share(const Recording& r) {
-  const AccessEvidence evidence = choose_evidence(r);
+  const AccessEvidence evidence = gather_evidence(r);
   REQUIRE(evidence.source == "watchpoint-sampling");
   const auto locality = aggregate_accesses(evidence).program.locality();
   REQUIRE(locality);
@@ -167,7 +167,7 @@ TEST_CASE("the report weights hits by exposure: a thread's share is what it touc
 
   // The rows sum to the hits (the report counts them as samples).
   double total = 0;
-  for (const auto& v : choose_evidence(r).rows) total += v.total;
+  for (const auto& v : gather_evidence(r).rows) total += v.total;
   CHECK(total == Approx(double(hits.size())));
 }
 
@@ -177,7 +177,7 @@ TEST_CASE("two threads: each one's share follows its own hits, the program's the
   for (int i = 0; i < 30; ++i) hits.push_back(hit(1, 0, 0, kX, 2 * kMs));   // all local
   for (int i = 0; i < 30; ++i) hits.push_back(hit(2, 1, 0, kX, 2 * kMs));   // all remote
   const Recording r = recording_of(hits, colds, {{kX, 4096}});
-  const AccessTallies t = aggregate_accesses(choose_evidence(r));
+  const AccessTallies t = aggregate_accesses(gather_evidence(r));
   CHECK(*t.by_thread.at(1).locality() == Approx(1.0));
   CHECK(*t.by_thread.at(2).locality() == Approx(0.0));
   CHECK(*t.program.locality() == Approx(0.5));
@@ -186,7 +186,7 @@ TEST_CASE("two threads: each one's share follows its own hits, the program's the
 TEST_CASE("without exposures or known nodes the watchpoint rung is skipped") {
   Recording r = recording_of({hit(1, 0, 0, kX, kMs)}, {}, {{kX, 10}});
   r.exposures.clear();   // an older recording
-  CHECK(choose_evidence(r).source != "watchpoint-sampling");
+  CHECK(gather_evidence(r).source != "watchpoint-sampling");
   Recording unresolved = recording_of({hit(1, 0, -1, kX, kMs)}, {}, {{kX, 10}});
-  CHECK(choose_evidence(unresolved).source != "watchpoint-sampling");
+  CHECK(gather_evidence(unresolved).source != "watchpoint-sampling");
 }
