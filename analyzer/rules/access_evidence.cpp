@@ -166,9 +166,15 @@ AccessEvidence gather_evidence(const Recording& r) {
   // Per mapping: precise samples (PMU, watchpoints: every kind of data access) where there are any;
   // otherwise hint faults, which see a page's first access after each scan, and only on memory
   // that balancing scans.
-  std::map<std::uint64_t, double> precise;
-  for (const auto* rows : {&pmu, &watch})
-    for (const auto& v : *rows) precise[v.mapping] += v.local + v.remote;
+  // A mapping goes to PMU samples when it has any; watchpoint hits take it from hint faults only
+  // when they are at least as many (a few dozen hits do not outweigh thousands of faults).
+  std::map<std::uint64_t, double> pmu_n, watch_n, hint_n, precise;
+  for (const auto& v : pmu) pmu_n[v.mapping] += v.local + v.remote;
+  for (const auto& v : watch) watch_n[v.mapping] += v.local + v.remote;
+  for (const auto& v : hints) hint_n[v.mapping] += v.local + v.remote;
+  for (const auto& [m, n] : pmu_n) precise[m] += n;
+  for (const auto& [m, n] : watch_n)
+    if (pmu_n[m] > 0 || n >= hint_n[m]) precise[m] += n;
   std::map<std::string, double> used;
   auto take = [&](const std::vector<AccessView>& rows, const char* source, bool is_precise) {
     for (const auto& v : rows) {

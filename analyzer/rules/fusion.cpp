@@ -211,6 +211,20 @@ FusedEstimate fuse_evidence(const Recording& r, const AccessEvidence& ev, const 
     e.weight = by_bytes ? e.bytes : (e.basis == MappingBasis::Sampled ? e.samples : 0);
     total_weight += e.weight;
   }
+  // Rate sources (PMU samples, watchpoint hits scaled by exposure) count accesses, not pages: among
+  // the mappings they decide, the bytes they hold together are shared out by access volume, so a
+  // hot local buffer and a cold remote one of the same size do not weigh the same.
+  if (by_bytes) {
+    double rate_bytes = 0, rate_samples = 0;
+    auto rate_sourced = [&](const MappingEstimate& e) {
+      return e.basis == MappingBasis::Sampled && !fault_based(e.source) && e.samples > 0;
+    };
+    for (auto& [start, e] : f.mappings)
+      if (rate_sourced(e)) rate_bytes += e.weight, rate_samples += e.samples;
+    if (rate_samples > 0)
+      for (auto& [start, e] : f.mappings)
+        if (rate_sourced(e)) e.weight = rate_bytes * e.samples / rate_samples;
+  }
   // Program-wide evidence with no mapping to hold it (no numa_maps): it is the whole estimate.
   const bool program_wide_alone = total_weight <= 0 && program_wide.accesses() > 0;
   if (total_weight <= 0 && !program_wide_alone) return f;
