@@ -34,5 +34,12 @@ if(NOT HAVE_PERF_EVENT_H)
   message(FATAL_ERROR "linux/perf_event.h not found: apt-get install linux-libc-dev (or run scripts/install-deps)")
 endif()
 
+# Role rules from NUMA_AGENT_CONFIG (agent/role_rules.cpp): toml++ header-only, so the preload
+# gains no shared library.
+check_include_file_cxx(toml++/toml.h HAVE_TOMLPLUSPLUS)
+if(NOT HAVE_TOMLPLUSPLUS)
+  message(FATAL_ERROR "toml++/toml.h not found: apt-get install libtomlplusplus-dev (or run scripts/install-deps)")
+endif()
+
 find_package(Threads REQUIRED)
 find_package(OpenMP)   # optional: only the OpenMP integration test needs it
