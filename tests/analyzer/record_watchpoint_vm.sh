@@ -4,13 +4,17 @@
 # faults) and check that `report --format json` takes its locality from watchpoint-sampling and
 # that its remote share is within $TOL (default 0.05) of the share the scenario measured itself
 # (move_pages x the CPUs its workers ran on). Prints ok/FAIL lines; exit 0 when all passed.
+# SCENARIO:SECONDS:known-wrong marks a scenario the analyzer is known to get wrong (the reason is
+# where the test is registered): its miss prints XFAIL and does not fail the test; a pass prints
+# XPASS (drop the mark).
 B=$1; shift
 A="$B/numa-analyze"
 TOL=${TOL:-0.05}
 status=0
 echo 0 > /proc/sys/kernel/numa_balancing || { echo "FAIL cannot switch NUMA balancing off"; exit 1; }
 for arg in "$@"; do
-  s=${arg%%:*}; secs=${arg#*:}
+  s=${arg%%:*}; rest=${arg#*:}; secs=${rest%%:*}
+  known_wrong=""; [ "$rest" != "$secs" ] && known_wrong=${rest#*:}
   t0=$(date +%s)
   timeout -s KILL $((secs + 90)) "$A" record -o /tmp/rw-$s.rec -- \
     "$B/tests/analyzer/watch_scenario" "$s" --seconds "$secs" --truth /tmp/rw-$s.truth > /tmp/rw-$s.log 2>&1
@@ -27,7 +31,10 @@ for arg in "$@"; do
   fi
   case "$src" in watchpoint-sampling*) ;; *) echo "FAIL $s: locality from '$src', not watchpoint-sampling"; status=1 ;; esac
   if awk -v a="$got" -v b="$truth" -v t="$TOL" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= t) }'; then
-    echo "ok   $s: reported remote share $got, truth $truth ($(($(date +%s) - t0)) s)"
+    if [ "$known_wrong" = known-wrong ]; then echo "XPASS $s: reported remote share $got, truth $truth: drop its known-wrong mark"
+    else echo "ok   $s: reported remote share $got, truth $truth ($(($(date +%s) - t0)) s)"; fi
+  elif [ "$known_wrong" = known-wrong ]; then
+    echo "XFAIL $s: reported remote share $got, truth $truth, tolerance $TOL (known wrong)"
   else
     echo "FAIL $s: reported remote share $got, truth $truth, tolerance $TOL"; status=1
   fi
