@@ -609,7 +609,8 @@ TEST_CASE("fusion: a well-placed program gets no recommendation, whatever a tiny
   Recording bad = r;
   bad.mappings[0].pages_by_node = {{1, 16384}};
   bad.accesses[0].memory_node = 1;
-  for (const auto& rec : build_report(bad)["recommendations"])
+  const json bad_report = build_report(bad);   // kept: the loop must not iterate a destroyed temporary
+  for (const auto& rec : bad_report["recommendations"])
     if (rec.contains("mapping")) CHECK(rec["mapping"] != "0x55d000000000");
 }
 
