@@ -147,6 +147,18 @@ int wait_readable(int fd, int timeout_ms) {
   return r > 0 ? 1 : 0;
 }
 
+int wait_readable_any(std::vector<int>& fds, int timeout_ms) {
+  std::vector<pollfd> p;
+  for (int fd : fds) p.push_back({fd, POLLIN, 0});
+  if (poll(p.data(), p.size(), timeout_ms) <= 0) return -1;
+  int first = -1;
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    if ((p[i].revents & POLLIN) && first < 0) first = static_cast<int>(i);
+    else if (p[i].revents & (POLLHUP | POLLERR | POLLNVAL)) fds[i] = -1;
+  }
+  return first;
+}
+
 bool is_terminal(int fd) { return isatty(fd) == 1; }
 
 Result<std::string> make_temp_directory(const std::string& prefix) {

@@ -46,6 +46,10 @@ enum class SignalTaken { None, Interrupt, ChildExit };
 SignalTaken interrupt_fd_take(int fd);
 // poll(fd, POLLIN, timeout_ms): 1 readable, 0 timeout, -errno.
 int wait_readable(int fd, int timeout_ms);
+// poll() on all of `fds` (negative entries are skipped): the index of the first readable one, or -1
+// after timeout_ms. An fd that reports only POLLHUP/POLLERR (a perf event whose task exited) is set
+// to -1, so it cannot end every later wait at once.
+int wait_readable_any(std::vector<int>& fds, int timeout_ms);
 bool is_terminal(int fd);
 
 // ---- files around the launched program ----

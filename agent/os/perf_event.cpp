@@ -52,13 +52,15 @@ int perf_event_open(const PerfEventSpec& spec, int pid, int cpu) {
   attr.exclude_hv = spec.exclude_hv;
   attr.task = spec.task;
   attr.comm = spec.comm;
+  attr.exclude_callchain_kernel = spec.exclude_callchain_kernel;
+  attr.sample_max_stack = spec.sample_max_stack;
   attr.precise_ip = static_cast<unsigned>(spec.precise_ip) & 3u;
   if (spec.clockid >= 0) {
     attr.use_clockid = 1;
     attr.clockid = spec.clockid;
   }
-  attr.watermark = 0;
-  attr.wakeup_events = 0;
+  attr.watermark = spec.wakeup_watermark > 0;
+  attr.wakeup_watermark = spec.wakeup_watermark;
   long fd = syscall(SYS_perf_event_open, &attr, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
   return fd < 0 ? -errno : static_cast<int>(fd);
 }

@@ -30,6 +30,9 @@ struct PerfEventSpec {
   bool comm = false;                 // PERF_RECORD_COMM
   int precise_ip = 0;
   int clockid = -1;                  // >= 0: timestamps from this clock (use_clockid)
+  bool exclude_callchain_kernel = false;
+  std::uint16_t sample_max_stack = 0;   // > 0: at most this many callchain entries
+  std::uint32_t wakeup_watermark = 0;   // > 0: the fd polls readable once this many ring bytes wait
 };
 
 // perf_event_open(spec, pid, cpu, group_fd=-1, PERF_FLAG_FD_CLOEXEC): fd or -errno.

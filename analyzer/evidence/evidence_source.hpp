@@ -112,6 +112,9 @@ class EvidenceSource {
   virtual Result<void> start(const Target& target, Evidence& evidence) = 0;
   virtual void poll(const PollRound& round, Evidence& evidence) = 0;
   virtual void finish(Evidence& evidence) = 0;
+  // Fds that poll readable when the source should be polled before the next round is due (a
+  // sampling ring filling up); the recorder's wait ends on any of them.
+  virtual std::vector<int> wake_fds() const { return {}; }
 };
 
 // One EvidenceProbe (errno_name filled in from `error`).

@@ -177,6 +177,12 @@ class PerfSampling final : public EvidenceSource {
   Result<void> start(const Target& target, Evidence& evidence) override;
   void poll(const PollRound&, Evidence& evidence) override { drain(evidence); }
   void finish(Evidence& evidence) override;
+  std::vector<int> wake_fds() const override {
+    std::vector<int> fds;
+    for (const auto& e : events_)
+      if (e.kind == EventKind::Faults) fds.push_back(e.fd);
+    return fds;
+  }
 
  private:
   // counter_slot: for counting events (no ring), 0 = local DRAM reads, 1 = remote.
@@ -228,7 +234,10 @@ OpenOutcome PerfSampling::open_event(EventKind kind, os::PerfEventSpec spec, std
         ++outcome.opened;
         continue;
       }
+      // A ring over the locked-memory limit (perf_event_mlock_kb, RLIMIT_MEMLOCK) is retried smaller.
       auto ring = os::perf_ring_map(fd, ring_pages);
+      for (std::size_t pages = ring_pages / 2; !ring && pages >= 16 && (ring.error().code == EPERM || ring.error().code == ENOMEM); pages /= 2)
+        ring = os::perf_ring_map(fd, pages);
       if (!ring) {
         if (!outcome.first_error) outcome.first_error = ring.error().code;
         os::close_fd(fd);
@@ -299,7 +308,17 @@ void PerfSampling::open_node_counters(int paranoid) {
 void PerfSampling::open_page_faults(int paranoid) {
   os::PerfEventSpec spec = page_fault_spec(fault_period_);
   spec.sample_type |= perf_abi::kSampleCallchain;   // user frames of a user-mode fault (frame pointers)
-  OpenOutcome o = open_event(EventKind::Faults, spec, 256);
+  // Only the user frames that are kept: a fault's kernel frames (~15) and deep user stacks made
+  // each record ~4x larger, and a 4 x 16 MiB memset then overflowed the ring between drains.
+  spec.exclude_callchain_kernel = true;
+  spec.sample_max_stack = kStackDepth;
+  // A burst of first touches (a big memset: ~12,000 records a MiB of ring) fills a ring faster than
+  // a busy recorder drains it: 64 MiB of rings over the CPUs (256 KiB to 4 MiB each), and the
+  // recorder's wait ends when a quarter of a ring is full.
+  std::size_t ring_pages = 1024;
+  while (ring_pages > 64 && ring_pages * target_.cpus.size() > 16384) ring_pages /= 2;
+  spec.wakeup_watermark = static_cast<std::uint32_t>(ring_pages * 4096 / 4);
+  OpenOutcome o = open_event(EventKind::Faults, spec, ring_pages);
   faults_ = o.opened > 0;
   if (faults_) {
     probes_.push_back(probe("page-fault-sampling", true,

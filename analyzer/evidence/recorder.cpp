@@ -64,6 +64,8 @@ class Session {
   std::vector<AccessSample> samples_;
   Evidence evidence_{rec_, clock_, threads_, mappings_, samples_};
   int interrupt_fd_ = -1;
+  std::vector<int> wait_fds_;   // interrupt_fd_ first, then the sources' wake fds
+  std::vector<EvidenceSource*> wait_owner_;   // the source of each wait fd (none for the first)
   RecordedProgram program_;
   // Last: destroyed first, so perf events close before a never-released child is killed.
   std::vector<std::unique_ptr<EvidenceSource>> sources_;
@@ -114,8 +116,22 @@ void Session::poll_sources(bool last) {
 
 bool Session::interrupted() {
   // SIGCHLD only cuts the wait short: the next round reaps the program after a last drain.
-  return os::wait_readable(interrupt_fd_, opt_.poll_ms) > 0 &&
-         os::interrupt_fd_take(interrupt_fd_) == os::SignalTaken::Interrupt;
+  if (wait_fds_.empty()) {
+    wait_fds_.push_back(interrupt_fd_), wait_owner_.push_back(nullptr);
+    for (const auto& source : sources_)
+      for (int fd : source->wake_fds()) wait_fds_.push_back(fd), wait_owner_.push_back(source.get());
+  }
+  // A source whose fd wakes the wait is polled alone (its ring drained), and the wait goes on:
+  // the other sources keep their cadence.
+  const std::uint64_t deadline = os::monotonic_ns() + std::uint64_t(opt_.poll_ms) * 1'000'000;
+  for (std::uint64_t now = os::monotonic_ns(); now < deadline; now = os::monotonic_ns()) {
+    const int ready = os::wait_readable_any(wait_fds_, int((deadline - now + 999'999) / 1'000'000));
+    if (ready < 0) return false;
+    if (ready == 0) return os::interrupt_fd_take(interrupt_fd_) == os::SignalTaken::Interrupt;
+    const std::vector<int> none;
+    wait_owner_[std::size_t(ready)]->poll(PollRound{false, 0, none, none}, evidence_);
+  }
+  return false;
 }
 
 std::string Session::poll_until_end() {
