@@ -90,6 +90,15 @@ int breakpoint_modify(int fd, std::uint64_t addr) {
   return ioctl(fd, PERF_EVENT_IOC_MODIFY_ATTRIBUTES, &attr) == 0 ? 0 : -errno;
 }
 
+Result<void> breakpoint_available() {
+  alignas(8) static thread_local std::uint64_t word = 0;
+  perf_event_attr attr = probe_attr(reinterpret_cast<std::uint64_t>(&word));
+  long fd = syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+  if (fd < 0) return fail(errno, "perf_event_open(PERF_TYPE_BREAKPOINT)");
+  close(static_cast<int>(fd));
+  return {};
+}
+
 // ---- self-test --------------------------------------------------------------------------------
 namespace {
 

@@ -86,9 +86,11 @@ SelfTestOutcome cached_breakpoint_self_test(const std::string& dir_arg) {
     if (!text) {
       why = text.error().code == ENOENT ? "absent" : text.error().what + " (" + describe_errno(text.error().code) + ")";
     } else if (auto cached = parse_self_test_cache(*text, key)) {
-      out.test = *cached;
       out.cached = true;
       out.note = "breakpoint self-test: from cache " + path;
+      // The figures hold for this boot; whether this process may open breakpoints is checked now.
+      if (auto now = os::breakpoint_available()) out.test = *cached;
+      else out.test = fail(now.error());
       return out;
     } else {
       why = cached.error().what;

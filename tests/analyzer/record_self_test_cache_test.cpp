@@ -47,13 +47,14 @@ struct Recorded {
   std::string err;
   bool used = false;
   std::string detail;   // the watchpoint-sampling line
+  std::string error_name;
 };
 
 // record with XDG_RUNTIME_DIR=`runtime_dir` (the cache in runtime_dir/numa-agent/).
-Recorded record(const std::string& runtime_dir) {
+Recorded record(const std::string& runtime_dir, const std::string& env = "") {
   Recorded r;
   const std::string path = scratch("rec.json"), err = scratch("stderr");
-  const int raw = std::system(("XDG_RUNTIME_DIR=" + runtime_dir + " " + kTool + " record -o " + path + " -- " + kTarget +
+  const int raw = std::system((env + " XDG_RUNTIME_DIR=" + runtime_dir + " " + kTool + " record -o " + path + " -- " + kTarget +
                                " --seconds 2 >/dev/null 2>" + err)
                                   .c_str());
   r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
@@ -62,7 +63,7 @@ Recorded record(const std::string& runtime_dir) {
   if (r.status == 0) {
     const json rec = json::parse(slurp(path));
     for (const auto& p : rec["evidence"])
-      if (p["source"] == "watchpoint-sampling") r.used = p["used"], r.detail = p["detail"];
+      if (p["source"] == "watchpoint-sampling") r.used = p["used"], r.detail = p["detail"], r.error_name = p["error_name"];
   }
   std::remove(path.c_str());
   return r;
@@ -197,4 +198,19 @@ TEST_CASE("a cache directory that cannot be written: the self-test runs every ti
     CHECK(measured(record(d)));
     std::system(("rm -rf " + d).c_str());
   }
+}
+
+TEST_CASE("a fresh cache does not hide breakpoints refused now: one clear line, as without the cache") {
+  const std::string d = fresh_dir("refused");
+  first_record(d);
+  const Recorded r = record(d, "LD_PRELOAD=" + kBuild + "/tests/analyzer/librecord_watchpoint_deny_bp_shim.so");
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  INFO(r.detail);
+  CHECK(cached(r));
+  CHECK(!r.used);
+  CHECK(r.error_name == "EACCES");
+  CHECK(has(r, "perf_event_paranoid"));
+  CHECK(has(r, "not permitted"));
+  std::system(("rm -rf " + d).c_str());
 }
