@@ -54,5 +54,9 @@ struct BreakpointSelfTest {
 };
 // Fails with the errno of the first refused call (no breakpoint PMU, no permission).
 Result<BreakpointSelfTest> breakpoint_self_test();
+// Whether a breakpoint can be opened now, on a word of the calling thread (opened and closed at
+// once, never armed): what a cached self-test does not prove (a seccomp filter, a changed
+// capability). Fails as breakpoint_self_test() does on its first probe.
+Result<void> breakpoint_available();
 
 }  // namespace numa_agent::os

@@ -116,6 +116,23 @@ int thread_last_cpu(int tid);              // field 39 of /proc/self/task/TID/st
 // A symlink at `path` is replaced, never followed. 0 or -errno.
 int write_file_atomically(const std::string& path, std::string_view data);
 Result<std::string> read_file(const std::string& path);
+// ---- per-user cache files (os/cache_file.cpp) -----------------------------------------------
+// The directory of the calling user's numa-agent caches: $XDG_RUNTIME_DIR/numa-agent when
+// XDG_RUNTIME_DIR is an absolute path, else $HOME/.cache/numa-agent. ENOENT when neither is set.
+Result<std::string> user_cache_dir();
+// Reads a cache file that must be a regular file owned by the effective uid with no group or
+// other permission bits, opened with O_NOFOLLOW (a symlink at `path` fails with ELOOP), at most
+// `max_bytes` long (EFBIG).
+Result<std::string> read_private_file(const std::string& path, std::size_t max_bytes);
+// Writes `data` to `path` (0600) atomically through a temporary file beside it (O_EXCL|O_NOFOLLOW,
+// then rename: a symlink at `path` is replaced, never followed). Creates the parent directory
+// 0700 (and its parent, when missing, 0700) and refuses one that is a symlink, not owned by the
+// effective uid, or writable by group or others (EPERM).
+Result<void> write_private_file(const std::string& path, std::string_view data);
+Result<std::string> boot_id();       // /proc/sys/kernel/random/boot_id, without its newline
+std::string kernel_release();        // uname -r; "" when uname fails
+unsigned effective_uid();            // geteuid()
+
 // Diagnostics straight to fd 2 (no FILE, no allocation): the only output allowed inside malloc.
 void write_stderr(std::string_view text);  // [malloc-safe]
 // "ENOMEM" for ENOMEM (strerrorname_np); nullptr for a number glibc does not know.

@@ -11,6 +11,7 @@
 #include "agent/os/os.hpp"
 #include "agent/os/procfs.hpp"
 #include "analyzer/evidence/perf_records.hpp"
+#include "analyzer/evidence/self_test_cache.hpp"
 
 namespace numa_agent::analyzer {
 
@@ -130,7 +131,7 @@ Result<std::unique_ptr<WatchpointSampler>> WatchpointSampler::attach(int pid, Ma
   if (self_test) {
     test = *self_test;
   } else {
-    auto measured = os::breakpoint_self_test();
+    auto measured = cached_breakpoint_self_test().test;   // top: the per-boot cache (self_test_cache.hpp)
     if (!measured) {
       const Error& e = measured.error();
       return fail(e.code, "hardware watchpoints unavailable: " + e.what + ": " + explain_watchpoint_error(e.code));

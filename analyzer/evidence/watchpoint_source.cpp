@@ -13,6 +13,7 @@
 #include <map>
 #include <tuple>
 
+#include "analyzer/evidence/self_test_cache.hpp"
 #include "analyzer/evidence/sources.hpp"
 
 namespace numa_agent::analyzer {
@@ -174,7 +175,7 @@ class WatchpointSource final : public EvidenceSource {
     paranoid_ = target.machine->perf_event_paranoid;
     pid_ = target.pid;
     machine_ = *target.machine;
-    if (enabled_) self_test_ = std::async(std::launch::async, [] { return os::breakpoint_self_test(); });
+    if (enabled_) self_test_ = std::async(std::launch::async, [] { return cached_breakpoint_self_test(); });
     return {};
   }
 
@@ -199,11 +200,12 @@ class WatchpointSource final : public EvidenceSource {
       return;
     }
     if (!feed_ && self_test_.valid()) {   // the program ended while the self-test ran
-      (void)self_test_.get();
+      self_test_note_ = self_test_.get().note;
       refused_ = {ESRCH, "watchpoints: the program ended before the breakpoint self-test finished"};
     }
     if (!feed_) {
       rec.evidence.push_back(watchpoint_refused_probe(refused_, paranoid_));
+      if (!self_test_note_.empty()) rec.evidence.back().detail += "; " + self_test_note_;
       return;
     }
     feed_->stop();
@@ -214,11 +216,14 @@ class WatchpointSource final : public EvidenceSource {
     rec.exposures.insert(rec.exposures.end(), exposures.begin(), exposures.end());
     rec.lost_records += feed_->counters().lost_records;
     rec.evidence.push_back(watchpoint_used_probe(feed_->counters(), hits.size(), cold.size()));
+    if (!self_test_note_.empty()) rec.evidence.back().detail += "; " + self_test_note_;
   }
 
  private:
   void attach() {
-    auto test = self_test_.get();
+    SelfTestOutcome outcome = self_test_.get();
+    self_test_note_ = outcome.note;
+    auto& test = outcome.test;
     if (!test) {
       const Error& e = test.error();
       refused_ = {e.code, "hardware watchpoints unavailable: " + e.what + ": " + explain_watchpoint_error(e.code)};
@@ -240,7 +245,8 @@ class WatchpointSource final : public EvidenceSource {
   int paranoid_ = -99;
   int pid_ = 0;
   MachineInfo machine_;
-  std::future<Result<os::BreakpointSelfTest>> self_test_;
+  std::future<SelfTestOutcome> self_test_;
+  std::string self_test_note_;
   Error refused_;
   std::unique_ptr<WatchpointFeed> feed_;
 };
