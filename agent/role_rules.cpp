@@ -5,8 +5,6 @@
 #include <cxxabi.h>
 #include <elf.h>
 
-#include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <atomic>
@@ -395,22 +393,20 @@ void RoleEngine::after_fork_child() {
 }
 
 void RoleEngine::say(bool warning, const std::string& line) const {
-  if (!log_) return;
-  if (warning) log_->warn(printable(line, 900));
-  else log_->info(line);
+  if (!log_ready_) return;
+  // The runtime's format (AgentRuntime::log_line): prefix, level name, one line on stderr.
+  const LogLevel level = warning ? LogLevel::Warn : LogLevel::Info;
+  if (options_.log == LogLevel::Off || level > options_.log) return;
+  std::string out = "numa-agent[" + std::to_string(os::current_pid()) + "]: " + (warning ? "warning: " : "info: ");
+  out += warning ? printable(line, 900) : line;
+  out += '\n';
+  os::write_stderr(out);
 }
 
 void RoleEngine::load() {
   std::call_once(loaded_, [this] {
-    // The runtime's logger is its own; this one prints the same way (prefix, stderr, level).
-    log_ = std::make_shared<spdlog::logger>("numa-agent", std::make_shared<spdlog::sinks::stderr_sink_mt>());
-    log_->set_pattern("numa-agent[%P]: %l: %v");
-    log_->set_level(options_.log == LogLevel::Off     ? spdlog::level::off
-                    : options_.log == LogLevel::Error ? spdlog::level::err
-                    : options_.log == LogLevel::Warn  ? spdlog::level::warn
-                    : options_.log == LogLevel::Info  ? spdlog::level::info
-                                                      : spdlog::level::debug);
-    log_->flush_on(spdlog::level::trace);
+    // Prints the way the runtime does (prefix, stderr, level), from here on.
+    log_ready_ = true;
     RuleSet set = parse_rules_text(options_.rules);
     if (!options_.config.empty()) {
       const std::string where = "NUMA_AGENT_CONFIG='" + options_.config + "'";

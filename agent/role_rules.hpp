@@ -41,7 +41,6 @@
 #include "placement_policy.hpp"
 #include "topology.hpp"
 
-namespace spdlog { class logger; }
 
 namespace numa_agent {
 
@@ -184,7 +183,7 @@ class RoleEngine {
   std::map<std::size_t, Tracked> threads_;               // by record index
   std::map<std::uintptr_t, std::string> symbols_;        // start routine → symbol
   std::map<std::string, ElfFunctions> elf_;              // module path → its functions
-  std::shared_ptr<spdlog::logger> log_;                  // made on first use
+  bool log_ready_ = false;                               // set by load()
 };
 
 }  // namespace numa_agent
