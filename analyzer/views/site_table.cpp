@@ -16,6 +16,8 @@ namespace {
 
 using nlohmann::json;
 
+}  // namespace
+
 std::string site_label(const json& frame) {
   const json& function = field(frame, "function");
   const json& file = field(frame, "file");
@@ -29,6 +31,8 @@ std::string site_label(const json& frame) {
 }
 
 namespace {
+
+double number(const json& v) { return v.is_number() ? v.get<double>() : 0.0; }
 
 bool has_site_table(const json& report) {
   for (const auto& s : field(report, "sites"))
