@@ -84,7 +84,7 @@ struct CodeLocation {
 };
 std::optional<CodeLocation> code_location(const void* address);
 // Return addresses of the caller's stack, innermost first, from the caller of backtrace() on
-// (_Unwind_Backtrace of the statically linked libgcc, which walks by the DWARF CFI with its own
+// (libgcc_s's _Unwind_Backtrace, which walks by the DWARF CFI with its own
 // memory; glibc's backtrace() may dlopen libgcc_s and allocate). Returns the depth.
 int backtrace(void** frames, int max);                         // [malloc-safe]
 

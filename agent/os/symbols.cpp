@@ -1,5 +1,5 @@
-// The dynamic loader (dlsym, dladdr) and stack walking (the unwinder of the statically linked
-// libgcc: no libunwind, hence no libunwind.so.8 and liblzma.so.5 in every preloaded process).
+// The dynamic loader (dlsym, dladdr) and stack walking (libgcc_s's unwinder: no libunwind, hence
+// no libunwind.so.8 and liblzma.so.5 in every preloaded process).
 #include <dlfcn.h>
 #include <unwind.h>
 
