@@ -2,7 +2,7 @@
 #  * the core (agent/ and agent/pool/ outside agent/os, analyzer/) includes none;
 #  * the LD_PRELOAD shim (interpose/) includes <pthread.h> only, for the exact signature of the
 #    pthread_create it interposes; every OS call it makes goes through agent/os.
-set(os_headers "sys/|sched\\.h|numa\\.h|numaif\\.h|hwloc\\.h|linux/perf_event\\.h|unistd\\.h|fcntl\\.h|dlfcn\\.h|libunwind\\.h|link\\.h|execinfo\\.h")
+set(os_headers "sys/|sched\\.h|numa\\.h|numaif\\.h|hwloc\\.h|linux/perf_event\\.h|unistd\\.h|fcntl\\.h|dlfcn\\.h|libunwind\\.h|unwind\\.h|link\\.h|execinfo\\.h")
 set(core_forbidden "^[ \t]*#[ \t]*include[ \t]*<(${os_headers}|pthread\\.h)")
 set(shim_forbidden "^[ \t]*#[ \t]*include[ \t]*<(${os_headers})")
 

@@ -21,7 +21,6 @@ endfunction()
 
 numa_agent_require_pkg(HWLOC hwloc libhwloc-dev)
 numa_agent_require_pkg(NUMA numa libnuma-dev)
-numa_agent_require_pkg(UNWIND libunwind libunwind-dev)
 numa_agent_require_config(nlohmann_json nlohmann-json3-dev)
 numa_agent_require_config(CLI11 libcli11-dev)
 numa_agent_require_config(Catch2 catch2)

@@ -2,7 +2,7 @@
 // (hwloc, libnuma) lives under agent/os/, and nothing else includes <sys/*>, <sched.h>, <numa.h>,
 // <hwloc.h> or <linux/perf_event.h>. The core (policy, options, pools, analyzer model) sees only
 // the functions below and can therefore be driven by tests with a fake machine. The same holds for
-// <pthread.h>, <dlfcn.h> and <libunwind.h> (thread keys, fork handlers, symbol lookup, backtraces);
+// <pthread.h>, <dlfcn.h> and <unwind.h> (thread keys, fork handlers, symbol lookup, backtraces);
 // interpose/ may include <pthread.h> only, for the exact signature of the pthread_create it
 // interposes, and calls nothing from it. cmake/CheckLayering.cmake checks both rules.
 //
@@ -83,8 +83,9 @@ struct CodeLocation {
   const char* symbol = nullptr;      // nearest exported symbol, may be null
 };
 std::optional<CodeLocation> code_location(const void* address);
-// Return addresses of the caller's stack, innermost first (libunwind's unw_backtrace, which walks
-// with its own memory; glibc's backtrace() may dlopen libgcc_s and allocate). Returns the depth.
+// Return addresses of the caller's stack, innermost first, from the caller of backtrace() on
+// (libgcc_s's _Unwind_Backtrace, which walks by the DWARF CFI with its own
+// memory; glibc's backtrace() may dlopen libgcc_s and allocate). Returns the depth.
 int backtrace(void** frames, int max);                         // [malloc-safe]
 
 // ---- memory (os/memory.cpp) -----------------------------------------------------------------
