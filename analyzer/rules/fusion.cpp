@@ -68,6 +68,16 @@ std::string confidence_of(const ShareInterval& s, double coverage, bool known, d
   return "low";
 }
 
+// Pages a policy binds to one node (numa_maps "bind:1", "bind=balancing:1") stay there: NUMA
+// balancing migrates none of them, so the migrated share biases nothing measured on them.
+// Measured in a 4-node guest: all-local's four bound arrays read 0.0 % [0.0-5.3 %] "low" only
+// because the system's few migrated pages were charged to them.
+bool balancing_may_migrate(const MappingRecord* m) {
+  if (!m || !m->policy.starts_with("bind")) return true;
+  const std::size_t colon = m->policy.rfind(':');
+  return colon == std::string::npos || m->policy.find_first_of(",-", colon) != std::string::npos;
+}
+
 }  // namespace
 
 // Share of the NUMA hint faults (system-wide, /proc/vmstat) that migrated their page. A hint
@@ -249,7 +259,7 @@ FusedEstimate fuse_evidence(const Recording& r, const AccessEvidence& ev, const 
       covered += e.weight;
       covered_share += e.weight * e.remote_share.value;
       kish += e.weight * e.weight / e.samples;
-      if (fault_based(e.source)) migration_widening += e.weight * migrated;
+      if (fault_based(e.source) && balancing_may_migrate(e.record)) migration_widening += e.weight * migrated;
       if (e.basis == MappingBasis::Sampled || e.basis == MappingBasis::ProgramWide) f.covered_bytes += e.bytes;
     }
   }
@@ -279,7 +289,8 @@ FusedEstimate fuse_evidence(const Recording& r, const AccessEvidence& ev, const 
   f.confidence = confidence_of(total, f.coverage, f.known, bias);
 
   for (auto& [start, e] : f.mappings) {
-    if (fault_based(e.source) && (e.basis == MappingBasis::Sampled || e.basis == MappingBasis::ProgramWide))
+    if (fault_based(e.source) && balancing_may_migrate(e.record) &&
+        (e.basis == MappingBasis::Sampled || e.basis == MappingBasis::ProgramWide))
       e.remote_share.high = std::min(1.0, e.remote_share.high + migrated);
     e.cost = e.weight * e.remote_share.value * e.excess;
     e.cost_low = e.weight * e.remote_share.low * e.excess;

@@ -742,3 +742,21 @@ TEST_CASE("fusion: a share that migrated pages may bias by more than 5 points is
   r.vmstat_delta["numa_pages_migrated"] = 630;                                     // 6.3 points
   CHECK(build_report(r)["evidence"]["confidence"] == "low");
 }
+
+// A policy that binds the mapping to one node leaves NUMA balancing nothing to migrate: the
+// system's migrated pages neither widen its share nor lower the confidence.
+TEST_CASE("fusion: migrated pages do not bias a mapping bound to one node") {
+  Recording r = machine(2);
+  add_thread(r, 1, 0);
+  add_mapping(r, kA, {{0, 16384}});
+  add_access(r, 1, 0, 0, kA, 10000);
+  r.vmstat_delta = {{"numa_hint_faults", 10000}, {"numa_pages_migrated", 630}};
+  r.mappings.back().policy = "bind=balancing:0";
+  json report = build_report(r);
+  CHECK(report["evidence"]["confidence"] == "high");
+  CHECK(report["components"]["remote_share_interval"]["high"].get<double>() ==
+        Approx(wilson_interval(0, 10000).high).margin(1e-4));
+  // Bound to two nodes, balancing may move pages between them: the bias stands.
+  r.mappings.back().policy = "bind:0-1";
+  CHECK(build_report(r)["evidence"]["confidence"] == "low");
+}
