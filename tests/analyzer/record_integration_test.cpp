@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -380,8 +381,80 @@ TEST_CASE("record --agent folds the agent's profile in") {
   CHECK(sources.at("agent-profile")["used"] == true);
   CHECK(report["evidence"]["recording"]["agent"] == true);
   int with_agent = 0;
-  for (const auto& t : report["threads"]) with_agent += t.contains("agent");
+  for (const auto& t : report["threads"]) {
+    with_agent += t.contains("agent");
+    if (t.contains("agent")) CHECK_FALSE(t["agent"].contains("role"));   // no rules: no role, not an empty one
+  }
   CHECK(with_agent >= 1);
+  Run text = run(kTool + " report " + rec, dir);
+  REQUIRE(text.status == 0);
+  CHECK(text.out.find(" role ") == std::string::npos);   // nor a role column
   // The temporary profile directory is gone.
   CHECK(TempDir::run_capture("ls -A " + tmp + " | wc -l").find('0') == 0);
+}
+
+namespace {
+// "ready ingest=<tid>,<tid> worker=<tid>,<tid> main=<tid>" (role_target) -> role by tid.
+std::map<int, std::string> roles_by_tid(const std::string& out) {
+  std::map<int, std::string> roles;
+  std::istringstream in(out.substr(out.find("ready ") + 6));
+  for (std::string kv; in >> kv;) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos) continue;
+    std::istringstream tids(kv.substr(eq + 1));
+    for (std::string tid; std::getline(tids, tid, ',');) roles[std::stoi(tid)] = kv.substr(0, eq);
+  }
+  return roles;
+}
+}  // namespace
+
+TEST_CASE("record --agent with role rules: each thread's role in the report's JSON and text") {
+  if (!exists(kBuild + "/libnumaagent.so")) std::exit(77);   // the agent is not built in this tree
+  TempDir dir;
+  const std::string rec = dir / "roles.json", tmp = dir / "tmp";
+  // One rule by start routine (a static function), one by the name a thread gives itself.
+  Run r = run("mkdir -p " + tmp + " && TMPDIR=" + tmp +
+                  " NUMA_AGENT_RULES='ingest start=ingest_loop cpus=spread count=2; worker name=worker-* cpus=compact' " +
+                  kTool + " record --agent -o " + rec + " -- " + kBuild +
+                  "/tests/analyzer/role_target --ingest 2 --workers 3 --seconds 1",
+              dir);
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  const std::map<int, std::string> expected = roles_by_tid(r.out);
+  REQUIRE(expected.size() == 6);
+  json report = report_json(rec, dir);
+  std::map<std::string, int> seen;
+  for (const auto& t : report["threads"]) {
+    const int tid = t["tid"];
+    INFO("tid " << tid << ": " << t.dump());
+    REQUIRE(expected.count(tid));
+    REQUIRE(t.contains("agent"));
+    if (expected.at(tid) == "main") {
+      CHECK_FALSE(t["agent"].contains("role"));   // no rule matched it: the policy placed it
+      CHECK(t["agent"]["reason"] != "rule");
+    } else {
+      CHECK(t["agent"]["role"] == expected.at(tid));
+      CHECK(t["agent"]["reason"] == "rule");
+    }
+    ++seen[expected.at(tid)];
+  }
+  CHECK(seen == std::map<std::string, int>{{"ingest", 2}, {"main", 1}, {"worker", 3}});
+
+  // The text view: a role column, each thread's role in it, "-" for the main thread.
+  Run text = run(kTool + " report " + rec, dir);
+  REQUIRE(text.status == 0);
+  std::istringstream lines(text.out.substr(text.out.find("\nThreads\n") + 9));
+  std::string header;
+  std::getline(lines, header);
+  const auto role_at = header.find("role");
+  REQUIRE(role_at != std::string::npos);
+  int rows = 0;
+  for (std::string line; std::getline(lines, line) && !line.empty(); ++rows) {
+    INFO(line);
+    const int tid = std::stoi(line.substr(2));
+    REQUIRE(expected.count(tid));
+    const std::string cell = line.substr(role_at, line.find(' ', role_at) - role_at);
+    CHECK(cell == (expected.at(tid) == "main" ? "-" : expected.at(tid)));
+  }
+  CHECK(rows == 6);
 }

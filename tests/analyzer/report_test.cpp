@@ -456,6 +456,8 @@ TEST_CASE("an agent profile with fields of the wrong type is read as far as it i
   CHECK(agent_by_tid[102]["pinned"] == true);      // the well-formed record as written
   CHECK(agent_by_tid[102]["cpus"] == "2");
   CHECK(agent_by_tid[102]["node"] == 1);
+  CHECK_FALSE(agent_by_tid[101].contains("role"));   // no role key in either: none in the report
+  CHECK_FALSE(agent_by_tid[102].contains("role"));
   int allocation_sites = 0;
   for (const auto& s : report["sites"])
     if (s["kind"] == "allocation") {
@@ -463,6 +465,25 @@ TEST_CASE("an agent profile with fields of the wrong type is read as far as it i
       CHECK(s["site"] == "main+0x10");
     }
   CHECK(allocation_sites == 1);
+}
+
+TEST_CASE("a thread's role is in the report only when a role rule placed it") {
+  Recording r = machine(2);
+  for (int tid : {101, 102, 103, 104}) add_thread(r, tid, 0);
+  r.agent = true;
+  r.agent_profile = json::parse(R"json({"schema": "numa-agent-profile/1",
+      "threads": [{"tid": 101, "pinned": true, "cpus": "0", "node": 0, "reason": "rule", "rule": "ingest (NUMA_AGENT_RULES rule 1)", "role": "ingest"},
+                  {"tid": 102, "pinned": true, "cpus": "1", "node": 0, "reason": "policy", "rule": null},
+                  {"tid": 103, "pinned": true, "cpus": "1", "node": 0, "reason": "rule", "role": 7},
+                  {"tid": 104, "pinned": true, "cpus": "1", "node": 0, "reason": "rule", "role": ""}]})json");
+  std::map<int, json> agent_by_tid;
+  const json report = build_report(r);   // alive while its threads are read
+  for (const auto& t : report["threads"]) agent_by_tid[t["tid"].get<int>()] = t["agent"];
+  CHECK(agent_by_tid[101]["role"] == "ingest");
+  CHECK(agent_by_tid[101]["reason"] == "rule");
+  CHECK_FALSE(agent_by_tid[102].contains("role"));   // the policy placed it
+  CHECK_FALSE(agent_by_tid[103].contains("role"));   // a mistyped or empty role is no role
+  CHECK_FALSE(agent_by_tid[104].contains("role"));
 }
 
 TEST_CASE("a hopping thread with no sampled access is not worth pinning when others have evidence") {
