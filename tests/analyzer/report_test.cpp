@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "agent/role_rules.hpp"
 #include "analyzer/model/mem_class.hpp"
 #include "analyzer/model/recording.hpp"
 #include "analyzer/rules/report.hpp"
@@ -418,6 +419,47 @@ TEST_CASE("per-node table: pages held, accesses served and issued, threads at ho
   CHECK(nodes[1]["accesses_issued"].get<double>() == 500);
   CHECK(nodes[0]["threads"] == 1);
   CHECK(nodes[1]["threads"] == 1);
+}
+
+TEST_CASE("pin-threads places threads that name themselves by role, the others by policy") {
+  Recording r = machine(2);
+  add_thread(r, 100, 0);                                   // main (tid = pid): its name is the program's
+  r.threads[0].name = "app";
+  for (int k = 0; k < 3; ++k) {                            // three workers, two of them hopping
+    add_thread(r, 101 + k, 0, /*node_migrations=*/k < 2 ? 40 : 0);
+    r.threads.back().name = "worker-" + std::to_string(k);
+  }
+  add_thread(r, 104, 0, 40);                               // a hopping thread that never named itself
+  r.threads.back().name = "app";
+  add_thread(r, 105, 0, 40);                               // a name the rule syntax cannot carry
+  r.threads.back().name = "gc thread";
+  add_thread(r, 106, 0, 40);                               // a role of one, unnumbered
+  r.threads.back().name = "flusher";
+  const json report = build_report(r);
+  REQUIRE_FALSE(report["recommendations"].empty());
+  const json& pin = report["recommendations"][0];
+  CHECK(pin["kind"] == "pin-threads");
+  // worker: all three of its threads, one slot each, spread over the nodes; flusher the next slot.
+  CHECK(pin["command"] ==
+        "LD_PRELOAD=libnumaagent.so NUMA_AGENT_PIN=spread NUMA_AGENT_RULES='worker name=worker-* cpus=M0:0@M1:0@M0:1 "
+        "count=3; flusher name=flusher cpus=M1:1 count=1' ./app --size 64M");
+  // Rules the agent reads as they are meant: two roles, by name, a slot for each thread.
+  const std::string command = pin["command"];
+  const auto begin = command.find("NUMA_AGENT_RULES='") + 18;
+  const numa_agent::RuleSet rules = numa_agent::parse_rules_text(command.substr(begin, command.find('\'', begin) - begin));
+  CHECK(rules.warnings.empty());
+  REQUIRE(rules.rules.size() == 2);
+  CHECK(rules.rules[0].role == "worker");
+  CHECK(rules.rules[0].name == "worker-*");
+  CHECK(rules.rules[0].count == std::optional<std::size_t>(3));
+  CHECK(numa_agent::glob_match(rules.rules[0].name, "worker-2"));
+  CHECK(rules.rules[1].role == "flusher");
+
+  // No thread named itself: the policy alone, as before.
+  for (auto& t : r.threads) t.name = "app";
+  const json unnamed = build_report(r);
+  REQUIRE_FALSE(unnamed["recommendations"].empty());
+  CHECK(unnamed["recommendations"][0]["command"] == "LD_PRELOAD=libnumaagent.so NUMA_AGENT_PIN=spread ./app --size 64M");
 }
 
 TEST_CASE("a thread hopping between nodes gets pin-threads even when its samples look local") {
