@@ -18,7 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "../support/run_under_agent.hpp"
+#include "analyze_cli.hpp"
 
 using nlohmann::json;
 using namespace numa_agent::test;
@@ -26,23 +26,11 @@ using namespace numa_agent::test;
 namespace {
 
 const std::string kBuild = NUMA_AGENT_BUILD_DIR;
-const std::string kTool = kBuild + "/numa-analyze";
+const std::string kTool = analyze_tool();
 const std::string kTraffic = kBuild + "/tests/analyzer/numa_traffic";
 
 bool machine_has_memory_pmu() {
   return file_exists("/sys/bus/event_source/devices/ibs_op") || file_exists("/sys/bus/event_source/devices/cpu/events/mem-loads");
-}
-
-int online_nodes() {
-  int n = 0;
-  while (file_exists("/sys/devices/system/node/node" + std::to_string(n))) ++n;
-  return n == 0 ? 1 : n;
-}
-
-json report_json(const std::string& recording) {
-  ProgramResult r = run_shell(kTool + " report " + recording + " --format json");
-  REQUIRE(r.status == 0);
-  return json::parse(r.out);
 }
 
 }  // namespace
@@ -139,7 +127,7 @@ TEST_CASE("a PID that exits mid-recording: one-line error, exit 3, a complete fi
   ProgramResult r = run_shell(kTool + " record -p " + std::to_string(pid) + " --duration 10 -o " + rec);
   waitpid(pid, nullptr, 0);
   CHECK(r.status == 3);
-  CHECK(lines_starting_with(r.err, "numa-analyze:") == 1);
+  CHECK(error_lines(r.err) == 1);
   CHECK(r.err.find("exited after") != std::string::npos);
   json report = report_json(rec);   // what was sampled, complete and readable
   CHECK(report["evidence"]["recording"]["stop_reason"] == "vanished");
@@ -164,7 +152,7 @@ TEST_CASE("record refuses what it cannot do, without leaving a file") {
     INFO(c.what);
     ProgramResult r = run_shell(kTool + " record -o " + out + " " + c.args);
     CHECK(r.status == c.status);
-    CHECK(lines_starting_with(r.err, "numa-analyze:") == 1);
+    CHECK(error_lines(r.err) == 1);
     CHECK(r.err.find(c.message) != std::string::npos);
     CHECK_FALSE(file_exists(out));
   }
@@ -187,7 +175,7 @@ TEST_CASE("a PID we may not read: one-line error naming ptrace access") {
   waitpid(pid, nullptr, 0);
   INFO(r.err);
   CHECK(r.status == 3);   // the work could not be done (commands.hpp)
-  CHECK(lines_starting_with(r.err, "numa-analyze:") == 1);
+  CHECK(error_lines(r.err) == 1);
   CHECK(r.err.find("EACCES") != std::string::npos);
   CHECK(r.err.find("ptrace") != std::string::npos);
   CHECK_FALSE(file_exists(out));
@@ -201,7 +189,7 @@ TEST_CASE("no perf permission: one-line error, no file") {
   ProgramResult r = run_shell("LD_PRELOAD=" + shim + " " + kTool + " record -o " + out + " -- /bin/true");
   INFO(r.err);
   CHECK(r.status == 3);   // perf refused: the work could not be done (commands.hpp)
-  CHECK(lines_starting_with(r.err, "numa-analyze:") == 1);
+  CHECK(error_lines(r.err) == 1);
   CHECK(r.err.find("Permission denied (EACCES)") != std::string::npos);
   CHECK(r.err.find("perf_event_paranoid") != std::string::npos);
   CHECK_FALSE(file_exists(out));
@@ -273,7 +261,7 @@ TEST_CASE("report refuses bad recordings with one line and writes nothing") {
     std::string out = dir / "out.json";
     ProgramResult bad = run_shell(kTool + " report " + c.path + " --format json -o " + out);
     CHECK(bad.status == 2);   // kExitBadInput (commands.hpp)
-    CHECK(lines_starting_with(bad.err, "numa-analyze:") == 1);
+    CHECK(error_lines(bad.err) == 1);
     CHECK(bad.err.find(c.message) != std::string::npos);
     CHECK(bad.out.empty());
     CHECK_FALSE(file_exists(out));
