@@ -26,6 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include "analyze_cli.hpp"
+#include "synthetic_recording.hpp"
 #include "analyzer/model/recording.hpp"
 
 using nlohmann::json;
@@ -41,19 +42,8 @@ void spit(const std::string& path, const std::string& text) { std::ofstream(path
 // ---- synthetic two-node recordings ----
 
 Recording two_nodes() {
-  Recording r;
-  r.tool_version = "test";
-  r.mode = "launch";
-  r.command = {"/usr/bin/app", "--size", "64M"};
-  r.pid = 100;
-  r.duration_s = 10;
-  r.stop_reason = "exited";
+  Recording r = synthetic_recording(2, {"/usr/bin/app", "--size", "64M"});
   r.exit_code = 0;
-  for (int n = 0; n < 2; ++n) {
-    r.machine.nodes.push_back({n, {2 * n, 2 * n + 1}, 1ULL << 30});
-    r.machine.distances.push_back(n == 0 ? std::vector<std::uint32_t>{10, 21} : std::vector<std::uint32_t>{21, 10});
-  }
-  r.machine.numa_balancing = 1;
   r.machine.kernel = "6.1.0-test";
   r.vmstat_delta = {{"numa_hint_faults", 2000}, {"numa_hint_faults_local", 1100}, {"numa_pages_migrated", 7}};
   r.evidence.push_back({"numa-hint-faults", true, "synthetic", 0, ""});
@@ -70,27 +60,6 @@ void add_thread(Recording& r, int tid, const std::string& name, std::map<int, st
   t.residency = std::move(residency);
   t.node_migrations = node_migrations;
   r.threads.push_back(t);
-}
-
-void add_mapping(Recording& r, std::uint64_t start, std::map<int, std::uint64_t> pages) {
-  MappingRecord m;
-  m.start = start;
-  m.end = start + (64ULL << 20);
-  m.policy = "default";
-  m.pages_by_node = std::move(pages);
-  r.mappings.push_back(m);
-}
-
-void add_access(Recording& r, int tid, int cpu_node, int memory_node, std::uint64_t mapping, std::uint64_t count) {
-  AccessBucket a;
-  a.source = "hint-fault";
-  a.tid = tid;
-  a.cpu_node = cpu_node;
-  a.memory_node = memory_node;
-  a.mapping = mapping;
-  a.mem_class = "fault";
-  a.count = count;
-  r.accesses.push_back(a);
 }
 
 constexpr std::uint64_t kA = 0x7f0000000000, kB = 0x7f2000000000;
