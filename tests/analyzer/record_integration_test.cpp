@@ -381,4 +381,14 @@ TEST_CASE("record --agent with role rules: each thread's role in the report's JS
     CHECK(cell == (expected.at(tid) == "main" ? "-" : expected.at(tid)));
   }
   CHECK(rows == 6);
+
+  // The HTML heat map names the role in each cell's title.
+  const ProgramResult html = run_shell(kTool + " report " + rec + " --format html");
+  REQUIRE(html.status == 0);
+  for (const auto& t : report["threads"]) {
+    const int tid = t["tid"];
+    const std::string role = expected.at(tid), name = t["name"];
+    CHECK(html.out.find("thread " + std::to_string(tid) + " (" + name + (role == "main" ? "" : ", role " + role) + ") on node") !=
+          std::string::npos);
+  }
 }
