@@ -13,12 +13,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <utility>
@@ -79,11 +80,12 @@ class TempDir {
  public:
   explicit TempDir(const std::string& prefix = "numa-agent-test") {
     std::string templ = "/tmp/" + prefix + "-XXXXXX";
-    if (mkdtemp(templ.data())) path_ = templ;
+    if (!mkdtemp(templ.data())) throw std::runtime_error("cannot create " + templ);
+    path_ = templ;
   }
   ~TempDir() {
     std::error_code ignored;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
+    std::filesystem::remove_all(path_, ignored);
   }
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
