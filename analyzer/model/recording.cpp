@@ -3,6 +3,8 @@
 
 #include <cstring>
 
+#include "analyzer/model/json_field.hpp"
+
 namespace numa_agent::analyzer {
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(EvidenceProbe, source, used, detail, error, error_name)
@@ -158,6 +160,20 @@ Recording parse_recording(std::string_view text, const std::string& origin) {
   for (const auto& m : r.mappings)
     for (const auto& [node, n] : m.pages_by_node) check_node(node, "mapping");
   return r;
+}
+
+std::map<int, AgentThreadRecord> agent_threads(const Recording& recording) {
+  std::map<int, AgentThreadRecord> out;
+  const nlohmann::json& threads = field(recording.agent_profile, "threads");
+  if (!threads.is_array()) return out;
+  for (const auto& t : threads) {
+    if (!field(t, "tid").is_number_integer()) continue;
+    AgentThreadRecord a{t["tid"].get<int>(), field_or(t, "pinned", false), field_or(t, "cpus", std::string()),
+                        field_or(t, "node", -1), field_or(t, "reason", std::string()), std::nullopt};
+    if (const std::string role = field_or(t, "role", std::string()); !role.empty()) a.role = role;
+    out[a.tid] = std::move(a);
+  }
+  return out;
 }
 
 }  // namespace numa_agent::analyzer

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -160,6 +161,21 @@ struct Recording {
   std::uint64_t unresolved_pages = 0;     // sampled pages whose node move_pages could not tell
   nlohmann::json agent_profile;           // the agent's profile as written, or null
 };
+
+// One thread of the agent's profile (agent/PROFILE_SCHEMA.md threads[]): where libnumaagent.so
+// placed it and, when a role rule (NUMA_AGENT_RULES / NUMA_AGENT_CONFIG) did, that rule's role.
+struct AgentThreadRecord {
+  int tid = 0;
+  bool pinned = false;
+  std::string cpus;
+  int node = -1;                    // index into the profile's topology.nodes, -1 unknown
+  std::string reason;               // policy | skip-mask | ... | rule
+  std::optional<std::string> role;  // none: no rule placed it (the policy did)
+};
+
+// The agent profile's threads by tid (none without a profile). The profile is the program's
+// file: an entry without an integer tid is skipped, a mistyped field reads as its default.
+std::map<int, AgentThreadRecord> agent_threads(const Recording& recording);
 
 // Thrown by read_recording: the message is one line, fit for "numa-analyze: <message>".
 struct RecordingError : std::runtime_error {

@@ -151,6 +151,14 @@ json recommendation_json(const Recommendation& r) {
   return j;
 }
 
+json agent_placement_json(const AgentThreadRecord& a) {
+  json j = {{"pinned", a.pinned}, {"cpus", a.cpus}, {"node", a.node}, {"reason", a.reason}};
+  if (a.role) j["role"] = *a.role;
+  return j;
+}
+
+std::optional<std::string> thread_role(const json& thread) { return read_optional_string(field(thread, "agent"), "role"); }
+
 std::vector<Recommendation> read_recommendations(const json& report) {
   std::vector<Recommendation> out;
   for (const auto& j : field(report, "recommendations")) {

@@ -15,6 +15,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "analyzer/model/recording.hpp"
+
 namespace numa_agent::analyzer {
 
 inline constexpr const char* kReportSchema = "numa-analyze-report/1";
@@ -93,6 +95,12 @@ struct Recommendation {
   std::optional<std::string> site;     // code site (first-touch)
   std::optional<std::vector<int>> tids;   // threads (pin-threads)
 };
+
+// threads[].agent (with --agent): where the agent placed the thread; "role" only when a role rule
+// placed it, so a report of a run without rules is what it was before roles existed.
+nlohmann::json agent_placement_json(const AgentThreadRecord& placement);
+// threads[].agent.role of one thread entry of a report, or none.
+std::optional<std::string> thread_role(const nlohmann::json& thread);
 
 // A share with its interval as every view writes it: "48.0 % [41.0–55.0 %]".
 std::string share_interval_text(double value, double low, double high);

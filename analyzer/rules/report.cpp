@@ -393,10 +393,7 @@ json interval_or_null(const std::optional<ShareInterval>& i) {
 
 json aggregate_threads(const Recording& r, const AccessEvidence& ev, const AccessTallies& tallies,
                        const FusedEstimate& fused) {
-  std::map<int, const json*> agent_threads;
-  if (r.agent_profile.is_object() && r.agent_profile.contains("threads") && r.agent_profile["threads"].is_array())
-    for (const auto& t : r.agent_profile["threads"])
-      if (t.is_object() && t.contains("tid") && t["tid"].is_number_integer()) agent_threads[t["tid"].get<int>()] = &t;
+  const std::map<int, AgentThreadRecord> placed_by_agent = agent_threads(r);
   json threads = json::array();
   for (const auto& t : r.threads) {
     double polls = 0;
@@ -437,11 +434,7 @@ json aggregate_threads(const Recording& r, const AccessEvidence& ev, const Acces
     entry["remote_share_basis"] = estimated ? json(est->second.source) : json(nullptr);
     entry["remote_share_estimate"] = estimated ? json(rounded(est->second.remote_share.value)) : json(nullptr);
     entry["remote_share_interval"] = interval_or_null(estimated ? std::optional<ShareInterval>(est->second.remote_share) : std::nullopt);
-    if (auto a = agent_threads.find(t.tid); a != agent_threads.end()) {
-      const json& at = *a->second;
-      entry["agent"] = {{"pinned", field_or(at, "pinned", false)}, {"cpus", field_or(at, "cpus", std::string())},
-                        {"node", field_or(at, "node", -1)}, {"reason", field_or(at, "reason", std::string())}};
-    }
+    if (auto a = placed_by_agent.find(t.tid); a != placed_by_agent.end()) entry["agent"] = agent_placement_json(a->second);
     threads.push_back(entry);
   }
   return threads;

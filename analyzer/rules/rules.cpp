@@ -1,6 +1,7 @@
 // See rules.hpp. The rule table and one evaluator per rule, each beside its threshold and citation.
 #include "analyzer/rules/rules.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <stdexcept>
@@ -234,6 +235,73 @@ std::optional<Candidate> evaluate_use_agent(const RuleDefinition& rule, const Ru
   return c;
 }
 
+// A role rule for threads that name themselves: "worker-3" is one of the role "worker", matched by
+// name=worker-*. None for a name the agent's rule syntax cannot carry (role names are letters,
+// digits, _ - .) or that is the program's own (a thread that never named itself inherits it).
+struct NamedRole {
+  std::string role, glob;
+};
+std::optional<NamedRole> role_of_name(const std::string& name, const std::string& program_name) {
+  auto word_char = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
+  };
+  if (name.empty() || name == program_name || !std::all_of(name.begin(), name.end(), word_char)) return std::nullopt;
+  std::string stem = name;
+  while (!stem.empty() && stem.back() >= '0' && stem.back() <= '9') stem.pop_back();
+  const bool numbered = stem.size() < name.size();
+  std::string role = stem;
+  while (!role.empty() && (role.back() == '-' || role.back() == '_' || role.back() == '.')) role.pop_back();
+  if (role.empty()) return std::nullopt;
+  return NamedRole{role, numbered ? stem + "*" : name};
+}
+
+// The name a thread of the program has when it never named itself: the main thread's, else the
+// command's file name as the kernel keeps it (15 characters).
+std::string program_thread_name(const Recording& r) {
+  for (const auto& t : r.threads)
+    if (t.tid == r.pid) return t.name;
+  if (r.command.empty()) return "";
+  const std::string& exe = r.command.front();
+  return exe.substr(exe.find_last_of('/') + 1).substr(0, 15);
+}
+
+// NUMA_AGENT_RULES for the roles among `tids`: each role gets as many slots as it has threads in
+// the recording, spread over the nodes with CPUs (M<node>:<k>, the k-th core of a node), and the
+// roles take consecutive slots so they do not share CPUs. "" when no thread named itself.
+std::string role_rules_for(const Recording& r, const std::vector<int>& tids) {
+  const std::string program_name = program_thread_name(r);
+  std::vector<std::pair<NamedRole, int>> roles;   // in order of first appearance, with thread counts
+  for (int tid : tids)
+    for (const auto& t : r.threads)
+      if (t.tid == tid)
+        if (auto role = role_of_name(t.name, program_name);
+            role && std::none_of(roles.begin(), roles.end(), [&](const auto& e) { return e.first.glob == role->glob; }))
+          roles.emplace_back(*role, 0);
+  if (roles.empty()) return "";
+  for (auto& [role, count] : roles)
+    for (const auto& t : r.threads)
+      if (auto own = role_of_name(t.name, program_name); own && own->glob == role.glob) ++count;
+  std::vector<std::size_t> nodes;   // node indexes with CPUs
+  for (std::size_t n = 0; n < r.machine.nodes.size(); ++n)
+    if (!r.machine.nodes[n].cpus.empty()) nodes.push_back(n);
+  if (nodes.empty()) return "";
+  std::string rules;
+  std::size_t slot = 0;
+  std::map<std::string, int> role_names;   // two stems with one role name ("io-1", "io_1"): io, io.2
+  for (const auto& [role, count] : roles) {
+    std::string cpus;
+    for (int k = 0; k < count; ++k, ++slot) {
+      const std::size_t node = nodes[slot % nodes.size()];
+      const std::size_t core = (slot / nodes.size()) % r.machine.nodes[node].cpus.size();
+      cpus += (k ? "@M" : "M") + std::to_string(node) + ":" + std::to_string(core);
+    }
+    const int seen = ++role_names[role.role];
+    rules += (rules.empty() ? "" : "; ") + role.role + (seen > 1 ? "." + std::to_string(seen) : "") + " name=" + role.glob +
+             " cpus=" + cpus + " count=" + std::to_string(count);
+  }
+  return rules;
+}
+
 // Threads hopping between nodes: a placement problem whatever the sampled locality says.
 std::optional<Candidate> evaluate_pin_threads(const RuleDefinition& rule, const RuleContext& context, const RuleSubject&) {
   const Recording& r = context.recording;
@@ -262,7 +330,11 @@ std::optional<Candidate> evaluate_pin_threads(const RuleDefinition& rule, const 
                std::to_string(rule.threshold).substr(0, 3) + " times per second (program-wide " +
                std::to_string(rounded(context.scores.migrations_per_thread_second, 2)).substr(0, 4) +
                "/thread-second)";
-  c.command = "LD_PRELOAD=" + context.options.agent_library + " NUMA_AGENT_PIN=spread " + context.program;
+  // Threads that name themselves are placed by role (the name survives a library's extra thread;
+  // an ordinal does not); the others by the spread policy.
+  const std::string rules = role_rules_for(r, migrating);
+  c.command = "LD_PRELOAD=" + context.options.agent_library + " NUMA_AGENT_PIN=spread " +
+              (rules.empty() ? "" : "NUMA_AGENT_RULES='" + rules + "' ") + context.program;
   // In fused units: the hopping threads' remote cost as a share of all sampled accesses.
   const double accesses = tallies.program.accesses();
   c.cost = c.cost_low = c.cost_high = accesses > 0 ? migrating_cost / accesses : 0;

@@ -23,6 +23,7 @@ struct Row {
   std::set<int> tids;
   std::map<int, double> placed_on, touched_from;
   bool outside_program = false;   // a summed tail row of sites with no frame of the program
+  std::size_t rows_summed = 0;    // > 0: the tail row summing this many rows past the limit
 };
 
 void merge_into(Row& sum, const Row& row) {
@@ -144,6 +145,7 @@ json site_table(const Recording& r, const json& mappings) {
   for (auto& [group, row] : tail) {
     row.kind = group.first;
     row.site = "(" + std::to_string(tail_rows[group]) + " more " + group.first + " sites)";
+    row.rows_summed = tail_rows[group];
     order.push_back(&row);
   }
   json sites = json::array();
@@ -162,6 +164,7 @@ json site_table(const Recording& r, const json& mappings) {
                {"remote_share", accesses > 0 ? json(std::round(row.remote / accesses * 1000) / 1000) : json(nullptr)},
                {"cost", std::round(row.cost * 1e6) / 1e6},   // evidence.cost_unit: a share, so keep 6 places
                {"in_program", row.record ? row.record->in_program : !row.outside_program}};
+    if (row.rows_summed > 0) entry["rows_summed"] = row.rows_summed;
     if (row.record) {
       const SiteRecord& rec = *row.record;
       entry["key"] = rec.frame.key;

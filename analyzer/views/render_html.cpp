@@ -189,6 +189,7 @@ std::string heatmap_section(const json& report) {
     int y = top + cell_h * static_cast<int>(i);
     s << "<text class=\"label\" x=\"" << label - 8 << "\" y=\"" << y + 15 << "\" text-anchor=\"end\">" << e(field(t, "name"))
       << " " << e(field(t, "tid")) << "</text>";
+    const std::optional<std::string> role = thread_role(t);   // only when a role rule placed it
     std::string faults;
     for (auto& [node, v] : field(t, "numa_faults_by_memory_node").items()) faults += " N" + node + "=" + text(v);
     for (std::size_t n = 0; n < nodes; ++n) {
@@ -197,7 +198,8 @@ std::string heatmap_section(const json& report) {
       s << "<rect class=\"cell\" data-tid=\"" << e(field(t, "tid")) << "\" data-node=\"" << n << "\" data-share=\""
         << fmt("%.3f", v) << "\" x=\"" << label + cell_w * static_cast<int>(n) << "\" y=\"" << y << "\" width=\""
         << cell_w - 2 << "\" height=\"" << cell_h - 2 << "\" fill=\"" << heat_color(v) << "\"><title>thread "
-        << e(field(t, "tid")) << " (" << e(field(t, "name")) << ") on node " << n << ": " << pct(share, true)
+        << e(field(t, "tid")) << " (" << e(field(t, "name")) << (role ? ", role " + e(*role) : "") << ") on node " << n << ": "
+        << pct(share, true)
         << (faults.empty() ? "" : "; NUMA faults by memory node:" + e(faults)) << "</title></rect>";
       s << "<text class=\"cell-text" << (v > 0.55 ? " dark" : "") << "\" x=\""
         << label + cell_w * static_cast<int>(n) + cell_w / 2 - 1 << "\" y=\"" << y + 15 << "\" text-anchor=\"middle\">"

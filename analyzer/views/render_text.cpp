@@ -115,11 +115,15 @@ std::string render_report_text(const json& report) {
   out << "\n";
 
   out << "Threads\n";
-  out << "  " << pad("tid", 9) << pad("name", 16) << pad("home", 6) << pad("residency", 22) << pad("node-migr", 11)
+  // A role column only when a role rule placed some thread (runs without rules read as before).
+  bool any_role = false;
+  for (const auto& t : field(report, "threads")) any_role = any_role || thread_role(t).has_value();
+  out << "  " << pad("tid", 9) << pad("name", 16) << (any_role ? pad("role", 12) : "") << pad("home", 6) << pad("residency", 22) << pad("node-migr", 11)
       << pad("local", 10) << pad("remote", 10) << pad("locality", 10) << pad("score", 7) << "remote share\n";
   for (const auto& t : field(report, "threads")) {
     const json& acc = field(t, "accesses");
-    out << "  " << pad(str(t["tid"]), 9) << pad(str(t["name"]), 16) << pad(str(t["home_node"]), 6)
+    out << "  " << pad(str(t["tid"]), 9) << pad(str(t["name"]), 16) << (any_role ? pad(thread_role(t).value_or("-"), 12) : "")
+        << pad(str(t["home_node"]), 6)
         << pad(nodes_inline(t["residency"]), 22) << pad(str(t["node_migrations"]), 11) << pad(str(field(acc, "local")), 10)
         << pad(str(field(acc, "remote")), 10) << pad(pct(t["locality"]), 10) << pad(str(t["score"]), 7)
         << share_cell(field(t, "remote_share_estimate"), field(t, "remote_share_interval"))

@@ -9,114 +9,41 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <thread>
 
 #include <nlohmann/json.hpp>
 
+#include "analyze_cli.hpp"
+
 using nlohmann::json;
+using namespace numa_agent::test;
 
 namespace {
 
 const std::string kBuild = NUMA_AGENT_BUILD_DIR;
-const std::string kTool = kBuild + "/numa-analyze";
+const std::string kTool = analyze_tool();
 const std::string kTraffic = kBuild + "/tests/analyzer/numa_traffic";
 
-struct Run {
-  int status = -1;
-  std::string out, err;
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-bool exists(const std::string& path) {
-  struct stat st{};
-  return ::stat(path.c_str(), &st) == 0;
-}
-
-class TempDir {
- public:
-  TempDir() {
-    char templ[] = "/tmp/numa-analyze-test-XXXXXX";
-    path_ = mkdtemp(templ);
-    chmod(path_.c_str(), 0777);
-  }
-  ~TempDir() { std::system(("rm -rf " + path_).c_str()); }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-  // Files in the directory other than `keep` (temporary files left behind would show here).
-  int count_files() const {
-    std::string listing = run_capture("ls -A " + path_ + " | wc -l");
-    return std::atoi(listing.c_str());
-  }
-  static std::string run_capture(const std::string& cmd) {
-    FILE* p = popen(cmd.c_str(), "r");
-    std::string out;
-    char buf[256];
-    while (p && fgets(buf, sizeof buf, p)) out += buf;
-    if (p) pclose(p);
-    return out;
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-Run run(const std::string& cmd, const TempDir& dir) {
-  Run r;
-  std::string out = dir / ".stdout", err = dir / ".stderr";
-  int raw = std::system((cmd + " >" + out + " 2>" + err).c_str());
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
-  r.out = slurp(out);
-  r.err = slurp(err);
-  std::remove(out.c_str());
-  std::remove(err.c_str());
-  return r;
-}
-
-// The last line of stderr, and how many lines stderr has that start with "numa-analyze:".
-int error_lines(const std::string& err) {
-  int n = 0;
-  std::istringstream in(err);
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("numa-analyze:", 0) == 0) ++n;
-  return n;
-}
-
 bool machine_has_memory_pmu() {
-  return exists("/sys/bus/event_source/devices/ibs_op") || exists("/sys/bus/event_source/devices/cpu/events/mem-loads");
-}
-
-int online_nodes() {
-  int n = 0;
-  while (exists("/sys/devices/system/node/node" + std::to_string(n))) ++n;
-  return n == 0 ? 1 : n;
-}
-
-json report_json(const std::string& recording, const TempDir& dir) {
-  Run r = run(kTool + " report " + recording + " --format json", dir);
-  REQUIRE(r.status == 0);
-  return json::parse(r.out);
+  return file_exists("/sys/bus/event_source/devices/ibs_op") || file_exists("/sys/bus/event_source/devices/cpu/events/mem-loads");
 }
 
 }  // namespace
 
 TEST_CASE("record a threaded program, then report it as JSON and text") {
-  TempDir dir;
+  TempDir dir("numa-analyze-test");
   std::string rec = dir / "rec.json";
   // 4 workers x 16 MiB, first-touched by the main thread, then worked on for a second.
-  Run r = run(kTool + " record -o " + rec + " -- " + kTraffic + " all-local --threads-per-node 4 --mib 16 --seconds 1", dir);
+  ProgramResult r = run_shell(kTool + " record -o " + rec + " -- " + kTraffic + " all-local --threads-per-node 4 --mib 16 --seconds 1");
   INFO(r.err);
   REQUIRE(r.status == 0);
   CHECK(r.err.find("wrote " + rec) != std::string::npos);
-  json report = report_json(rec, dir);
+  json report = report_json(rec);
   CHECK(report["schema"] == "numa-analyze-report/1");
   const int nodes = online_nodes();
   // main thread + 4 workers per node
@@ -157,18 +84,18 @@ TEST_CASE("record a threaded program, then report it as JSON and text") {
     CHECK(report["recommendations"].empty());
   }
   // Text renders the same model.
-  Run text = run(kTool + " report " + rec, dir);
+  ProgramResult text = run_shell(kTool + " report " + rec);
   CHECK(text.status == 0);
   CHECK(text.out.find("NUMA efficiency score") != std::string::npos);
   if (nodes == 1) CHECK(text.out.find("nothing to measure") != std::string::npos);
   // -o writes the same JSON atomically.
-  Run to_file = run(kTool + " report " + rec + " --format json -o " + (dir / "report.json"), dir);
+  ProgramResult to_file = run_shell(kTool + " report " + rec + " --format json -o " + (dir / "report.json"));
   CHECK(to_file.status == 0);
-  CHECK(json::parse(slurp(dir / "report.json")) == report);
+  CHECK(json::parse(read_file(dir / "report.json")) == report);
 }
 
 TEST_CASE("attach to a running process for a fixed duration") {
-  TempDir dir;
+  TempDir dir("numa-analyze-test");
   pid_t pid = fork();
   if (pid == 0) {
     execl(kTraffic.c_str(), "numa_traffic", "all-local", "--threads-per-node", "2", "--mib", "4", "--seconds", "20",
@@ -177,12 +104,12 @@ TEST_CASE("attach to a running process for a fixed duration") {
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   std::string rec = dir / "attach.json";
-  Run r = run(kTool + " record -p " + std::to_string(pid) + " --duration 1 -o " + rec, dir);
+  ProgramResult r = run_shell(kTool + " record -p " + std::to_string(pid) + " --duration 1 -o " + rec);
   kill(pid, SIGKILL);
   waitpid(pid, nullptr, 0);
   INFO(r.err);
   REQUIRE(r.status == 0);
-  json report = report_json(rec, dir);
+  json report = report_json(rec);
   CHECK(report["evidence"]["recording"]["mode"] == "attach");
   CHECK(report["evidence"]["recording"]["stop_reason"] == "duration");
   CHECK(report["evidence"]["recording"]["pid"] == pid);
@@ -190,24 +117,24 @@ TEST_CASE("attach to a running process for a fixed duration") {
 }
 
 TEST_CASE("a PID that exits mid-recording: one-line error, exit 3, a complete file") {
-  TempDir dir;
+  TempDir dir("numa-analyze-test");
   pid_t pid = fork();
   if (pid == 0) {
     execl("/bin/sleep", "sleep", "0.7", static_cast<char*>(nullptr));
     _exit(127);
   }
   std::string rec = dir / "short.json";
-  Run r = run(kTool + " record -p " + std::to_string(pid) + " --duration 10 -o " + rec, dir);
+  ProgramResult r = run_shell(kTool + " record -p " + std::to_string(pid) + " --duration 10 -o " + rec);
   waitpid(pid, nullptr, 0);
   CHECK(r.status == 3);
   CHECK(error_lines(r.err) == 1);
   CHECK(r.err.find("exited after") != std::string::npos);
-  json report = report_json(rec, dir);   // what was sampled, complete and readable
+  json report = report_json(rec);   // what was sampled, complete and readable
   CHECK(report["evidence"]["recording"]["stop_reason"] == "vanished");
 }
 
 TEST_CASE("record refuses what it cannot do, without leaving a file") {
-  TempDir dir;
+  TempDir dir("numa-analyze-test");
   std::string out = dir / "never.json";
   struct Case {
     const char* what;
@@ -223,27 +150,27 @@ TEST_CASE("record refuses what it cannot do, without leaving a file") {
   };
   for (const auto& c : cases) {
     INFO(c.what);
-    Run r = run(kTool + " record -o " + out + " " + c.args, dir);
+    ProgramResult r = run_shell(kTool + " record -o " + out + " " + c.args);
     CHECK(r.status == c.status);
     CHECK(error_lines(r.err) == 1);
     CHECK(r.err.find(c.message) != std::string::npos);
-    CHECK_FALSE(exists(out));
+    CHECK_FALSE(file_exists(out));
   }
-  CHECK(dir.count_files() == 0);
+  CHECK(dir.file_count() == 0);
 }
 
 TEST_CASE("a PID we may not read: one-line error naming ptrace access") {
-  if (geteuid() != 0 || !exists("/usr/bin/setpriv")) std::exit(77);
-  TempDir dir;
+  if (geteuid() != 0 || !file_exists("/usr/bin/setpriv")) std::exit(77);
+  TempDir dir("numa-analyze-test");
+  chmod(dir.path().c_str(), 0777);   // writable for the unprivileged user: the refusal must be ptrace's
   pid_t pid = fork();
   if (pid == 0) {
     execl("/bin/sleep", "sleep", "10", static_cast<char*>(nullptr));
     _exit(127);
   }
   std::string out = dir / "denied.json";
-  Run r = run("setpriv --reuid=65534 --regid=65534 --clear-groups " + kTool + " record -p " + std::to_string(pid) +
-                  " --duration 1 -o " + out,
-              dir);
+  ProgramResult r = run_shell("setpriv --reuid=65534 --regid=65534 --clear-groups " + kTool + " record -p " + std::to_string(pid) +
+                  " --duration 1 -o " + out);
   kill(pid, SIGKILL);
   waitpid(pid, nullptr, 0);
   INFO(r.err);
@@ -251,26 +178,26 @@ TEST_CASE("a PID we may not read: one-line error naming ptrace access") {
   CHECK(error_lines(r.err) == 1);
   CHECK(r.err.find("EACCES") != std::string::npos);
   CHECK(r.err.find("ptrace") != std::string::npos);
-  CHECK_FALSE(exists(out));
+  CHECK_FALSE(file_exists(out));
 }
 
 TEST_CASE("no perf permission: one-line error, no file") {
-  TempDir dir;
+  TempDir dir("numa-analyze-test");
   std::string shim = kBuild + "/tests/analyzer/libdeny_perf_shim.so";
-  REQUIRE(exists(shim));
+  REQUIRE(file_exists(shim));
   std::string out = dir / "noperf.json";
-  Run r = run("LD_PRELOAD=" + shim + " " + kTool + " record -o " + out + " -- /bin/true", dir);
+  ProgramResult r = run_shell("LD_PRELOAD=" + shim + " " + kTool + " record -o " + out + " -- /bin/true");
   INFO(r.err);
   CHECK(r.status == 3);   // perf refused: the work could not be done (commands.hpp)
   CHECK(error_lines(r.err) == 1);
   CHECK(r.err.find("Permission denied (EACCES)") != std::string::npos);
   CHECK(r.err.find("perf_event_paranoid") != std::string::npos);
-  CHECK_FALSE(exists(out));
-  CHECK(dir.count_files() == 0);
+  CHECK_FALSE(file_exists(out));
+  CHECK(dir.file_count() == 0);
 }
 
 TEST_CASE("Ctrl-C stops recording cleanly and keeps what was sampled") {
-  TempDir dir;
+  TempDir dir("numa-analyze-test");
   std::string rec = dir / "interrupted.json";
   pid_t pid = fork();
   if (pid == 0) {
@@ -290,7 +217,7 @@ TEST_CASE("Ctrl-C stops recording cleanly and keeps what was sampled") {
   CHECK(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 0);
   CHECK(took < 10.0);
-  json report = report_json(rec, dir);
+  json report = report_json(rec);
   CHECK(report["evidence"]["recording"]["stop_reason"] == "interrupted");
   double duration = report["evidence"]["recording"]["duration_s"];
   CHECK(duration > 1.0);
@@ -299,11 +226,11 @@ TEST_CASE("Ctrl-C stops recording cleanly and keeps what was sampled") {
 }
 
 TEST_CASE("report refuses bad recordings with one line and writes nothing") {
-  TempDir dir;
+  TempDir dir("numa-analyze-test");
   std::string good = dir / "good.json";
-  Run r = run(kTool + " record -o " + good + " -- /bin/true", dir);
+  ProgramResult r = run_shell(kTool + " record -o " + good + " -- /bin/true");
   REQUIRE(r.status == 0);
-  std::string text = slurp(good);
+  std::string text = read_file(good);
   json j = json::parse(text);
   auto write = [&](const std::string& name, const std::string& content) {
     std::ofstream(dir / name) << content;
@@ -332,18 +259,18 @@ TEST_CASE("report refuses bad recordings with one line and writes nothing") {
   for (const auto& c : cases) {
     INFO(c.what);
     std::string out = dir / "out.json";
-    Run bad = run(kTool + " report " + c.path + " --format json -o " + out, dir);
+    ProgramResult bad = run_shell(kTool + " report " + c.path + " --format json -o " + out);
     CHECK(bad.status == 2);   // kExitBadInput (commands.hpp)
     CHECK(error_lines(bad.err) == 1);
     CHECK(bad.err.find(c.message) != std::string::npos);
     CHECK(bad.out.empty());
-    CHECK_FALSE(exists(out));
+    CHECK_FALSE(file_exists(out));
   }
 }
 
 TEST_CASE("topology names nodes, distances and every perf capability with its errno") {
-  TempDir dir;
-  Run r = run(kTool + " topology --format json", dir);
+  TempDir dir("numa-analyze-test");
+  ProgramResult r = run_shell(kTool + " topology --format json");
   REQUIRE(r.status == 0);
   json t = json::parse(r.out);
   CHECK(t["nodes"].size() == static_cast<std::size_t>(online_nodes()));
@@ -357,31 +284,111 @@ TEST_CASE("topology names nodes, distances and every perf capability with its er
     if (c["name"].get<std::string>().rfind("page-faults", 0) == 0) page_faults = c["available"];
   }
   CHECK(page_faults);   // software events work everywhere numa-analyze is meant to run
-  Run text = run(kTool + " topology", dir);
+  ProgramResult text = run_shell(kTool + " topology");
   CHECK(text.status == 0);
   CHECK(text.out.find("Perf capabilities") != std::string::npos);
 }
 
 TEST_CASE("record --agent folds the agent's profile in") {
   std::string lib = kBuild + "/libnumaagent.so";
-  if (!exists(lib)) std::exit(77);   // the agent is not built in this tree
-  TempDir dir;
+  if (!file_exists(lib)) std::exit(77);   // the agent is not built in this tree
+  TempDir dir("numa-analyze-test");
   std::string rec = dir / "agent.json";
   // Its own TMPDIR: other tests may record under the agent at the same time (ctest -j).
   std::string tmp = dir / "tmp";
-  Run r = run("mkdir -p " + tmp + " && TMPDIR=" + tmp + " " + kTool + " record --agent -o " + rec + " -- " + kTraffic +
-                  " all-local --threads-per-node 2 --mib 4 --seconds 0.5",
-              dir);
+  ProgramResult r = run_shell("mkdir -p " + tmp + " && TMPDIR=" + tmp + " " + kTool + " record --agent -o " + rec + " -- " + kTraffic +
+                  " all-local --threads-per-node 2 --mib 4 --seconds 0.5");
   INFO(r.err);
   REQUIRE(r.status == 0);
-  json report = report_json(rec, dir);
+  json report = report_json(rec);
   std::map<std::string, json> sources;
   for (const auto& s : report["evidence"]["sources"]) sources[s["source"]] = s;
   CHECK(sources.at("agent-profile")["used"] == true);
   CHECK(report["evidence"]["recording"]["agent"] == true);
   int with_agent = 0;
-  for (const auto& t : report["threads"]) with_agent += t.contains("agent");
+  for (const auto& t : report["threads"]) {
+    with_agent += t.contains("agent");
+    if (t.contains("agent")) CHECK_FALSE(t["agent"].contains("role"));   // no rules: no role, not an empty one
+  }
   CHECK(with_agent >= 1);
+  ProgramResult text = run_shell(kTool + " report " + rec);
+  REQUIRE(text.status == 0);
+  CHECK(text.out.find(" role ") == std::string::npos);   // nor a role column
   // The temporary profile directory is gone.
-  CHECK(TempDir::run_capture("ls -A " + tmp + " | wc -l").find('0') == 0);
+  CHECK(std::filesystem::is_empty(tmp));
+}
+
+namespace {
+// "ready ingest=<tid>,<tid> worker=<tid>,<tid> main=<tid>" (role_target) -> role by tid.
+std::map<int, std::string> roles_by_tid(const std::string& out) {
+  std::map<int, std::string> roles;
+  std::istringstream in(out.substr(out.find("ready ") + 6));
+  for (std::string kv; in >> kv;) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos) continue;
+    std::istringstream tids(kv.substr(eq + 1));
+    for (std::string tid; std::getline(tids, tid, ',');) roles[std::stoi(tid)] = kv.substr(0, eq);
+  }
+  return roles;
+}
+}  // namespace
+
+TEST_CASE("record --agent with role rules: each thread's role in the report's JSON and text") {
+  if (!file_exists(kBuild + "/libnumaagent.so")) std::exit(77);   // the agent is not built in this tree
+  TempDir dir("numa-analyze-test");
+  const std::string rec = dir / "roles.json", tmp = dir / "tmp";
+  // One rule by start routine (a static function), one by the name a thread gives itself.
+  ProgramResult r = run_shell("mkdir -p " + tmp + " && TMPDIR=" + tmp +
+                  " NUMA_AGENT_RULES='ingest start=ingest_loop cpus=spread count=2; worker name=worker-* cpus=compact' " +
+                  kTool + " record --agent -o " + rec + " -- " + kBuild +
+                  "/tests/analyzer/role_target --ingest 2 --workers 3 --seconds 1");
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  const std::map<int, std::string> expected = roles_by_tid(r.out);
+  REQUIRE(expected.size() == 6);
+  json report = report_json(rec);
+  std::map<std::string, int> seen;
+  for (const auto& t : report["threads"]) {
+    const int tid = t["tid"];
+    INFO("tid " << tid << ": " << t.dump());
+    REQUIRE(expected.count(tid));
+    REQUIRE(t.contains("agent"));
+    if (expected.at(tid) == "main") {
+      CHECK_FALSE(t["agent"].contains("role"));   // no rule matched it: the policy placed it
+      CHECK(t["agent"]["reason"] != "rule");
+    } else {
+      CHECK(t["agent"]["role"] == expected.at(tid));
+      CHECK(t["agent"]["reason"] == "rule");
+    }
+    ++seen[expected.at(tid)];
+  }
+  CHECK(seen == std::map<std::string, int>{{"ingest", 2}, {"main", 1}, {"worker", 3}});
+
+  // The text view: a role column, each thread's role in it, "-" for the main thread.
+  ProgramResult text = run_shell(kTool + " report " + rec);
+  REQUIRE(text.status == 0);
+  std::istringstream lines(text.out.substr(text.out.find("\nThreads\n") + 9));
+  std::string header;
+  std::getline(lines, header);
+  const auto role_at = header.find("role");
+  REQUIRE(role_at != std::string::npos);
+  int rows = 0;
+  for (std::string line; std::getline(lines, line) && !line.empty(); ++rows) {
+    INFO(line);
+    const int tid = std::stoi(line.substr(2));
+    REQUIRE(expected.count(tid));
+    const std::string cell = line.substr(role_at, line.find(' ', role_at) - role_at);
+    CHECK(cell == (expected.at(tid) == "main" ? "-" : expected.at(tid)));
+  }
+  CHECK(rows == 6);
+
+  // The HTML heat map names the role in each cell's title.
+  const ProgramResult html = run_shell(kTool + " report " + rec + " --format html");
+  REQUIRE(html.status == 0);
+  for (const auto& t : report["threads"]) {
+    const int tid = t["tid"];
+    const std::string role = expected.at(tid), name = t["name"];
+    CHECK(html.out.find("thread " + std::to_string(tid) + " (" + name + (role == "main" ? "" : ", role " + role) + ") on node") !=
+          std::string::npos);
+  }
 }

@@ -17,7 +17,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../support/run_under_agent.hpp"
+
 using nlohmann::json;
+using numa_agent::test::read_file;
+using numa_agent::test::TempDir;
 
 namespace {
 
@@ -26,21 +30,12 @@ const std::string kTool = kBuild + "/numa-analyze";
 const std::string kTarget = kBuild + "/tests/analyzer/watch_target";
 const std::string kFile = "breakpoint-self-test.json";
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+// Scratch files of the run (the recording, a file where a directory should be).
+const TempDir& scratch_dir() {
+  static const TempDir dir("record-self-test-cache");
+  return dir;
 }
-
-std::string scratch(const std::string& name) { return "/tmp/record-self-test-cache-" + std::to_string(getpid()) + "-" + name; }
-
-std::string fresh_dir(const std::string& name) {
-  const std::string d = scratch(name);
-  std::system(("rm -rf " + d).c_str());
-  REQUIRE(mkdir(d.c_str(), 0700) == 0);
-  return d;
-}
+std::string scratch(const std::string& name) { return scratch_dir() / name; }
 
 struct Recorded {
   int status = -1;
@@ -53,15 +48,13 @@ struct Recorded {
 // record with XDG_RUNTIME_DIR=`runtime_dir` (the cache in runtime_dir/numa-agent/).
 Recorded record(const std::string& runtime_dir, const std::string& env = "") {
   Recorded r;
-  const std::string path = scratch("rec.json"), err = scratch("stderr");
-  const int raw = std::system((env + " XDG_RUNTIME_DIR=" + runtime_dir + " " + kTool + " record -o " + path + " -- " + kTarget +
-                               " --seconds 2 >/dev/null 2>" + err)
-                                  .c_str());
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
-  r.err = slurp(err);
-  std::remove(err.c_str());
+  const std::string path = scratch("rec.json");
+  const auto run = numa_agent::test::run_shell(env + " XDG_RUNTIME_DIR=" + runtime_dir + " " + kTool + " record -o " + path +
+                                               " -- " + kTarget + " --seconds 2 >/dev/null");
+  r.status = run.status;
+  r.err = run.err;
   if (r.status == 0) {
-    const json rec = json::parse(slurp(path));
+    const json rec = json::parse(read_file(path));
     for (const auto& p : rec["evidence"])
       if (p["source"] == "watchpoint-sampling") r.used = p["used"], r.detail = p["detail"], r.error_name = p["error_name"];
   }
@@ -96,7 +89,8 @@ mode_t mode_of(const std::string& path) {
 }  // namespace
 
 TEST_CASE("the first record writes the cache, the next takes it and runs no self-test") {
-  const std::string d = fresh_dir("fresh");
+  const TempDir dir("record-self-test-cache-fresh");
+  const std::string d = dir.path();
   const Recorded one = first_record(d);
   INFO(one.detail);
   CHECK(has(one, ": absent; written)"));
@@ -109,14 +103,14 @@ TEST_CASE("the first record writes the cache, the next takes it and runs no self
   CHECK(cached(two));
   CHECK(!measured(two));
   CHECK(two.used);
-  std::system(("rm -rf " + d).c_str());
 }
 
 TEST_CASE("a corrupt cache: the self-test runs, record works, the cache is rewritten") {
-  const std::string d = fresh_dir("corrupt");
+  const TempDir dir("record-self-test-cache-corrupt");
+  const std::string d = dir.path();
   first_record(d);
   const std::string file = d + "/numa-agent/" + kFile;
-  std::string text = slurp(file);
+  std::string text = read_file(file);
   std::ofstream(file) << text.substr(0, text.size() / 2);   // truncated
   const Recorded r = record(d);
   INFO(r.err);
@@ -127,15 +121,15 @@ TEST_CASE("a corrupt cache: the self-test runs, record works, the cache is rewri
   CHECK(has(r, "; written)"));
   CHECK(r.used);
   CHECK(cached(record(d)));
-  std::system(("rm -rf " + d).c_str());
 }
 
 TEST_CASE("a symlink at the cache path is not followed: the self-test runs, the link's target is left alone") {
-  const std::string d = fresh_dir("symlink");
+  const TempDir dir("record-self-test-cache-symlink");
+  const std::string d = dir.path();
   first_record(d);
   const std::string file = d + "/numa-agent/" + kFile, victim = d + "/victim.json";
   REQUIRE(std::rename(file.c_str(), victim.c_str()) == 0);   // a valid cache, reachable only through the link
-  const std::string before = slurp(victim);
+  const std::string before = read_file(victim);
   REQUIRE(symlink(victim.c_str(), file.c_str()) == 0);
   const Recorded r = record(d);
   INFO(r.err);
@@ -144,17 +138,17 @@ TEST_CASE("a symlink at the cache path is not followed: the self-test runs, the 
   CHECK(measured(r));
   CHECK(has(r, "ELOOP"));
   CHECK(r.used);
-  CHECK(slurp(victim) == before);
+  CHECK(read_file(victim) == before);
   CHECK(S_ISREG(mode_of(file)));   // replaced by a file of our own
   CHECK(cached(record(d)));
-  std::system(("rm -rf " + d).c_str());
 }
 
 TEST_CASE("a cache of another boot is stale: the self-test runs and the cache is rewritten") {
-  const std::string d = fresh_dir("stale");
+  const TempDir dir("record-self-test-cache-stale");
+  const std::string d = dir.path();
   first_record(d);
   const std::string file = d + "/numa-agent/" + kFile;
-  json j = json::parse(slurp(file));
+  json j = json::parse(read_file(file));
   j["boot_id"] = "00000000-0000-4000-8000-000000000000";
   std::ofstream(file) << j.dump();
   const Recorded r = record(d);
@@ -164,9 +158,8 @@ TEST_CASE("a cache of another boot is stale: the self-test runs and the cache is
   CHECK(measured(r));
   CHECK(has(r, "stale: another boot; written)"));
   CHECK(r.used);
-  CHECK(json::parse(slurp(file))["boot_id"] != "00000000-0000-4000-8000-000000000000");
+  CHECK(json::parse(read_file(file))["boot_id"] != "00000000-0000-4000-8000-000000000000");
   CHECK(cached(record(d)));
-  std::system(("rm -rf " + d).c_str());
 }
 
 TEST_CASE("a cache directory that cannot be written: the self-test runs every time and record works") {
@@ -187,7 +180,8 @@ TEST_CASE("a cache directory that cannot be written: the self-test runs every ti
   std::remove(file.c_str());
   // A directory owned by another user is refused (root could write it, but would not own the cache).
   if (geteuid() == 0) {
-    const std::string d = fresh_dir("foreign");
+    const TempDir dir("record-self-test-cache-foreign");
+  const std::string d = dir.path();
     REQUIRE(mkdir((d + "/numa-agent").c_str(), 0700) == 0);
     REQUIRE(chown((d + "/numa-agent").c_str(), 65534, 65534) == 0);
     const Recorded r = record(d);
@@ -196,14 +190,14 @@ TEST_CASE("a cache directory that cannot be written: the self-test runs every ti
     CHECK(measured(r));
     CHECK(has(r, "owned by uid 65534"));
     CHECK(measured(record(d)));
-    std::system(("rm -rf " + d).c_str());
   }
 }
 
 TEST_CASE("a fresh cache does not hide breakpoints refused now: one clear line, as without the cache") {
-  const std::string d = fresh_dir("refused");
+  const TempDir dir("record-self-test-cache-refused");
+  const std::string d = dir.path();
   first_record(d);
-  const Recorded r = record(d, "LD_PRELOAD=" + kBuild + "/tests/analyzer/librecord_watchpoint_deny_bp_shim.so");
+  const Recorded r = record(d, "DENY_PERF_SHIM=breakpoint LD_PRELOAD=" + kBuild + "/tests/analyzer/libdeny_perf_shim.so");
   INFO(r.err);
   REQUIRE(r.status == 0);
   INFO(r.detail);
@@ -212,5 +206,4 @@ TEST_CASE("a fresh cache does not hide breakpoints refused now: one clear line, 
   CHECK(r.error_name == "EACCES");
   CHECK(has(r, "perf_event_paranoid"));
   CHECK(has(r, "not permitted"));
-  std::system(("rm -rf " + d).c_str());
 }

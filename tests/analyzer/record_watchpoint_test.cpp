@@ -18,7 +18,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../support/run_under_agent.hpp"
+
 using nlohmann::json;
+using namespace numa_agent::test;
 
 namespace {
 
@@ -26,29 +29,7 @@ const std::string kBuild = NUMA_AGENT_BUILD_DIR;
 const std::string kTool = kBuild + "/numa-analyze";
 const std::string kTarget = kBuild + "/tests/analyzer/watch_target";
 
-struct Run {
-  int status = -1;
-  std::string out, err;
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 std::string scratch(const std::string& name) { return "/tmp/record-watchpoint-" + std::to_string(getpid()) + "-" + name; }
-
-Run run(const std::string& cmd) {
-  Run r;
-  const std::string out = scratch("stdout"), err = scratch("stderr");
-  const int raw = std::system((cmd + " >" + out + " 2>" + err).c_str());
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
-  r.out = slurp(out), r.err = slurp(err);
-  std::remove(out.c_str()), std::remove(err.c_str());
-  return r;
-}
 
 const json* source(const json& rec, const std::string& name) {
   for (const auto& p : rec["evidence"])
@@ -71,13 +52,13 @@ std::map<std::string, std::uint64_t> ready_line(const std::string& out) {
 // `numa-analyze record OPTIONS -o FILE -- watch_target TARGET_ARGS` under `env`; the file, parsed
 // (and removed), or null when record failed.
 struct Recorded {
-  Run run;
+  ProgramResult run;
   json rec;
 };
 Recorded record(const std::string& env, const std::string& options, const std::string& target_args) {
   const std::string path = scratch("rec.json");
-  Recorded r{run(env + kTool + " record " + options + " -o " + path + " -- " + kTarget + " " + target_args), nullptr};
-  if (r.run.status == 0) r.rec = json::parse(slurp(path));
+  Recorded r{run_shell(env + kTool + " record " + options + " -o " + path + " -- " + kTarget + " " + target_args), nullptr};
+  if (r.run.status == 0) r.rec = json::parse(read_file(path));
   std::remove(path.c_str());
   return r;
 }
@@ -140,7 +121,7 @@ TEST_CASE("record lists watchpoint hits by thread and mapping, and every probe a
 }
 
 TEST_CASE("breakpoints refused: one clear line in the evidence, the other sources intact") {
-  const auto [r, rec] = record("LD_PRELOAD=" + kBuild + "/tests/analyzer/librecord_watchpoint_deny_bp_shim.so ", "", "--seconds 0.5");
+  const auto [r, rec] = record("DENY_PERF_SHIM=breakpoint LD_PRELOAD=" + kBuild + "/tests/analyzer/libdeny_perf_shim.so ", "", "--seconds 0.5");
   INFO(r.err);
   REQUIRE(r.status == 0);
   const json* wp = source(rec, "watchpoint-sampling");
@@ -168,7 +149,7 @@ TEST_CASE("no-watch switches the source off, and a bad rate is a one-line usage 
   CHECK(rec["exposures"].empty());
 
   const std::string bad_path = scratch("bad.rec.json");
-  Run bad = run(kTool + " record --watch-rate -5 -o " + bad_path + " -- /bin/true");
+  ProgramResult bad = run_shell(kTool + " record --watch-rate -5 -o " + bad_path + " -- /bin/true");
   CHECK(bad.status == 2);
   CHECK(bad.err.find("--watch-rate") != std::string::npos);
   CHECK(std::ifstream(bad_path).fail());   // nothing written
@@ -182,12 +163,12 @@ TEST_CASE("a PID that exits mid-probe: the recording keeps its hits and the othe
   }
   usleep(200'000);   // its buffers resident
   const std::string rec_path = scratch("attach.rec.json");
-  Run r = run(kTool + " record -p " + std::to_string(pid) + " --duration 10 -o " + rec_path);
+  ProgramResult r = run_shell(kTool + " record -p " + std::to_string(pid) + " --duration 10 -o " + rec_path);
   waitpid(pid, nullptr, 0);
   INFO(r.err);
   CHECK(r.status == 3);   // exited before --duration: one line, the file holds what was sampled
   CHECK(r.err.find("exited after") != std::string::npos);
-  const json rec = json::parse(slurp(rec_path));
+  const json rec = json::parse(read_file(rec_path));
   std::remove(rec_path.c_str());
   CHECK(rec["stop_reason"] == "vanished");
   skip_unless_breakpoints(rec);

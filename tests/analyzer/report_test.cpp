@@ -6,33 +6,18 @@
 #include <map>
 #include <set>
 
+#include "agent/role_rules.hpp"
 #include "analyzer/model/mem_class.hpp"
 #include "analyzer/model/recording.hpp"
 #include "analyzer/rules/report.hpp"
 #include "analyzer/rules/rules.hpp"
+#include "synthetic_recording.hpp"
 
 using namespace numa_agent::analyzer;
+using namespace numa_agent::test;
 using nlohmann::json;
 
 namespace {
-
-Recording machine(int nodes) {
-  Recording r;
-  r.tool_version = "test";
-  r.mode = "launch";
-  r.command = {"./app", "--size", "64M"};
-  r.pid = 100;
-  r.duration_s = 10;
-  r.stop_reason = "exited";
-  for (int n = 0; n < nodes; ++n) {
-    r.machine.nodes.push_back({n, {2 * n, 2 * n + 1}, 1ULL << 30});
-    std::vector<std::uint32_t> row(static_cast<std::size_t>(nodes), 21);
-    row[static_cast<std::size_t>(n)] = 10;
-    r.machine.distances.push_back(row);
-  }
-  r.machine.numa_balancing = 1;
-  return r;
-}
 
 void add_thread(Recording& r, int tid, int node, std::uint64_t node_migrations = 0) {
   ThreadRecord t;
@@ -43,29 +28,6 @@ void add_thread(Recording& r, int tid, int node, std::uint64_t node_migrations =
   t.residency[node] = 100;
   t.node_migrations = node_migrations;
   r.threads.push_back(t);
-}
-
-void add_mapping(Recording& r, std::uint64_t start, std::map<int, std::uint64_t> pages, std::string policy = "default") {
-  MappingRecord m;
-  m.start = start;
-  m.end = start + (64ULL << 20);
-  m.policy = std::move(policy);
-  m.pages_by_node = std::move(pages);
-  r.mappings.push_back(m);
-}
-
-void add_access(Recording& r, int tid, int cpu_node, int memory_node, std::uint64_t mapping, std::uint64_t count,
-                std::string source = "hint-fault", std::string mem_class = "fault", std::uint64_t loads = 0) {
-  AccessBucket a;
-  a.source = std::move(source);
-  a.tid = tid;
-  a.cpu_node = cpu_node;
-  a.memory_node = memory_node;
-  a.mapping = mapping;
-  a.mem_class = std::move(mem_class);
-  a.count = count;
-  a.loads = loads;
-  r.accesses.push_back(a);
 }
 
 constexpr std::uint64_t kA = 0x7f0000000000, kB = 0x7f1000000000;
@@ -81,28 +43,28 @@ struct Scenario {
 std::vector<Scenario> scenarios() {
   std::vector<Scenario> out;
   {
-    Recording r = machine(2);
+    Recording r = synthetic_recording(2);
     add_thread(r, 1, 0), add_thread(r, 2, 1);
     add_mapping(r, kA, {{0, 16384}}), add_mapping(r, kB, {{1, 16384}});
     add_access(r, 1, 0, 0, kA, 1000), add_access(r, 2, 1, 1, kB, 1000);
     out.push_back({"all-local", r, 1.0, "", "numa-hint-faults"});
   }
   {
-    Recording r = machine(2);
+    Recording r = synthetic_recording(2);
     add_thread(r, 1, 1);
     add_mapping(r, kA, {{0, 16384}}, "bind:0");
     add_access(r, 1, 1, 0, kA, 1000);
     out.push_back({"all-remote", r, 0.0, "colocate", "numa-hint-faults"});
   }
   {
-    Recording r = machine(2);
+    Recording r = synthetic_recording(2);
     add_thread(r, 1, 0);
     add_mapping(r, kA, {{0, 8192}, {1, 8192}}, "interleave:0-1");
     add_access(r, 1, 0, 0, kA, 500), add_access(r, 1, 0, 1, kA, 500);
     out.push_back({"50/50", r, 0.5, "colocate", "numa-hint-faults"});
   }
   {
-    Recording r = machine(2);
+    Recording r = synthetic_recording(2);
     add_thread(r, 1, 0, /*node_migrations=*/50);
     r.threads[0].residency = {{0, 50}, {1, 50}};
     add_mapping(r, kA, {{0, 16384}});
@@ -110,14 +72,14 @@ std::vector<Scenario> scenarios() {
     out.push_back({"migrating thread", r, 0.5, "pin-threads", "numa-hint-faults"});
   }
   {
-    Recording r = machine(2);
+    Recording r = synthetic_recording(2);
     add_thread(r, 1, 0), add_thread(r, 2, 1);
     add_mapping(r, kA, {{0, 16384}});
     add_access(r, 1, 0, 0, kA, 500), add_access(r, 2, 1, 0, kA, 500);
     out.push_back({"hot shared array", r, 0.5, "interleave", "numa-hint-faults"});
   }
   {
-    Recording r = machine(2);
+    Recording r = synthetic_recording(2);
     add_thread(r, 1, 0), add_thread(r, 2, 1);
     add_mapping(r, kA, {{0, 16384}});
     add_access(r, 2, 1, 0, kA, 900), add_access(r, 1, 0, 0, kA, 50);
@@ -127,7 +89,7 @@ std::vector<Scenario> scenarios() {
     out.push_back({"initialised by the wrong thread", r, 50.0 / 950.0, "first-touch", "numa-hint-faults"});
   }
   {
-    Recording r = machine(2);
+    Recording r = synthetic_recording(2);
     add_thread(r, 1, 0), add_thread(r, 2, 1);
     add_mapping(r, kA, {{0, 16384}});
     add_access(r, 1, 0, 0, kA, 500, "pmu", "local-dram", 500);
@@ -137,19 +99,19 @@ std::vector<Scenario> scenarios() {
     out.push_back({"read-mostly shared (PMU)", r, 0.5, "replicate", "pmu-memory-sampling"});
   }
   {
-    Recording r = machine(2);
+    Recording r = synthetic_recording(2);
     add_thread(r, 1, 0);
     r.counters = {true, 300, 100};
     out.push_back({"node counters", r, 0.75, "", "pmu-node-counters"});
   }
   {
-    Recording r = machine(2);
+    Recording r = synthetic_recording(2);
     add_thread(r, 1, 1);
     r.threads[0].numa_faults = {{0, 900, 0}, {1, 100, 0}};
     out.push_back({"per-task sched faults", r, 0.1, "colocate", "task-numa-faults"});
   }
   {
-    Recording r = machine(2);
+    Recording r = synthetic_recording(2);
     add_thread(r, 1, 0);
     add_mapping(r, kA, {{0, 300}, {1, 100}});
     // Placement alone is no measurement: unknown (tested in "fusion: placement alone is unknown").
@@ -302,7 +264,7 @@ TEST_CASE("a worse placement scores lower") {
 }
 
 TEST_CASE("recommendations are ranked by remote-access cost") {
-  Recording r = machine(2);
+  Recording r = synthetic_recording(2);
   add_thread(r, 1, 1), add_thread(r, 2, 0);
   add_mapping(r, kA, {{0, 4096}}, "bind:0");    // 16 MiB resident, all remote
   add_mapping(r, kB, {{1, 12288}}, "bind:1");   // 48 MiB resident, all remote
@@ -330,7 +292,7 @@ TEST_CASE("the agent suppresses the use-agent recommendation") {
 }
 
 TEST_CASE("one node: nothing to measure, never 100") {
-  Recording r = machine(1);
+  Recording r = synthetic_recording(1);
   add_thread(r, 1, 0);
   add_mapping(r, kA, {{0, 100}});
   add_access(r, 1, 0, 0, kA, 1000);
@@ -420,8 +382,49 @@ TEST_CASE("per-node table: pages held, accesses served and issued, threads at ho
   CHECK(nodes[1]["threads"] == 1);
 }
 
+TEST_CASE("pin-threads places threads that name themselves by role, the others by policy") {
+  Recording r = synthetic_recording(2);
+  add_thread(r, 100, 0);                                   // main (tid = pid): its name is the program's
+  r.threads[0].name = "app";
+  for (int k = 0; k < 3; ++k) {                            // three workers, two of them hopping
+    add_thread(r, 101 + k, 0, /*node_migrations=*/k < 2 ? 40 : 0);
+    r.threads.back().name = "worker-" + std::to_string(k);
+  }
+  add_thread(r, 104, 0, 40);                               // a hopping thread that never named itself
+  r.threads.back().name = "app";
+  add_thread(r, 105, 0, 40);                               // a name the rule syntax cannot carry
+  r.threads.back().name = "gc thread";
+  add_thread(r, 106, 0, 40);                               // a role of one, unnumbered
+  r.threads.back().name = "flusher";
+  const json report = build_report(r);
+  REQUIRE_FALSE(report["recommendations"].empty());
+  const json& pin = report["recommendations"][0];
+  CHECK(pin["kind"] == "pin-threads");
+  // worker: all three of its threads, one slot each, spread over the nodes; flusher the next slot.
+  CHECK(pin["command"] ==
+        "LD_PRELOAD=libnumaagent.so NUMA_AGENT_PIN=spread NUMA_AGENT_RULES='worker name=worker-* cpus=M0:0@M1:0@M0:1 "
+        "count=3; flusher name=flusher cpus=M1:1 count=1' ./app --size 64M");
+  // Rules the agent reads as they are meant: two roles, by name, a slot for each thread.
+  const std::string command = pin["command"];
+  const auto begin = command.find("NUMA_AGENT_RULES='") + 18;
+  const numa_agent::RuleSet rules = numa_agent::parse_rules_text(command.substr(begin, command.find('\'', begin) - begin));
+  CHECK(rules.warnings.empty());
+  REQUIRE(rules.rules.size() == 2);
+  CHECK(rules.rules[0].role == "worker");
+  CHECK(rules.rules[0].name == "worker-*");
+  CHECK(rules.rules[0].count == std::optional<std::size_t>(3));
+  CHECK(numa_agent::glob_match(rules.rules[0].name, "worker-2"));
+  CHECK(rules.rules[1].role == "flusher");
+
+  // No thread named itself: the policy alone, as before.
+  for (auto& t : r.threads) t.name = "app";
+  const json unnamed = build_report(r);
+  REQUIRE_FALSE(unnamed["recommendations"].empty());
+  CHECK(unnamed["recommendations"][0]["command"] == "LD_PRELOAD=libnumaagent.so NUMA_AGENT_PIN=spread ./app --size 64M");
+}
+
 TEST_CASE("a thread hopping between nodes gets pin-threads even when its samples look local") {
-  Recording r = machine(2);
+  Recording r = synthetic_recording(2);
   add_thread(r, 1, 0, /*node_migrations=*/40);
   r.threads[0].residency = {{0, 50}, {1, 50}};
   add_mapping(r, kA, {{0, 16384}});
@@ -438,7 +441,7 @@ TEST_CASE("a thread hopping between nodes gets pin-threads even when its samples
 // The agent's profile inside a recording is the program's file (the fuzzer found these): fields of
 // the wrong type and malformed entries are ignored, never thrown through `report`.
 TEST_CASE("an agent profile with fields of the wrong type is read as far as it is well formed") {
-  Recording r = machine(2);
+  Recording r = synthetic_recording(2);
   add_thread(r, 101, 0);
   add_thread(r, 102, 1);
   r.agent = true;
@@ -456,6 +459,8 @@ TEST_CASE("an agent profile with fields of the wrong type is read as far as it i
   CHECK(agent_by_tid[102]["pinned"] == true);      // the well-formed record as written
   CHECK(agent_by_tid[102]["cpus"] == "2");
   CHECK(agent_by_tid[102]["node"] == 1);
+  CHECK_FALSE(agent_by_tid[101].contains("role"));   // no role key in either: none in the report
+  CHECK_FALSE(agent_by_tid[102].contains("role"));
   int allocation_sites = 0;
   for (const auto& s : report["sites"])
     if (s["kind"] == "allocation") {
@@ -465,8 +470,27 @@ TEST_CASE("an agent profile with fields of the wrong type is read as far as it i
   CHECK(allocation_sites == 1);
 }
 
+TEST_CASE("a thread's role is in the report only when a role rule placed it") {
+  Recording r = synthetic_recording(2);
+  for (int tid : {101, 102, 103, 104}) add_thread(r, tid, 0);
+  r.agent = true;
+  r.agent_profile = json::parse(R"json({"schema": "numa-agent-profile/1",
+      "threads": [{"tid": 101, "pinned": true, "cpus": "0", "node": 0, "reason": "rule", "rule": "ingest (NUMA_AGENT_RULES rule 1)", "role": "ingest"},
+                  {"tid": 102, "pinned": true, "cpus": "1", "node": 0, "reason": "policy", "rule": null},
+                  {"tid": 103, "pinned": true, "cpus": "1", "node": 0, "reason": "rule", "role": 7},
+                  {"tid": 104, "pinned": true, "cpus": "1", "node": 0, "reason": "rule", "role": ""}]})json");
+  std::map<int, json> agent_by_tid;
+  const json report = build_report(r);   // alive while its threads are read
+  for (const auto& t : report["threads"]) agent_by_tid[t["tid"].get<int>()] = t["agent"];
+  CHECK(agent_by_tid[101]["role"] == "ingest");
+  CHECK(agent_by_tid[101]["reason"] == "rule");
+  CHECK_FALSE(agent_by_tid[102].contains("role"));   // the policy placed it
+  CHECK_FALSE(agent_by_tid[103].contains("role"));   // a mistyped or empty role is no role
+  CHECK_FALSE(agent_by_tid[104].contains("role"));
+}
+
 TEST_CASE("a hopping thread with no sampled access is not worth pinning when others have evidence") {
-  Recording r = machine(2);
+  Recording r = synthetic_recording(2);
   add_thread(r, 1, 0);                          // the worker: all its accesses local
   add_thread(r, 2, 0, /*node_migrations=*/40);  // a main thread that only waits, hopping
   add_mapping(r, kA, {{0, 16384}});
@@ -483,7 +507,7 @@ TEST_CASE("a hopping thread with no sampled access is not worth pinning when oth
   REQUIRE(recs.size() == 1);
   CHECK(recs[0]["kind"] == "pin-threads");
   // No access evidence at all (no hint faults, no PMU): every hopping thread is reported.
-  Recording bare = machine(2);
+  Recording bare = synthetic_recording(2);
   add_thread(bare, 2, 0, /*node_migrations=*/40);
   auto bare_recs = build_report(bare)["recommendations"];
   REQUIRE_FALSE(bare_recs.empty());
@@ -542,7 +566,7 @@ TEST_CASE("fusion: the Wilson interval matches the published values") {
 // workers on each node sweep it; the only hint faults are 21 on three small stacks. The old ladder
 // said 100 % local. The truth is 50 % remote; the array is 99.9 % of the memory and nothing sampled it.
 TEST_CASE("fusion: thin hint faults on stacks do not decide a 64 MiB array no sample saw") {
-  Recording r = machine(2);
+  Recording r = synthetic_recording(2);
   r.machine.numa_balancing = 0;
   add_thread(r, 1, 0);   // main
   add_thread(r, 2, 0), add_thread(r, 3, 0), add_thread(r, 4, 1), add_thread(r, 5, 1);
@@ -572,7 +596,7 @@ TEST_CASE("fusion: thin hint faults on stacks do not decide a 64 MiB array no sa
 // Balancing on, but the program bound 32 MiB with plain MPOL_BIND to node 1: NUMA balancing never
 // scans it, so the 1000 local hint faults on its 64 MiB default-policy array say nothing about it.
 TEST_CASE("fusion: MPOL_BIND memory balancing cannot scan is not judged by hint faults") {
-  Recording r = machine(2);
+  Recording r = synthetic_recording(2);
   add_thread(r, 1, 0);
   add_mapping(r, kA, {{0, 16384}});            // default policy, scanned
   add_mapping(r, kB, {{1, 8192}}, "bind:1");   // never scanned: no hint fault can land there
@@ -594,7 +618,7 @@ TEST_CASE("fusion: MPOL_BIND memory balancing cannot scan is not judged by hint 
 }
 
 TEST_CASE("fusion: a well-placed program gets no recommendation, whatever a tiny remote heap says") {
-  Recording r = machine(2);
+  Recording r = synthetic_recording(2);
   add_thread(r, 1, 0), add_thread(r, 2, 1);
   add_mapping(r, kA, {{0, 16384}}), add_mapping(r, kB, {{1, 16384}});
   add_access(r, 1, 0, 0, kA, 4000), add_access(r, 2, 1, 1, kB, 4000);
@@ -615,7 +639,7 @@ TEST_CASE("fusion: a well-placed program gets no recommendation, whatever a tiny
 }
 
 TEST_CASE("fusion: a program on several nodes never gets a whole-program single-node binding") {
-  Recording r = machine(2);   // 2 CPUs per node
+  Recording r = synthetic_recording(2);   // 2 CPUs per node
   add_thread(r, 1, 0), add_thread(r, 2, 1), add_thread(r, 3, 1);
   add_mapping(r, kA, {{0, 16384}}, "bind:0");
   add_access(r, 2, 1, 0, kA, 1000), add_access(r, 3, 1, 0, kA, 1000);
@@ -628,7 +652,7 @@ TEST_CASE("fusion: a program on several nodes never gets a whole-program single-
   CHECK_FALSE(any_single_node_binding(report));
   CHECK(report["recommendations"][0]["command"].get<std::string>().find("numa_tonode_memory") != std::string::npos);
   // Two threads, one per node, fit on node 1's two CPUs: the binding is offered, and says why.
-  Recording fits = machine(2);
+  Recording fits = synthetic_recording(2);
   add_thread(fits, 1, 0), add_thread(fits, 2, 1);
   add_mapping(fits, kA, {{0, 16384}}, "bind:0");
   add_access(fits, 2, 1, 0, kA, 1000);
@@ -644,7 +668,7 @@ TEST_CASE("fusion: a program on several nodes never gets a whole-program single-
 // (50 us) on node 1: rates 60/101 and 10/51 per us with the prior of one more 1 us probe, over equal
 // bytes: remote share ~25 % (the raw hits would say 10 / 70).
 TEST_CASE("fusion: watchpoint hits are rates per probe over the bytes they stand for") {
-  Recording r = machine(2);
+  Recording r = synthetic_recording(2);
   add_thread(r, 1, 0);
   add_mapping(r, kA, {{0, 8192}, {1, 8192}});
   add_access(r, 1, 0, 0, kA, 60, "watchpoint", "fault");
@@ -667,7 +691,7 @@ TEST_CASE("fusion: watchpoint hits are rates per probe over the bytes they stand
 }
 
 TEST_CASE("fusion: placement alone is unknown, with its estimate and bounds") {
-  Recording r = machine(2);
+  Recording r = synthetic_recording(2);
   add_thread(r, 1, 0);
   add_mapping(r, kA, {{0, 300}, {1, 100}});
   const json report = build_report(r);
@@ -684,7 +708,7 @@ TEST_CASE("fusion: placement alone is unknown, with its estimate and bounds") {
 // NUMA balancing migrated a fifth of the faulted pages towards the faulting thread: those faults
 // were remote, recorded local (the page's node is read after the move). The interval says so.
 TEST_CASE("fusion: pages NUMA balancing migrated widen a fault-based share's upper end") {
-  Recording r = machine(2);
+  Recording r = synthetic_recording(2);
   add_thread(r, 1, 0);
   add_mapping(r, kA, {{0, 16384}});
   add_access(r, 1, 0, 0, kA, 1000);
@@ -693,7 +717,7 @@ TEST_CASE("fusion: pages NUMA balancing migrated widen a fault-based share's upp
   CHECK(c["remote_share"].get<double>() == Approx(0.0));
   CHECK(c["remote_share_interval"]["high"].get<double>() == Approx(wilson_interval(0, 1000).high + 0.2).margin(1e-4));
   // PMU samples read the data source at the access: nothing to widen.
-  Recording pmu = machine(2);
+  Recording pmu = synthetic_recording(2);
   add_thread(pmu, 1, 0);
   add_mapping(pmu, kA, {{0, 16384}});
   add_access(pmu, 1, 0, 0, kA, 1000, "pmu", "local-dram", 1000);
@@ -705,7 +729,7 @@ TEST_CASE("fusion: pages NUMA balancing migrated widen a fault-based share's upp
 // The program freed its 64 MiB array before the last numa_maps snapshot: its hint faults name a
 // mapping the recording no longer lists. Its first touches give its bytes, so it still weighs.
 TEST_CASE("fusion: a sampled mapping gone from the last snapshot weighs by the pages first touched in it") {
-  Recording r = machine(2);
+  Recording r = synthetic_recording(2);
   add_thread(r, 1, 1);
   add_named_mapping(r, kB, "[heap]", {{1, 100}});   // 100 local pages, sampled
   add_access(r, 1, 1, 1, kB, 100);
@@ -718,7 +742,7 @@ TEST_CASE("fusion: a sampled mapping gone from the last snapshot weighs by the p
 }
 
 TEST_CASE("fusion: an unsampled mapping gone from the last snapshot still counts, by its first touches") {
-  Recording r = machine(2);
+  Recording r = synthetic_recording(2);
   r.machine.numa_balancing = 0;
   add_thread(r, 1, 0), add_thread(r, 2, 1);
   add_named_mapping(r, kB, "[heap]", {{0, 100}});
@@ -733,7 +757,7 @@ TEST_CASE("fusion: an unsampled mapping gone from the last snapshot still counts
 }
 
 TEST_CASE("fusion: a share that migrated pages may bias by more than 5 points is low confidence") {
-  Recording r = machine(2);
+  Recording r = synthetic_recording(2);
   add_thread(r, 1, 0);
   add_mapping(r, kA, {{0, 16384}});
   add_access(r, 1, 0, 0, kA, 10000);
@@ -746,7 +770,7 @@ TEST_CASE("fusion: a share that migrated pages may bias by more than 5 points is
 // A policy that binds the mapping to one node leaves NUMA balancing nothing to migrate: the
 // system's migrated pages neither widen its share nor lower the confidence.
 TEST_CASE("fusion: migrated pages do not bias a mapping bound to one node") {
-  Recording r = machine(2);
+  Recording r = synthetic_recording(2);
   add_thread(r, 1, 0);
   add_mapping(r, kA, {{0, 16384}});
   add_access(r, 1, 0, 0, kA, 10000);

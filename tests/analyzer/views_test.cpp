@@ -25,82 +25,25 @@
 
 #include <nlohmann/json.hpp>
 
+#include "analyze_cli.hpp"
+#include "synthetic_recording.hpp"
 #include "analyzer/model/recording.hpp"
 
 using nlohmann::json;
 using namespace numa_agent::analyzer;
+using namespace numa_agent::test;
 
 namespace {
 
-const std::string kBuild = NUMA_AGENT_BUILD_DIR;
-const std::string kTool = kBuild + "/numa-analyze";
-
-struct Run {
-  int status = -1;
-  std::string out, err;
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+const std::string kTool = analyze_tool();
 
 void spit(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
-
-bool exists(const std::string& path) {
-  struct stat st{};
-  return ::stat(path.c_str(), &st) == 0;
-}
-
-class TempDir {
- public:
-  TempDir() {
-    char templ[] = "/tmp/numa-views-test-XXXXXX";
-    path_ = mkdtemp(templ);
-  }
-  ~TempDir() { std::system(("rm -rf " + path_).c_str()); }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
-
-Run run(const std::string& cmd, const TempDir& dir) {
-  Run r;
-  std::string out = dir / ".stdout", err = dir / ".stderr";
-  int raw = std::system((cmd + " >" + out + " 2>" + err).c_str());
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
-  r.out = slurp(out);
-  r.err = slurp(err);
-  return r;
-}
-
-int error_lines(const std::string& err) {
-  int n = 0;
-  std::istringstream in(err);
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("numa-analyze:", 0) == 0) ++n;
-  return n;
-}
 
 // ---- synthetic two-node recordings ----
 
 Recording two_nodes() {
-  Recording r;
-  r.tool_version = "test";
-  r.mode = "launch";
-  r.command = {"/usr/bin/app", "--size", "64M"};
-  r.pid = 100;
-  r.duration_s = 10;
-  r.stop_reason = "exited";
+  Recording r = synthetic_recording(2, {"/usr/bin/app", "--size", "64M"});
   r.exit_code = 0;
-  for (int n = 0; n < 2; ++n) {
-    r.machine.nodes.push_back({n, {2 * n, 2 * n + 1}, 1ULL << 30});
-    r.machine.distances.push_back(n == 0 ? std::vector<std::uint32_t>{10, 21} : std::vector<std::uint32_t>{21, 10});
-  }
-  r.machine.numa_balancing = 1;
   r.machine.kernel = "6.1.0-test";
   r.vmstat_delta = {{"numa_hint_faults", 2000}, {"numa_hint_faults_local", 1100}, {"numa_pages_migrated", 7}};
   r.evidence.push_back({"numa-hint-faults", true, "synthetic", 0, ""});
@@ -117,27 +60,6 @@ void add_thread(Recording& r, int tid, const std::string& name, std::map<int, st
   t.residency = std::move(residency);
   t.node_migrations = node_migrations;
   r.threads.push_back(t);
-}
-
-void add_mapping(Recording& r, std::uint64_t start, std::map<int, std::uint64_t> pages) {
-  MappingRecord m;
-  m.start = start;
-  m.end = start + (64ULL << 20);
-  m.policy = "default";
-  m.pages_by_node = std::move(pages);
-  r.mappings.push_back(m);
-}
-
-void add_access(Recording& r, int tid, int cpu_node, int memory_node, std::uint64_t mapping, std::uint64_t count) {
-  AccessBucket a;
-  a.source = "hint-fault";
-  a.tid = tid;
-  a.cpu_node = cpu_node;
-  a.memory_node = memory_node;
-  a.mapping = mapping;
-  a.mem_class = "fault";
-  a.count = count;
-  r.accesses.push_back(a);
 }
 
 constexpr std::uint64_t kA = 0x7f0000000000, kB = 0x7f2000000000;
@@ -171,33 +93,20 @@ Recording after_fix() {
   return r;
 }
 
-json report_json(const std::string& file, const TempDir& dir) {
-  Run r = run(kTool + " report " + file + " --format json", dir);
-  INFO(r.err);
-  REQUIRE(r.status == 0);
-  return json::parse(r.out);
-}
-
-int online_nodes() {
-  int n = 0;
-  while (exists("/sys/devices/system/node/node" + std::to_string(n))) ++n;
-  return n == 0 ? 1 : n;
-}
-
 }  // namespace
 
 // ================================ compare ================================
 
 TEST_CASE("compare: score and component deltas, thread changes, resolved recommendations") {
-  TempDir dir;
+  TempDir dir("numa-views-test");
   spit(dir / "before.rec", serialize_recording(before_fix()));
   spit(dir / "after.rec", serialize_recording(after_fix()));
-  json before = report_json(dir / "before.rec", dir), after = report_json(dir / "after.rec", dir);
+  json before = report_json(dir / "before.rec"), after = report_json(dir / "after.rec");
   REQUIRE(before["score"].is_number());
   REQUIRE(after["score"].is_number());
   REQUIRE_FALSE(before["recommendations"].empty());
 
-  Run r = run(kTool + " compare " + (dir / "before.rec") + " " + (dir / "after.rec") + " --format json", dir);
+  ProgramResult r = run_shell(kTool + " compare " + (dir / "before.rec") + " " + (dir / "after.rec") + " --format json");
   INFO(r.err);
   REQUIRE(r.status == 0);
   json c = json::parse(r.out);
@@ -233,20 +142,20 @@ TEST_CASE("compare: score and component deltas, thread changes, resolved recomme
   CHECK(c["recommendations"]["persisting"].empty());
 
   // Reversed: the same recommendations are new.
-  Run rev = run(kTool + " compare " + (dir / "after.rec") + " " + (dir / "before.rec") + " --format json", dir);
+  ProgramResult rev = run_shell(kTool + " compare " + (dir / "after.rec") + " " + (dir / "before.rec") + " --format json");
   REQUIRE(rev.status == 0);
   json cr = json::parse(rev.out);
   CHECK(cr["recommendations"]["new"].size() == before["recommendations"].size());
   CHECK(cr["recommendations"]["resolved"].empty());
 
   // Comparing a run with itself: everything persists, every delta is 0.
-  Run same = run(kTool + " compare " + (dir / "before.rec") + " " + (dir / "before.rec") + " --format json", dir);
+  ProgramResult same = run_shell(kTool + " compare " + (dir / "before.rec") + " " + (dir / "before.rec") + " --format json");
   json cs = json::parse(same.out);
   CHECK(cs["score"]["delta"] == 0);
   CHECK(cs["recommendations"]["persisting"].size() == before["recommendations"].size());
 
   // Text renders the same comparison.
-  Run text = run(kTool + " compare " + (dir / "before.rec") + " " + (dir / "after.rec"), dir);
+  ProgramResult text = run_shell(kTool + " compare " + (dir / "before.rec") + " " + (dir / "after.rec"));
   CHECK(text.status == 0);
   CHECK(text.out.find("Score:") != std::string::npos);
   CHECK(text.out.find("resolved") != std::string::npos);
@@ -254,40 +163,40 @@ TEST_CASE("compare: score and component deltas, thread changes, resolved recomme
 }
 
 TEST_CASE("compare: report JSON files give the same comparison as their recordings") {
-  TempDir dir;
+  TempDir dir("numa-views-test");
   spit(dir / "before.rec", serialize_recording(before_fix()));
   spit(dir / "after.rec", serialize_recording(after_fix()));
-  REQUIRE(run(kTool + " report " + (dir / "before.rec") + " --format json -o " + (dir / "before.json"), dir).status == 0);
-  REQUIRE(run(kTool + " report " + (dir / "after.rec") + " --format json -o " + (dir / "after.json"), dir).status == 0);
-  json from_rec = json::parse(run(kTool + " compare " + (dir / "before.rec") + " " + (dir / "after.rec") + " --format json", dir).out);
-  json from_json = json::parse(run(kTool + " compare " + (dir / "before.json") + " " + (dir / "after.json") + " --format json", dir).out);
+  REQUIRE(run_shell(kTool + " report " + (dir / "before.rec") + " --format json -o " + (dir / "before.json")).status == 0);
+  REQUIRE(run_shell(kTool + " report " + (dir / "after.rec") + " --format json -o " + (dir / "after.json")).status == 0);
+  json from_rec = json::parse(run_shell(kTool + " compare " + (dir / "before.rec") + " " + (dir / "after.rec") + " --format json").out);
+  json from_json = json::parse(run_shell(kTool + " compare " + (dir / "before.json") + " " + (dir / "after.json") + " --format json").out);
   for (auto* j : {&from_rec, &from_json}) (*j)["before"].erase("file"), (*j)["after"].erase("file");
   CHECK(from_rec == from_json);
   // `report` also renders an existing report JSON unchanged.
-  CHECK(report_json(dir / "before.json", dir) == report_json(dir / "before.rec", dir));
+  CHECK(report_json(dir / "before.json") == report_json(dir / "before.rec"));
 }
 
 TEST_CASE("compare: --fail-below and --fail-if-worse gate on AFTER's score") {
-  TempDir dir;
+  TempDir dir("numa-views-test");
   spit(dir / "before.rec", serialize_recording(before_fix()));
   spit(dir / "after.rec", serialize_recording(after_fix()));
-  const double after = report_json(dir / "after.rec", dir)["score"];
+  const double after = report_json(dir / "after.rec")["score"];
   const std::string better = " " + (dir / "before.rec") + " " + (dir / "after.rec");
   const std::string worse = " " + (dir / "after.rec") + " " + (dir / "before.rec");
   auto threshold = [](double v) { return std::to_string(v); };
 
-  Run pass = run(kTool + " compare" + better + " --fail-below " + threshold(after - 1) + " --fail-if-worse 0", dir);
+  ProgramResult pass = run_shell(kTool + " compare" + better + " --fail-below " + threshold(after - 1) + " --fail-if-worse 0");
   CHECK(pass.status == 0);
   CHECK(pass.err.empty());
-  Run below = run(kTool + " compare" + better + " --fail-below " + threshold(after + 1) + " --format json", dir);
+  ProgramResult below = run_shell(kTool + " compare" + better + " --fail-below " + threshold(after + 1) + " --format json");
   CHECK(below.status == 1);
   CHECK(error_lines(below.err) == 1);
   CHECK(below.err.find("below") != std::string::npos);
   CHECK(json::parse(below.out)["gate"]["passed"] == false);   // the comparison is still printed
-  Run dropped = run(kTool + " compare" + worse + " --fail-if-worse 5", dir);
+  ProgramResult dropped = run_shell(kTool + " compare" + worse + " --fail-if-worse 5");
   CHECK(dropped.status == 1);
   CHECK(dropped.err.find("dropped by") != std::string::npos);
-  Run tolerated = run(kTool + " compare" + worse + " --fail-if-worse 100", dir);
+  ProgramResult tolerated = run_shell(kTool + " compare" + worse + " --fail-if-worse 100");
   CHECK(tolerated.status == 0);
 
   // A one-node report has no score: the gate cannot be evaluated (2), not passed.
@@ -297,21 +206,21 @@ TEST_CASE("compare: --fail-below and --fail-if-worse gate on AFTER's score") {
   one.vmstat_delta.clear();
   add_thread(one, 300, "app", {{0, 10}});
   spit(dir / "one.rec", serialize_recording(one));
-  Run null_score = run(kTool + " compare" + better.substr(0, better.find(' ', 1)) + " " + (dir / "one.rec") + " --fail-below 50", dir);
+  ProgramResult null_score = run_shell(kTool + " compare" + better.substr(0, better.find(' ', 1)) + " " + (dir / "one.rec") + " --fail-below 50");
   CHECK(null_score.status == 2);
   CHECK(error_lines(null_score.err) == 1);
   CHECK(null_score.err.find("no score") != std::string::npos);
-  Run no_gate = run(kTool + " compare" + better.substr(0, better.find(' ', 1)) + " " + (dir / "one.rec"), dir);
+  ProgramResult no_gate = run_shell(kTool + " compare" + better.substr(0, better.find(' ', 1)) + " " + (dir / "one.rec"));
   CHECK(no_gate.status == 0);
   CHECK(no_gate.out.find("different node counts") != std::string::npos);
 }
 
 TEST_CASE("compare: missing, corrupt and foreign input: one-line error, exit 2, no output") {
-  TempDir dir;
+  TempDir dir("numa-views-test");
   std::string good = dir / "good.rec";
   spit(good, serialize_recording(before_fix()));
-  std::string text = slurp(good);
-  json report = report_json(good, dir);
+  std::string text = read_file(good);
+  json report = report_json(good);
   json future = report;
   future["schema"] = "numa-analyze-report/2";
   json broken = report;
@@ -336,13 +245,13 @@ TEST_CASE("compare: missing, corrupt and foreign input: one-line error, exit 2, 
       {"future report", dir / "future.json", "not supported"},
       {"report missing a key", dir / "broken.json", "\"threads\" is missing"},
   };
-  Run one_file = run(kTool + " compare " + good, dir);   // usage error: AFTER missing
+  ProgramResult one_file = run_shell(kTool + " compare " + good);   // usage error: AFTER missing
   CHECK(one_file.status == 2);
   CHECK(one_file.out.empty());
   for (const auto& c : cases) {
     for (bool bad_first : {true, false}) {
       INFO(c.what << (bad_first ? " as BEFORE" : " as AFTER"));
-      Run r = run(kTool + " compare " + (bad_first ? c.file + " " + good : good + " " + c.file), dir);
+      ProgramResult r = run_shell(kTool + " compare " + (bad_first ? c.file + " " + good : good + " " + c.file));
       CHECK(r.status == 2);
       CHECK(error_lines(r.err) == 1);
       CHECK(r.err.find(c.message) != std::string::npos);
@@ -472,11 +381,11 @@ const Sample* find(const Exposition& e, const std::string& name, const std::map<
 }  // namespace
 
 TEST_CASE("report --format prometheus: strict exposition format, values equal to the JSON report's") {
-  TempDir dir;
+  TempDir dir("numa-views-test");
   std::string rec = dir / "before.rec";
   spit(rec, serialize_recording(before_fix()));
-  json report = report_json(rec, dir);
-  Run r = run(kTool + " report " + rec + " --format prometheus", dir);
+  json report = report_json(rec);
+  ProgramResult r = run_shell(kTool + " report " + rec + " --format prometheus");
   INFO(r.err);
   REQUIRE(r.status == 0);
   Exposition e = parse_exposition(r.out);
@@ -535,7 +444,7 @@ TEST_CASE("report --format prometheus: strict exposition format, values equal to
   one.machine.distances = {{10}};
   add_thread(one, 300, "app", {{0, 10}});
   spit(dir / "one.rec", serialize_recording(one));
-  Run r1 = run(kTool + " report " + (dir / "one.rec") + " --format prometheus", dir);
+  ProgramResult r1 = run_shell(kTool + " report " + (dir / "one.rec") + " --format prometheus");
   REQUIRE(r1.status == 0);
   Exposition e1 = parse_exposition(r1.out);
   CHECK(find(e1, "numa_agent_score") == nullptr);
@@ -549,7 +458,7 @@ namespace {
 
 std::string chromium_binary() {
   for (const char* p : {"/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"})
-    if (exists(p)) return p;
+    if (file_exists(p)) return p;
   return "";
 }
 
@@ -567,15 +476,15 @@ TEST_CASE("report --format html: self-contained page renders in headless Chromiu
     WARN("chromium is not installed (Debian package chromium): skipped");
     std::exit(77);
   }
-  TempDir dir;
+  TempDir dir("numa-views-test");
   std::string rec = dir / "before.rec";
   spit(rec, serialize_recording(before_fix()));
-  json report = report_json(rec, dir);
+  json report = report_json(rec);
   std::string html = dir / "report.html";
-  Run r = run(kTool + " report " + rec + " --format html -o " + html, dir);
+  ProgramResult r = run_shell(kTool + " report " + rec + " --format html -o " + html);
   INFO(r.err);
   REQUIRE(r.status == 0);
-  std::string page = slurp(html);
+  std::string page = read_file(html);
   // Self-contained: nothing to fetch (the CSP would block it and log it, which fails below too).
   CHECK(page.find("http://") == std::string::npos);
   CHECK(page.find("https://") == std::string::npos);
@@ -584,7 +493,7 @@ TEST_CASE("report --format html: self-contained page renders in headless Chromiu
 
   const std::string flags = " --headless --no-sandbox --disable-gpu --no-first-run --disable-extensions "
                             "--user-data-dir=" + (dir / "profile") + " --enable-logging=stderr --v=0 ";
-  Run dom = run("timeout 20 " + chromium + flags + "--window-size=1366,900 --virtual-time-budget=2000 --dump-dom file://" + html, dir);
+  ProgramResult dom = run_shell("timeout 20 " + chromium + flags + "--window-size=1366,900 --virtual-time-budget=2000 --dump-dom file://" + html);
   INFO(dom.err.substr(0, 4000));
   REQUIRE(dom.status == 0);
   // Console messages of the page (CSP violations, script errors, console.*) come as ":CONSOLE" lines.
@@ -611,16 +520,17 @@ TEST_CASE("report --format html: self-contained page renders in headless Chromiu
   for (const auto& rec_entry : report["recommendations"]) {
     std::string cmd = rec_entry["command"];
     std::string escaped;
-    for (char c : cmd) escaped += c == '"' ? std::string("&quot;") : c == '\'' ? std::string("&#39;") : c == '&' ? std::string("&amp;") : c == '<' ? std::string("&lt;") : c == '>' ? std::string("&gt;") : std::string(1, c);
+    // --dump-dom serialises a text node escaping & < > only (quotes stand as they are).
+    for (char c : cmd) escaped += c == '&' ? std::string("&amp;") : c == '<' ? std::string("&lt;") : c == '>' ? std::string("&gt;") : std::string(1, c);
     CHECK(dom.out.find(escaped) != std::string::npos);
   }
 
   // A screenshot at laptop size: a PNG of that size with something drawn on it.
   std::string png = dir / "report.png";
-  Run shot = run("timeout 20 " + chromium + flags + "--window-size=1366,900 --hide-scrollbars --screenshot=" + png +
-                     " file://" + html, dir);
+  ProgramResult shot = run_shell("timeout 20 " + chromium + flags + "--window-size=1366,900 --hide-scrollbars --screenshot=" + png +
+                     " file://" + html);
   REQUIRE(shot.status == 0);
-  std::string bytes = slurp(png);
+  std::string bytes = read_file(png);
   REQUIRE(bytes.size() > 24);
   CHECK(bytes.substr(1, 3) == "PNG");
   auto be32 = [&](std::size_t at) {
@@ -648,8 +558,8 @@ int last_cpu() {
 }
 
 int node_of_cpu(int cpu) {
-  for (int n = 0; exists("/sys/devices/system/node/node" + std::to_string(n)); ++n)
-    if (exists("/sys/devices/system/node/node" + std::to_string(n) + "/cpu" + std::to_string(cpu))) return n;
+  for (int n = 0; file_exists("/sys/devices/system/node/node" + std::to_string(n)); ++n)
+    if (file_exists("/sys/devices/system/node/node" + std::to_string(n) + "/cpu" + std::to_string(cpu))) return n;
   return 0;
 }
 
@@ -710,11 +620,11 @@ std::vector<ThreadRow> last_block_threads(const std::string& out) {
 }  // namespace
 
 TEST_CASE("top --plain: every thread of a live process, with its CPU and node") {
-  TempDir dir;
+  TempDir dir("numa-views-test");
   const int cpu = last_cpu();
   pid_t pid = spawn_pinned(cpu, 3);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  Run r = run(kTool + " top -p " + std::to_string(pid) + " --interval 0.5 --iterations 3", dir);   // stdout is a file: plain
+  ProgramResult r = run_shell(kTool + " top -p " + std::to_string(pid) + " --interval 0.5 --iterations 3");   // stdout is a file: plain
   std::set<int> tasks;
   std::istringstream listing(list_directory("/proc/" + std::to_string(pid) + "/task"));
   for (int tid; listing >> tid;) tasks.insert(tid);
@@ -742,13 +652,13 @@ TEST_CASE("top --plain: every thread of a live process, with its CPU and node") 
 }
 
 TEST_CASE("top: a process that exits ends top with a clear line and exit 0") {
-  TempDir dir;
+  TempDir dir("numa-views-test");
   pid_t pid = fork();
   if (pid == 0) {
     execl("/bin/sleep", "sleep", "1.5", static_cast<char*>(nullptr));
     _exit(127);
   }
-  Run r = run("timeout 30 " + kTool + " top --plain -p " + std::to_string(pid) + " --interval 0.3", dir);
+  ProgramResult r = run_shell("timeout 30 " + kTool + " top --plain -p " + std::to_string(pid) + " --interval 0.3");
   waitpid(pid, nullptr, 0);
   INFO(r.out << r.err);
   CHECK(r.status == 0);
@@ -757,18 +667,18 @@ TEST_CASE("top: a process that exits ends top with a clear line and exit 0") {
 }
 
 TEST_CASE("top: a PID that does not exist is a one-line error and exit 2") {
-  TempDir dir;
+  TempDir dir("numa-views-test");
   pid_t pid = fork();
   if (pid == 0) _exit(0);
   waitpid(pid, nullptr, 0);   // reaped: the PID is free
-  Run r = run(kTool + " top -p " + std::to_string(pid) + " --iterations 1", dir);
+  ProgramResult r = run_shell(kTool + " top -p " + std::to_string(pid) + " --iterations 1");
   CHECK(r.status == 2);
   CHECK(r.err == "numa-analyze: no process with PID " + std::to_string(pid) + "\n");
   CHECK(r.out.empty());
-  Run usage = run(kTool + " top --iterations 1", dir);   // no -p
+  ProgramResult usage = run_shell(kTool + " top --iterations 1");   // no -p
   CHECK(usage.status == 2);
   CHECK(usage.err.find("--pid is required") != std::string::npos);
-  Run bad_interval = run(kTool + " top -p 1 --interval 0", dir);
+  ProgramResult bad_interval = run_shell(kTool + " top -p 1 --interval 0");
   CHECK(bad_interval.status == 2);
   CHECK(error_lines(bad_interval.err) == 1);
 }

@@ -6,11 +6,14 @@
 #include <cstdio>
 #include <sstream>
 
+#include "agent/text.hpp"
 #include "analyzer/rules/compare.hpp"
 #include "analyzer/views/render_html.hpp"
 #include "analyzer/views/render_prometheus.hpp"
 #include "analyzer/rules/report.hpp"
+#include "analyzer/views/render_text.hpp"
 #include "analyzer/views/top_frame.hpp"
+#include "synthetic_recording.hpp"
 
 using namespace numa_agent::analyzer;
 using nlohmann::json;
@@ -171,4 +174,38 @@ TEST_CASE("views: the remote share is shown with its interval, or as unknown wit
   const std::string unknown = render_report_text(build_report(r));
   CHECK(unknown.find("remote share unknown: no access evidence for 100 % of resident memory (estimate 100.0 % [100.0\u2013100.0 %])") !=
         std::string::npos);
+}
+
+// The thread table's role column: there when a role rule placed some thread, absent otherwise.
+TEST_CASE("views: the text thread table has a role column only when some thread has a role") {
+  Recording r = numa_agent::test::synthetic_recording(2);
+  for (int tid : {100, 101}) {
+    ThreadRecord t;
+    t.tid = tid, t.name = tid == 100 ? "app" : "ingest-0", t.last_seen_s = 10, t.residency[0] = 100;
+    r.threads.push_back(t);
+  }
+  r.agent = true;
+  r.agent_profile = {{"schema", "numa-agent-profile/1"},
+                     {"threads", {{{"tid", 100}, {"pinned", true}, {"cpus", "0"}, {"node", 0}, {"reason", "policy"}},
+                                  {{"tid", 101}, {"pinned", true}, {"cpus", "1"}, {"node", 0}, {"reason", "rule"},
+                                   {"role", "ingest"}}}}};
+  auto thread_table = [](const std::string& text) {
+    const auto begin = text.find("Threads\n"), end = text.find("\n\n", begin);
+    return text.substr(begin, end - begin);
+  };
+  const std::string with_role = thread_table(render_report_text(build_report(r)));
+  INFO(with_role);
+  const std::vector<std::string_view> lines = numa_agent::text::split(with_role, '\n');
+  REQUIRE(lines.size() == 4);   // title, header, two threads
+  const auto column = lines[1].find("role");
+  REQUIRE(column != std::string::npos);
+  CHECK(lines[2].substr(column, 2) == "- ");
+  CHECK(lines[3].substr(column, 7) == "ingest ");
+
+  r.agent_profile["threads"][1].erase("role");
+  r.agent_profile["threads"][1]["reason"] = "policy";
+  const std::string without = thread_table(render_report_text(build_report(r)));
+  INFO(without);
+  CHECK(without.find("role") == std::string::npos);
+  CHECK(without.find("ingest-0") != std::string::npos);
 }

@@ -22,9 +22,12 @@
 #include "agent/os/os.hpp"
 #include "analyzer/evidence/probe.hpp"
 #include "analyzer/evidence/watchpoint_sampler.hpp"
+#include "../support/run_under_agent.hpp"
 
 using namespace numa_agent;
 using namespace numa_agent::analyzer;
+using numa_agent::test::ProgramResult;
+using numa_agent::test::run_program;
 
 namespace {
 
@@ -93,36 +96,6 @@ int reap(int pid) {
   int status = 0;
   waitpid(pid, &status, 0);
   return status;
-}
-
-struct Run {
-  int status = -1;
-  std::string err;
-};
-// Runs argv with stderr captured; `as_nobody` drops to uid/gid 65534 first.
-Run run(const std::vector<std::string>& args, const std::vector<std::string>& env, bool as_nobody = false) {
-  int err[2];
-  REQUIRE(pipe2(err, O_CLOEXEC) == 0);
-  int pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    dup2(err[1], 2);
-    if (as_nobody && (setgid(65534) != 0 || setuid(65534) != 0)) _exit(126);
-    for (const auto& e : env) putenv(const_cast<char*>(e.c_str()));
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  close(err[1]);
-  Run r;
-  char buf[512];
-  for (ssize_t n; (n = read(err[0], buf, sizeof buf)) > 0;) r.err.append(buf, static_cast<std::size_t>(n));
-  close(err[0]);
-  int status = reap(pid);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
 }
 
 void check_attribution(WatchPath path, const os::BreakpointSelfTest& test) {
@@ -253,7 +226,8 @@ TEST_CASE("a process that exits while probes are armed ends the sampling cleanly
 
 TEST_CASE("refused watchpoints give a clear reason") {
   // perf_event_open denied (as at perf_event_paranoid 3 or under seccomp): the driver exits 77.
-  Run denied = run({kProbe, "--self-test"}, {"LD_PRELOAD=" + kBuild + "/tests/analyzer/libdeny_perf_shim.so"});
+  const ProgramResult denied =
+      run_program({kProbe, "--self-test"}, {.env = {{"LD_PRELOAD", kBuild + "/tests/analyzer/libdeny_perf_shim.so"}}});
   INFO(denied.err);
   CHECK(denied.status == 77);
   CHECK(denied.err.find("not permitted") != std::string::npos);
@@ -267,11 +241,12 @@ TEST_CASE("refused watchpoints give a clear reason") {
   if (getuid() == 0) {
     // Another user's process: an unprivileged sampler may not watch root's threads.
     Target t = start_target({"--seconds", "3"});
-    Run nobody = run({kProbe, "-p", std::to_string(t.pid), "--duration", "0.5"}, {}, true);
+    const ProgramResult nobody = run_program({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", kProbe, "-p",
+                                              std::to_string(t.pid), "--duration", "0.5"});
     kill(t.pid, SIGKILL);
     reap(t.pid);
     INFO(nobody.err);
-    if (nobody.status == 126) return;   // cannot drop privileges here
+    if (nobody.status == 127 || nobody.err.rfind("setpriv:", 0) == 0) return;   // cannot drop privileges here
     CHECK(nobody.status == 77);
     CHECK(nobody.err.find("not permitted") != std::string::npos);
   }

@@ -1,5 +1,6 @@
 // Runs a program, with or without the agent preloaded, and captures its stdout, stderr and exit
-// status: the one runner of the integration, pool and hostile suites. The environment is the
+// status: the one runner of the integration, pool, hostile and analyzer suites (run_shell for a
+// command line with variables and redirections). The environment is the
 // inherited one (optionally without any NUMA_AGENT_* variable or LD_PRELOAD) plus the given
 // entries, passed byte for byte (newlines, 64 KiB, invalid UTF-8). The child gets /dev/null or a
 // file as stdin and no other inherited descriptor (ctest keeps pipes open). With a time limit a
@@ -7,13 +8,18 @@
 #pragma once
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <utility>
@@ -57,6 +63,44 @@ inline std::vector<std::string> lines_of(const std::string& text) {
   for (std::string l; std::getline(in, l);) lines.push_back(l);
   return lines;
 }
+
+inline bool file_exists(const std::string& path) {
+  struct stat st{};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+// Lines of `text` that start with `prefix` ("numa-analyze:" error lines).
+inline int lines_starting_with(const std::string& text, const std::string& prefix) {
+  const std::vector<std::string> lines = lines_of(text);
+  return static_cast<int>(std::count_if(lines.begin(), lines.end(), [&](const std::string& l) { return l.rfind(prefix, 0) == 0; }));
+}
+
+// A fresh directory under /tmp (/tmp/PREFIX-XXXXXX), removed with its contents when it goes.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& prefix = "numa-agent-test") {
+    std::string templ = "/tmp/" + prefix + "-XXXXXX";
+    if (!mkdtemp(templ.data())) throw std::runtime_error("cannot create " + templ);
+    path_ = templ;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+  const std::string& path() const { return path_; }
+  // Entries in the directory (a temporary file left behind shows here).
+  std::size_t file_count() const {
+    std::error_code ignored;
+    auto entries = std::filesystem::directory_iterator(path_, ignored);
+    return static_cast<std::size_t>(std::distance(begin(entries), end(entries)));
+  }
+
+ private:
+  std::string path_;
+};
 
 namespace detail {
 inline std::vector<std::string> environment_for(const RunOptions& options) {
@@ -130,6 +174,11 @@ inline ProgramResult run_program(const std::vector<std::string>& argv, const Run
   unlink(out_path);
   unlink(err_path);
   return r;
+}
+
+// `command` through /bin/sh -c: for command lines with variables, redirections or pipes.
+inline ProgramResult run_shell(const std::string& command, const RunOptions& options = {}) {
+  return run_program({"/bin/sh", "-c", command}, options);
 }
 
 // The same with libnumaagent.so preloaded, ahead of an LD_PRELOAD the caller gives (e.g. another
