@@ -179,6 +179,18 @@ constexpr std::array kOptionTable = std::to_array<OptionSpec>({
        return {};
      },
      [](const Options& o) { return show_size(o.sample); }},
+    {Id::Plan, "plan", "NUMA_AGENT_PLAN", "path", "", "",
+     "Placement plan (numa-agent-plan/1, from numa-analyze plan): large malloc/calloc/posix_memalign/"
+     "aligned_alloc/operator new blocks of the planned allocation sites get memory the agent maps "
+     "itself, with the site's policy (interleave, bind, prefer, partition) set before the first touch. "
+     "Empty: none. A missing or malformed plan, or one for another build of the program, is one "
+     "warning and no plan.",
+     [](Options& o, std::string_view t) -> Result<void> {
+       if (t.find('\0') != std::string_view::npos) return rejected("contains a NUL byte");
+       o.plan = std::string(t);
+       return {};
+     },
+     [](const Options& o) { return o.plan; }},
 });
 
 static_assert(kOptionTable.size() == static_cast<std::size_t>(OptionId::kCount), "one entry per OptionId");

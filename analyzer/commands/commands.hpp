@@ -21,6 +21,7 @@ void register_report_command(CLI::App& app, int& exit_code);
 void register_topology_command(CLI::App& app, int& exit_code);
 void register_compare_command(CLI::App& app, int& exit_code);
 void register_top_command(CLI::App& app, int& exit_code);
+void register_plan_command(CLI::App& app, int& exit_code);
 
 // Shared by the commands: "numa-analyze: <message>" on stderr.
 void print_error(const std::string& message);
