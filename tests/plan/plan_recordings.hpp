@@ -33,7 +33,11 @@ inline analyzer::Recording two_node_recording(const std::vector<Scenario>& scena
   r.mode = "launch";
   r.command = {"plan-test"};
   r.duration_s = 1;
-  for (int n = 0; n < nodes; ++n) r.machine.nodes.push_back({n, {2 * n, 2 * n + 1}, 1u << 30});
+  for (int n = 0; n < nodes; ++n) {
+    r.machine.nodes.push_back({n, {2 * n, 2 * n + 1}, 1u << 30});
+    r.machine.distances.emplace_back(std::size_t(nodes), 21u);
+    r.machine.distances.back()[std::size_t(n)] = 10;
+  }
   for (int tid = 100; tid <= 104; ++tid) {
     analyzer::ThreadRecord t;
     t.tid = tid;
