@@ -110,12 +110,20 @@ void give_back_extent(std::uintptr_t start, std::size_t bytes) {
   // else: the addresses stay unused (the reservation is large; the pages themselves were freed)
 }
 
-// One line straight to stderr from inside an allocation (no formatting, no heap).
+// One line straight to stderr from inside an allocation (no formatting library, no heap), in the
+// agent's "numa-agent[PID]: warning: ..." form.
 void warn_mbind_refused(int error) {
+  char line[256] = "numa-agent[";
+  std::size_t at = std::strlen(line);
+  char digits[16];
+  int n = 0;
+  for (unsigned pid = static_cast<unsigned>(os::current_pid()); n == 0 || pid; pid /= 10) digits[n++] = char('0' + pid % 10);
+  while (n) line[at++] = digits[--n];
   const char* name = os::errno_name(-error);
-  os::write_stderr("numa-agent: warning: mbind refused a planned block (");
-  os::write_stderr(name ? name : "error");
-  os::write_stderr("); the plan is off, the program's allocator serves every block from now on\n");
+  for (const char* part : {"]: warning: mbind refused a planned block (", name ? name : "error",
+                           "); the plan is off, the program's allocator serves every block from now on\n"})
+    for (; *part && at + 1 < sizeof line; ++part) line[at++] = *part;
+  os::write_stderr(std::string_view(line, at));
 }
 
 int apply_policy(const RuntimeSite& site, std::uintptr_t data, std::size_t bytes) {
