@@ -142,6 +142,7 @@ int thread_last_cpu(int tid);              // field 39 of /proc/self/task/TID/st
 // A symlink at `path` is replaced, never followed. 0 or -errno.
 int write_file_atomically(const std::string& path, std::string_view data);
 Result<std::string> read_file(const std::string& path);
+std::string current_directory();           // getcwd; "." when it cannot be read
 // Diagnostics straight to fd 2 (no FILE, no allocation): the only output allowed inside malloc.
 void write_stderr(std::string_view text);  // [malloc-safe]
 // "ENOMEM" for ENOMEM (strerrorname_np); nullptr for a number glibc does not know.

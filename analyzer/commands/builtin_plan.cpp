@@ -13,6 +13,7 @@
 #include "analyzer/evidence/symbolizer.hpp"
 #include "analyzer/model/report_file.hpp"
 #include "analyzer/rules/plan.hpp"
+#include "analyzer/model/recording.hpp"
 
 namespace numa_agent::analyzer {
 namespace {
@@ -72,6 +73,19 @@ class FunctionRanges {
 
 namespace {
 
+}  // namespace
+
+plan::Plan plan_from_recording(const Recording& recording, const std::string& source, MultiNodePolicy multi_node) {
+  FunctionRanges ranges;
+  PlanInputs inputs;
+  inputs.function_range = [&ranges](const SiteFrame& f) { return ranges(f); };
+  inputs.multi_node = multi_node;
+  inputs.source = source;
+  return generate_plan(recording, inputs);
+}
+
+namespace {
+
 int run_plan(const PlanArgs& args) {
   ReportInput input;
   try {
@@ -84,14 +98,7 @@ int run_plan(const PlanArgs& args) {
     print_error(args.input + " is a report; plan needs the recording (its sites and accesses)");
     return kExitBadInput;
   }
-  FunctionRanges ranges;
-  PlanInputs inputs;
-  inputs.function_range = [&ranges](const SiteFrame& f) { return ranges(f); };
-  inputs.multi_node = args.multi_node == "interleave"  ? MultiNodePolicy::Interleave
-                      : args.multi_node == "partition" ? MultiNodePolicy::Partition
-                                                       : MultiNodePolicy::Auto;
-  inputs.source = args.input;
-  const plan::Plan plan = generate_plan(*input.recording, inputs);
+  const plan::Plan plan = plan_from_recording(*input.recording, args.input, multi_node_policy(args.multi_node));
   if (!write_output(args.output, plan::plan_to_json(plan).dump(2) + "\n")) return kExitFailed;
   if (!args.output.empty() && args.output != "-") {
     std::fprintf(stderr, "numa-analyze: %s\n", plan.summary.c_str());
@@ -104,17 +111,27 @@ int run_plan(const PlanArgs& args) {
 
 }  // namespace
 
+void add_multi_node_option(CLI::App* sub, std::string& value) {
+  sub->add_option("--multi-node", value,
+                  "memory used from several nodes: auto (partition after a serial first touch, else interleave), "
+                  "interleave or partition")
+      ->check(CLI::IsMember({"auto", "interleave", "partition"}))
+      ->capture_default_str();
+}
+
+MultiNodePolicy multi_node_policy(const std::string& value) {
+  if (value == "interleave") return MultiNodePolicy::Interleave;
+  if (value == "partition") return MultiNodePolicy::Partition;
+  return MultiNodePolicy::Auto;
+}
+
 void register_plan_command(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<PlanArgs>();
   CLI::App* sub = app.add_subcommand(
       "plan", "Write a placement plan (per allocation site: interleave, bind or partition) for NUMA_AGENT_PLAN");
   sub->add_option("file", args->input, "recording file (record, symbolised first-touch sites)")->capture_default_str();
   sub->add_option("-o,--output", args->output, "write the plan here (atomically) instead of stdout");
-  sub->add_option("--multi-node", args->multi_node,
-                  "memory used from several nodes: auto (partition after a serial first touch, else interleave), "
-                  "interleave or partition")
-      ->check(CLI::IsMember({"auto", "interleave", "partition"}))
-      ->capture_default_str();
+  add_multi_node_option(sub, args->multi_node);
   sub->callback([args, &exit_code] { exit_code = run_plan(*args); });
 }
 

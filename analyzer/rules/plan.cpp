@@ -2,6 +2,7 @@
 #include "analyzer/rules/plan.hpp"
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <set>
 
@@ -28,6 +29,8 @@ template <typename Map>
 auto largest(const Map& m) {
   return std::max_element(m.begin(), m.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
 }
+
+std::string module_basename_of(const std::string& path) { return std::filesystem::path(path).filename().string(); }
 
 std::string build_id_of_key(const std::string& key) {
   const auto plus = key.find('+');
@@ -74,6 +77,21 @@ std::vector<plan::Part> partition_parts(const Recording& rec, const MappingAcces
 plan::Plan generate_plan(const Recording& rec, const PlanInputs& in) {
   plan::Plan out;
   out.source = in.source;
+  // The program's module, so that an empty plan names it too: the recorded command's file, else
+  // the module of the site behind the most stacks.
+  const std::string command = rec.command.empty() ? "" : module_basename_of(rec.command.front());
+  const SiteRecord* program_site = nullptr;
+  for (const auto& sr : rec.sites) {
+    if (!sr.in_program || sr.frame.key.empty()) continue;
+    const bool is_command = module_basename_of(sr.frame.module) == command;
+    if (!program_site || (is_command && module_basename_of(program_site->frame.module) != command) ||
+        (is_command == (module_basename_of(program_site->frame.module) == command) && sr.samples > program_site->samples))
+      program_site = &sr;
+  }
+  if (program_site) {
+    out.build_id = build_id_of_key(program_site->frame.key);
+    out.program = program_site->frame.module;
+  }
   if (rec.machine.nodes.size() < 2) {
     out.summary = "empty plan: the machine has one NUMA node, every access is local";
     return out;
@@ -190,7 +208,6 @@ plan::Plan generate_plan(const Recording& rec, const PlanInputs& in) {
     const std::string build = build_id_of_key(frame.key);
     ++planned_per_build[build];
     planned.emplace_back(build, std::move(s));
-    if (out.program.empty() || out.build_id == build) out.program = frame.module;
   }
 
   if (!planned.empty()) {
@@ -200,13 +217,6 @@ plan::Plan generate_plan(const Recording& rec, const PlanInputs& in) {
       else ++left_out["in another module than the plan's"];
     for (const auto& sr : rec.sites)
       if (build_id_of_key(sr.frame.key) == out.build_id) out.program = sr.frame.module;
-  } else {
-    for (const auto& sr : rec.sites)   // the program's module, so that the empty plan names it
-      if (sr.in_program && !sr.frame.key.empty()) {
-        out.build_id = build_id_of_key(sr.frame.key);
-        out.program = sr.frame.module;
-        break;
-      }
   }
   std::string reasons;
   for (const auto& [reason, n] : left_out)
