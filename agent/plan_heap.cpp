@@ -64,16 +64,26 @@ constinit std::array<Extent, kMaxFreeExtents> g_free{};
 constinit std::size_t g_free_count = 0;
 constinit std::size_t g_page = 4096;
 
+// Held for a few instructions. Bounded: a child forked while another thread held it would wait
+// forever; after the bound the caller gives up (the real allocator serves the block, or the
+// released addresses stay unused), which is always safe.
 struct SpinGuard {
+  bool held = false;
   SpinGuard() {
-    while (g_lock.test_and_set(std::memory_order_acquire)) {
-    }
+    for (int spins = 0; spins < (1 << 20); ++spins)
+      if (!g_lock.test_and_set(std::memory_order_acquire)) {
+        held = true;
+        return;
+      }
   }
-  ~SpinGuard() { g_lock.clear(std::memory_order_release); }
+  ~SpinGuard() {
+    if (held) g_lock.clear(std::memory_order_release);
+  }
 };
 
 std::uintptr_t take_extent(std::size_t bytes) {
   SpinGuard guard;
+  if (!guard.held) return 0;
   for (std::size_t i = 0; i < g_free_count; ++i)
     if (g_free[i].bytes >= bytes) {
       const std::uintptr_t at = g_free[i].start;
@@ -91,6 +101,7 @@ std::uintptr_t take_extent(std::size_t bytes) {
 
 void give_back_extent(std::uintptr_t start, std::size_t bytes) {
   SpinGuard guard;
+  if (!guard.held) return;
   for (std::size_t i = 0; i < g_free_count; ++i) {   // merge with a neighbour when there is one
     if (g_free[i].start + g_free[i].bytes == start) {
       g_free[i].bytes += bytes;
