@@ -51,6 +51,7 @@ struct BlockHeader {
   std::uintptr_t extent_start;
   std::size_t extent_bytes;
   std::size_t data_bytes;   // usable: the request rounded up to pages
+  std::size_t site;         // index into g_sites: a grown block keeps its site's policy
 };
 
 // Address space handed out so far (bump) and extents given back (first fit).
@@ -241,18 +242,10 @@ void load_plan_file(const std::string& path, LogLevel log) {
                      (*installed ? "" : " (an empty plan: nothing to change)"));
 }
 
-void* allocate(std::size_t n, std::size_t alignment, const void* call_site) {
-  if (n < g_smallest_planned) return nullptr;
-  const auto ra = reinterpret_cast<std::uintptr_t>(call_site);
-  const RuntimeSite* site = nullptr;
-  for (std::size_t i = 0; i < g_site_count; ++i) {
-    const RuntimeSite& s = g_sites[i];
-    if (ra - s.start < s.end - s.start && n >= s.size_min && n <= s.size_max) {
-      site = &s;
-      break;
-    }
-  }
-  if (!site) return nullptr;
+namespace {
+
+void* allocate_for_site(std::size_t index, std::size_t n, std::size_t alignment) {
+  const RuntimeSite& site = g_sites[index];
   const std::size_t page = g_page;
   const std::size_t align = alignment > page ? alignment : page;
   if (n > g_reservation_bytes) return nullptr;
@@ -266,15 +259,35 @@ void* allocate(std::size_t n, std::size_t alignment, const void* call_site) {
     give_back_extent(extent, extent_bytes);
     return nullptr;
   }
-  if (int rc = apply_policy(*site, data, data_bytes); rc < 0) {
+  if (int rc = apply_policy(site, data, data_bytes); rc < 0) {
     (void)os::return_to_reservation(reinterpret_cast<void*>(header), page + data_bytes);
     give_back_extent(extent, extent_bytes);
     if (g_active.exchange(false, std::memory_order_relaxed)) warn_mbind_refused(rc);
     return nullptr;
   }
   auto* h = reinterpret_cast<BlockHeader*>(header);   // the header page keeps the default policy
-  *h = {kBlockMagic, extent, extent_bytes, data_bytes};
+  *h = {kBlockMagic, extent, extent_bytes, data_bytes, index};
   return reinterpret_cast<void*>(data);
+}
+
+}  // namespace
+
+void* allocate(std::size_t n, std::size_t alignment, const void* call_site) {
+  if (n < g_smallest_planned) return nullptr;
+  const auto ra = reinterpret_cast<std::uintptr_t>(call_site);
+  for (std::size_t i = 0; i < g_site_count; ++i) {
+    const RuntimeSite& s = g_sites[i];
+    if (ra - s.start < s.end - s.start && n >= s.size_min && n <= s.size_max) return allocate_for_site(i, n, alignment);
+  }
+  return nullptr;
+}
+
+void* allocate_like(const void* p, std::size_t n) {
+  if (!g_active.load(std::memory_order_relaxed)) return nullptr;
+  const auto* h = reinterpret_cast<const BlockHeader*>(reinterpret_cast<std::uintptr_t>(p) - g_page);
+  const RuntimeSite& s = g_sites[h->site];
+  if (n < s.size_min || n > s.size_max) return nullptr;
+  return allocate_for_site(h->site, n, 16);
 }
 
 void release(void* p) {

@@ -37,6 +37,9 @@ void load_plan_file(const std::string& path, LogLevel log);
 // two), or nullptr when the site is not planned or the block cannot be made (the caller then
 // uses the real allocator). [malloc-safe]
 void* allocate(std::size_t n, std::size_t alignment, const void* call_site);
+// A planned block for `n` bytes with the policy of planned block `p`'s site (realloc growing it),
+// or nullptr when `n` is outside the site's sizes or the plan is off. [malloc-safe]
+void* allocate_like(const void* p, std::size_t n);
 // Whether `p` is inside the plan's reservation (then only release/usable_bytes apply to it).
 [[gnu::always_inline]] inline bool owns(const void* p);
 void release(void* p);                  // [malloc-safe]

@@ -223,7 +223,8 @@ using Family = MallocFamily<ShimEnv>;
 
 namespace {
 
-// A planned block keeps its pages while it fits; a larger one moves to an ordinary block.
+// A planned block keeps its pages while it fits; a larger one moves to a block of the same site
+// (its policy), or to an ordinary block when the site does not take that size.
 void* ShimEnv::planned_realloc(void* p, std::size_t n) {
   const std::size_t have = plan::usable_bytes(p);
   if (n == 0) {
@@ -231,7 +232,8 @@ void* ShimEnv::planned_realloc(void* p, std::size_t n) {
     return nullptr;
   }
   if (n <= have) return p;
-  void* q = Family::malloc(n);
+  void* q = plan::allocate_like(p, n);
+  if (!q) q = Family::malloc(n);
   if (!q) return nullptr;
   std::memcpy(q, p, have);
   plan::release(p);
@@ -279,7 +281,10 @@ NUMA_AGENT_EXPORT void* calloc(std::size_t count, std::size_t size) noexcept {
     if (void* p = numa_agent::pool::planned_or_null(total, 16, __builtin_return_address(0))) return p;
   return Family::calloc(count, size);
 }
-NUMA_AGENT_EXPORT void* realloc(void* p, std::size_t n) noexcept { return Family::realloc(p, n); }
+NUMA_AGENT_EXPORT void* realloc(void* p, std::size_t n) noexcept {
+  if (!p) return numa_agent::pool::malloc_from(n, __builtin_return_address(0));   // realloc(NULL, n) is a malloc call
+  return Family::realloc(p, n);
+}
 NUMA_AGENT_EXPORT void* reallocarray(void* p, std::size_t count, std::size_t size) noexcept {
   return Family::reallocarray(p, count, size);
 }

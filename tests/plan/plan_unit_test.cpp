@@ -221,6 +221,13 @@ TEST_CASE("plan install: a plan for another build is refused, offsets become thi
   CHECK(mode == 2);   // MPOL_BIND
   CHECK(mask[0] == 1);
   static_cast<char*>(block)[0] = 1;
+  void* grown = plan::allocate_like(block, 6 << 20);   // realloc growing it: same site, same policy
+  REQUIRE(grown != nullptr);
+  CHECK(plan::usable_bytes(grown) == 6u << 20);
+  REQUIRE(os::memory_policy_at(grown, &mode, mask) == 0);
+  CHECK(mode == 2);
+  CHECK(plan::allocate_like(block, 16 << 20) == nullptr);   // above the site's size_max
+  plan::release(grown);
   plan::release(block);
   void* again = plan::allocate(3 << 20, 1 << 21, call(0x555500001100));
   CHECK(again == block);   // the released addresses are used again
