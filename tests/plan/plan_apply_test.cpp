@@ -102,16 +102,8 @@ Generated generate() {
   REQUIRE(!build_id.empty());
   Generated g;
   g.offsets = function_offsets(symbols);
-  auto at = [&](const std::string& function) {
-    Scenario s;
-    const std::uint64_t offset = g.offsets.at(function) + 4;   // an instruction inside the function
-    char hex[32];
-    std::snprintf(hex, sizeof hex, "+0x%llx", static_cast<unsigned long long>(offset));
-    s.site = "plan_blocks" + std::string(hex);
-    s.key = build_id + hex;
-    s.module = kProgram;
-    s.offset = offset;
-    return s;
+  auto at = [&](const std::string& function) {   // an instruction inside the function
+    return scenario_at(kProgram, build_id, g.offsets.at(function) + 4);
   };
   const auto rec = two_node_recording({parallel_init_shared(at("malloc")), remote_single_user(at("calloc")),
                                        serial_init_sliced(at("posix_memalign")), well_placed(at("aligned_alloc"))});
@@ -129,20 +121,14 @@ Generated generate() {
   return g;
 }
 
-const plan::Site* covering(const plan::Plan& p, std::uint64_t offset) {
-  for (const auto& s : p.sites)
-    if (s.offset_start <= offset && offset < s.offset_end) return &s;
-  return nullptr;
-}
-
 }  // namespace
 
 TEST_CASE("numa-analyze plan names plan_blocks' allocating functions by their symbol ranges and picks each policy") {
   const Generated g = generate();
   REQUIRE(g.plan.sites.size() == 3);
-  const auto* shared = covering(g.plan, g.offsets.at("malloc") + 4);
-  const auto* remote = covering(g.plan, g.offsets.at("calloc") + 4);
-  const auto* sliced = covering(g.plan, g.offsets.at("posix_memalign") + 4);
+  const auto* shared = site_covering(g.plan, g.offsets.at("malloc") + 4);
+  const auto* remote = site_covering(g.plan, g.offsets.at("calloc") + 4);
+  const auto* sliced = site_covering(g.plan, g.offsets.at("posix_memalign") + 4);
   REQUIRE(shared);
   REQUIRE(remote);
   REQUIRE(sliced);
@@ -150,8 +136,8 @@ TEST_CASE("numa-analyze plan names plan_blocks' allocating functions by their sy
   CHECK(shared->policy == plan::Policy::Interleave);
   CHECK(remote->policy == plan::Policy::Bind);
   CHECK(sliced->policy == plan::Policy::Partition);
-  CHECK(covering(g.plan, g.offsets.at("aligned_alloc") + 4) == nullptr);
-  CHECK(covering(g.plan, g.offsets.at("unplanned") + 4) == nullptr);
+  CHECK(site_covering(g.plan, g.offsets.at("aligned_alloc") + 4) == nullptr);
+  CHECK(site_covering(g.plan, g.offsets.at("unplanned") + 4) == nullptr);
 }
 
 TEST_CASE("under a plan each planned block has its policy and its pages on the planned nodes, output unchanged") {
@@ -178,9 +164,9 @@ TEST_CASE("under a plan each planned block has its policy and its pages on the p
     for (int n : ns) m |= 1ul << n;
     return m;
   };
-  const auto* shared = covering(g.plan, g.offsets.at("malloc") + 4);
-  const auto* remote = covering(g.plan, g.offsets.at("calloc") + 4);
-  const auto* sliced = covering(g.plan, g.offsets.at("posix_memalign") + 4);
+  const auto* shared = site_covering(g.plan, g.offsets.at("malloc") + 4);
+  const auto* remote = site_covering(g.plan, g.offsets.at("calloc") + 4);
+  const auto* sliced = site_covering(g.plan, g.offsets.at("posix_memalign") + 4);
   CHECK(blocks.at("malloc").mode == 3);   // MPOL_INTERLEAVE
   CHECK(blocks.at("malloc").mask == mask_of(shared->nodes));
   CHECK(blocks.at("calloc").mode == 2);   // MPOL_BIND

@@ -2,9 +2,11 @@
 // scenario, first-touched at a site of a given module and accessed by threads on given nodes.
 #pragma once
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <vector>
 
+#include "agent/plan.hpp"
 #include "analyzer/model/recording.hpp"
 
 namespace numa_agent::test {
@@ -26,6 +28,19 @@ struct Scenario {
   std::vector<Toucher> touchers;
   std::vector<Accessor> accessors;
 };
+
+// A scenario first-touched at `offset` of `module_path` (build-id `build_id`), named as a
+// recording names it ("name+0xoffset", key "<build-id>+0xoffset").
+inline Scenario scenario_at(const std::string& module_path, const std::string& build_id, std::uint64_t offset) {
+  char hex[32];
+  std::snprintf(hex, sizeof hex, "+0x%llx", static_cast<unsigned long long>(offset));
+  Scenario s;
+  s.site = module_path.substr(module_path.rfind('/') + 1) + hex;
+  s.key = build_id + hex;
+  s.module = module_path;
+  s.offset = offset;
+  return s;
+}
 
 // Threads 100 (main, first seen at 0 s) and 101..104 (first seen in that order).
 inline analyzer::Recording two_node_recording(const std::vector<Scenario>& scenarios, int nodes = 2) {
@@ -82,6 +97,13 @@ inline Scenario well_placed(Scenario s) {   // nothing: each worker touched and 
   s.touchers = {{101, 0, 1024}, {102, 1, 1024}};
   s.accessors = {{101, 0, 0, 200}, {102, 1, 1, 200}, {101, 0, 1, 5}};
   return s;
+}
+
+// The plan entry whose offset range holds `offset`, or nullptr.
+inline const plan::Site* site_covering(const plan::Plan& p, std::uint64_t offset) {
+  for (const auto& s : p.sites)
+    if (s.offset_start <= offset && offset < s.offset_end) return &s;
+  return nullptr;
 }
 
 }  // namespace numa_agent::test

@@ -13,16 +13,7 @@ using namespace numa_agent::test;
 
 namespace {
 
-Scenario at(std::uint64_t offset) {
-  char name[64];
-  std::snprintf(name, sizeof name, "prog+0x%llx", static_cast<unsigned long long>(offset));
-  Scenario s;
-  s.site = name;
-  s.key = "abcd" + std::string(name).substr(4);
-  s.module = "/opt/prog";
-  s.offset = offset;
-  return s;
-}
+Scenario at(std::uint64_t offset) { return scenario_at("/opt/prog", "abcd", offset); }
 
 // Functions of 0x100 bytes: the one holding an offset.
 analyzer::PlanInputs fake_functions() {
@@ -32,12 +23,6 @@ analyzer::PlanInputs fake_functions() {
   };
   in.source = "test.rec.json";
   return in;
-}
-
-const plan::Site* site_at(const plan::Plan& p, std::uint64_t offset) {
-  for (const auto& s : p.sites)
-    if (s.offset_start <= offset && offset < s.offset_end) return &s;
-  return nullptr;
 }
 
 }  // namespace
@@ -96,10 +81,10 @@ TEST_CASE("plan: each site of a mixed recording gets its own policy and well-pla
                                        parallel_init_shared(at(0x3030)), well_placed(at(0x4040))});
   const auto p = analyzer::generate_plan(rec, fake_functions());
   REQUIRE(p.sites.size() == 3);
-  CHECK(site_at(p, 0x1010)->policy == plan::Policy::Bind);
-  CHECK(site_at(p, 0x2020)->policy == plan::Policy::Partition);
-  CHECK(site_at(p, 0x3030)->policy == plan::Policy::Interleave);
-  CHECK(site_at(p, 0x4040) == nullptr);
+  CHECK(site_covering(p, 0x1010)->policy == plan::Policy::Bind);
+  CHECK(site_covering(p, 0x2020)->policy == plan::Policy::Partition);
+  CHECK(site_covering(p, 0x3030)->policy == plan::Policy::Interleave);
+  CHECK(site_covering(p, 0x4040) == nullptr);
   CHECK_THAT(p.summary, Catch::Contains("3 site(s) planned") && Catch::Contains("mostly local already"));
 }
 
