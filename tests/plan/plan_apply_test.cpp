@@ -211,3 +211,23 @@ TEST_CASE("a plan the kernel refuses, a malformed plan, a missing one and one fo
       if (name != "malloc") CHECK(block.mode == 0);   // after a refusal nothing else is planned
   }
 }
+
+TEST_CASE("numa-analyze apply records, plans and stops at an empty plan, and refuses a missing command") {
+  const std::string prefix = temp_path("apply");
+  const auto run = run_program({kAnalyze, "apply", "--prefix", prefix, "--", kProgram}, {.clean_agent_env = true, .timeout_seconds = 120});
+  INFO(run.err);
+  if (run.status == 3 && run.err.find("perf") != std::string::npos) return;   // recording impossible here
+  if (machine_nodes() < 2) {
+    CHECK(run.status == 0);
+    CHECK_THAT(run.out, Catch::Contains("checksum ") && Catch::EndsWith("Nothing to apply: empty plan: the machine has one NUMA node, every access is local\n"));
+    auto written = plan::parse_plan(read_file(prefix + ".plan.json"));
+    REQUIRE(written);
+    CHECK(written->sites.empty());
+    CHECK(written->program == kProgram);   // the recorded command's module, even for an empty plan
+    CHECK_FALSE(std::filesystem::exists(prefix + ".after.rec.json"));
+  }
+  CHECK(std::filesystem::exists(prefix + ".before.rec.json"));
+  const auto usage = run_program({kAnalyze, "apply", "--prefix", prefix});
+  CHECK(usage.status == 2);
+  CHECK_THAT(usage.err, Catch::Contains("nothing to run"));
+}
