@@ -20,6 +20,12 @@ constexpr std::size_t kMaxParts = 16;
 constexpr std::size_t kMaxFreeExtents = 256;
 // Virtual address space for planned blocks (PROT_NONE, no commit charge until a block is made).
 constexpr std::size_t kReservationBytes = std::size_t{256} << 30;
+// Freed planned blocks up to this size stay mapped, policy and pages kept, for the next request of
+// their site (a program that allocates and frees a planned buffer per iteration then makes no
+// syscall); larger ones go back at once, as glibc unmaps blocks above its mmap threshold (which
+// the agent sets to 4 MiB, interpose/malloc.cpp).
+constexpr std::size_t kCachedBlocksPerSite = 4;
+constexpr std::size_t kCachedBlockMax = std::size_t{4} << 20;
 constexpr std::uint64_t kBlockMagic = 0x6e756d61706c616eull;   // "numaplan"
 
 struct NodeMask {
@@ -41,6 +47,11 @@ struct RuntimeSite {
 };
 
 constinit std::array<RuntimeSite, kMaxSites> g_sites{};
+struct SiteCache {
+  std::uintptr_t data[kCachedBlocksPerSite];
+  std::size_t count;
+};
+constinit std::array<SiteCache, kMaxSites> g_cache{};   // under g_lock
 constinit std::size_t g_site_count = 0;
 constinit std::size_t g_smallest_planned = SIZE_MAX;   // quick reject of every smaller request
 
@@ -244,7 +255,40 @@ void load_plan_file(const std::string& path, LogLevel log) {
 
 namespace {
 
-void* allocate_for_site(std::size_t index, std::size_t n, std::size_t alignment) {
+const BlockHeader* header_of(std::uintptr_t data) { return reinterpret_cast<const BlockHeader*>(data - g_page); }
+
+// A cached block of site `index` that holds `n` bytes without wasting half of it, aligned; or 0.
+std::uintptr_t take_cached(std::size_t index, std::size_t n, std::size_t alignment) {
+  SpinGuard guard;
+  if (!guard.held) return 0;
+  SiteCache& cache = g_cache[index];
+  for (std::size_t i = 0; i < cache.count; ++i) {
+    const std::uintptr_t data = cache.data[i];
+    const std::size_t have = header_of(data)->data_bytes;
+    if (have >= n && have / 2 < n && data % alignment == 0) {
+      cache.data[i] = cache.data[--cache.count];
+      return data;
+    }
+  }
+  return 0;
+}
+
+bool keep_cached(std::uintptr_t data) {
+  const BlockHeader* h = header_of(data);
+  if (h->data_bytes > kCachedBlockMax) return false;
+  SpinGuard guard;
+  if (!guard.held) return false;
+  SiteCache& cache = g_cache[h->site];
+  if (cache.count == kCachedBlocksPerSite) return false;
+  cache.data[cache.count++] = data;
+  return true;
+}
+
+void* allocate_for_site(std::size_t index, std::size_t n, std::size_t alignment, bool zeroed) {
+  if (const std::uintptr_t reused = take_cached(index, n, alignment)) {
+    if (zeroed) std::memset(reinterpret_cast<void*>(reused), 0, n);
+    return reinterpret_cast<void*>(reused);
+  }
   const RuntimeSite& site = g_sites[index];
   const std::size_t page = g_page;
   const std::size_t align = alignment > page ? alignment : page;
@@ -272,12 +316,12 @@ void* allocate_for_site(std::size_t index, std::size_t n, std::size_t alignment)
 
 }  // namespace
 
-void* allocate(std::size_t n, std::size_t alignment, const void* call_site) {
+void* allocate(std::size_t n, std::size_t alignment, const void* call_site, bool zeroed) {
   if (n < g_smallest_planned) return nullptr;
   const auto ra = reinterpret_cast<std::uintptr_t>(call_site);
   for (std::size_t i = 0; i < g_site_count; ++i) {
     const RuntimeSite& s = g_sites[i];
-    if (ra - s.start < s.end - s.start && n >= s.size_min && n <= s.size_max) return allocate_for_site(i, n, alignment);
+    if (ra - s.start < s.end - s.start && n >= s.size_min && n <= s.size_max) return allocate_for_site(i, n, alignment, zeroed);
   }
   return nullptr;
 }
@@ -287,7 +331,7 @@ void* allocate_like(const void* p, std::size_t n) {
   const auto* h = reinterpret_cast<const BlockHeader*>(reinterpret_cast<std::uintptr_t>(p) - g_page);
   const RuntimeSite& s = g_sites[h->site];
   if (n < s.size_min || n > s.size_max) return nullptr;
-  return allocate_for_site(h->site, n, 16);
+  return allocate_for_site(h->site, n, 16, false);
 }
 
 void release(void* p) {
@@ -297,6 +341,7 @@ void release(void* p) {
     os::write_stderr("numa-agent: free() of a pointer inside the plan's reservation that is no planned block\n");
     os::abort_process();
   }
+  if (keep_cached(data)) return;
   const BlockHeader block = *h;
   (void)os::return_to_reservation(reinterpret_cast<void*>(data - g_page), g_page + block.data_bytes);
   give_back_extent(block.extent_start, block.extent_bytes);

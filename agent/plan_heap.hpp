@@ -34,9 +34,9 @@ Result<std::size_t> install(const Plan& plan, std::span<const os::LoadedModule> 
 void load_plan_file(const std::string& path, LogLevel log);
 
 // A planned block for `n` bytes requested from `call_site` (aligned to `alignment`, a power of
-// two), or nullptr when the site is not planned or the block cannot be made (the caller then
-// uses the real allocator). [malloc-safe]
-void* allocate(std::size_t n, std::size_t alignment, const void* call_site);
+// two; zero-filled when `zeroed`), or nullptr when the site is not planned or the block cannot be
+// made (the caller then uses the real allocator). [malloc-safe]
+void* allocate(std::size_t n, std::size_t alignment, const void* call_site, bool zeroed = false);
 // A planned block for `n` bytes with the policy of planned block `p`'s site (realloc growing it),
 // or nullptr when `n` is outside the site's sizes or the plan is off. [malloc-safe]
 void* allocate_like(const void* p, std::size_t n);

@@ -256,10 +256,11 @@ void* ShimEnv::planned_realloc(void* p, std::size_t n) {
   return malloc_beyond_pools(n, call_site);
 }
 
-// Planned aligned or zeroed blocks (fresh pages are zero); nullptr: the family serves it.
-[[gnu::always_inline]] inline void* planned_or_null(std::size_t n, std::size_t alignment, const void* call_site) {
+// Planned aligned or zeroed blocks; nullptr: the family serves it.
+[[gnu::always_inline]] inline void* planned_or_null(std::size_t n, std::size_t alignment, const void* call_site,
+                                                    bool zeroed = false) {
   if (NUMA_AGENT_LIKELY(!plan::g_active.load(std::memory_order_relaxed))) return nullptr;
-  return plan::allocate(n, alignment, call_site);
+  return plan::allocate(n, alignment, call_site, zeroed);
 }
 
 bool valid_alignment(std::size_t a) { return a != 0 && (a & (a - 1)) == 0; }
@@ -278,7 +279,7 @@ NUMA_AGENT_EXPORT void cfree(void* p) noexcept { Family::free(p); }
 NUMA_AGENT_EXPORT void* calloc(std::size_t count, std::size_t size) noexcept {
   std::size_t total;
   if (!__builtin_mul_overflow(count, size, &total))
-    if (void* p = numa_agent::pool::planned_or_null(total, 16, __builtin_return_address(0))) return p;
+    if (void* p = numa_agent::pool::planned_or_null(total, 16, __builtin_return_address(0), /*zeroed=*/true)) return p;
   return Family::calloc(count, size);
 }
 NUMA_AGENT_EXPORT void* realloc(void* p, std::size_t n) noexcept {

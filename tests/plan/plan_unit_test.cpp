@@ -215,8 +215,23 @@ TEST_CASE("plan install: a plan for another build is refused, offsets become thi
   plan::release(grown);
   plan::release(block);
   void* again = plan::allocate(3 << 20, 1 << 21, call(0x555500001100));
-  CHECK(again == block);   // the released addresses are used again
+  CHECK(again == block);   // a freed block up to 4 MiB is kept for its site: no syscall
+  CHECK(static_cast<char*>(again)[0] == 1);
   plan::release(again);
+  void* zeroed = plan::allocate(3 << 20, 16, call(0x555500001100), /*zeroed=*/true);   // calloc
+  CHECK(zeroed == block);
+  CHECK(static_cast<char*>(zeroed)[0] == 0);
+  plan::release(zeroed);
+  char* big = static_cast<char*>(plan::allocate(6 << 20, 16, call(0x555500001100)));
+  REQUIRE(big != nullptr);
+  big[0] = 1;
+  plan::release(big);   // above 4 MiB: its pages go back at once; the addresses are used again
+  char* big_again = static_cast<char*>(plan::allocate(6 << 20, 16, call(0x555500001100)));
+  CHECK(big_again == big);
+  CHECK(big_again[0] == 0);   // fresh pages
+  REQUIRE(os::memory_policy_at(big_again, &mode, mask) == 0);
+  CHECK(mode == 2);
+  plan::release(big_again);
   int dummy = 0;
   CHECK_FALSE(plan::owns(&dummy));
 }
