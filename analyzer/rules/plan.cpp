@@ -169,7 +169,11 @@ plan::Plan generate_plan(const Recording& rec, const PlanInputs& in) {
     s.offset_start = range->first;
     s.offset_end = range->second;
     s.size_min = kPlanMinBytes;
-    s.size_max = bytes;
+    // The largest block the evidence saw: the mapping, or its resident pages when the kernel merged
+    // the block's mapping with a neighbour the recording saw apart.
+    std::uint64_t resident = 0;
+    for (const auto& [node, pages] : m.pages_by_node) resident += pages * m.page_kb * 1024;
+    s.size_max = std::max(bytes, resident);
     double expected = 0;
     std::string why;
     if (dominant->second >= kPlanDominantShare * acc.total) {

@@ -235,3 +235,12 @@ TEST_CASE("plan install: a plan for another build is refused, offsets become thi
   int dummy = 0;
   CHECK_FALSE(plan::owns(&dummy));
 }
+
+TEST_CASE("plan: the size range reaches the resident bytes when the recorded mapping is smaller") {
+  auto rec = two_node_recording({remote_single_user(at(0x1010))});
+  rec.mappings[0].pages_by_node = {{0, 8192}};   // 32 MiB resident in an 8 MiB mapping record
+  const auto p = analyzer::generate_plan(rec, fake_functions());
+  REQUIRE(p.sites.size() == 1);
+  CHECK(p.sites[0].size_min == 1u << 20);
+  CHECK(p.sites[0].size_max == 32u << 20);
+}
