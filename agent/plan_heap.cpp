@@ -53,7 +53,8 @@ struct SiteCache {
 };
 constinit std::array<SiteCache, kMaxSites> g_cache{};   // under g_lock
 constinit std::size_t g_site_count = 0;
-constinit std::size_t g_smallest_planned = SIZE_MAX;   // quick reject of every smaller request
+constinit std::size_t g_smallest_planned = SIZE_MAX;
+constinit std::atomic<std::uint64_t> g_blocks{0}, g_reused{0}, g_bytes{0}, g_refused{0};   // quick reject of every smaller request
 
 // The header page before a block's data (the data starts page-aligned, so each block's pages are
 // its own and mbind on them touches no other block).
@@ -287,6 +288,9 @@ bool keep_cached(std::uintptr_t data) {
 void* allocate_for_site(std::size_t index, std::size_t n, std::size_t alignment, bool zeroed) {
   if (const std::uintptr_t reused = take_cached(index, n, alignment)) {
     if (zeroed) std::memset(reinterpret_cast<void*>(reused), 0, n);
+    g_blocks.fetch_add(1, std::memory_order_relaxed);
+    g_reused.fetch_add(1, std::memory_order_relaxed);
+    g_bytes.fetch_add(n, std::memory_order_relaxed);
     return reinterpret_cast<void*>(reused);
   }
   const RuntimeSite& site = g_sites[index];
@@ -306,11 +310,14 @@ void* allocate_for_site(std::size_t index, std::size_t n, std::size_t alignment,
   if (int rc = apply_policy(site, data, data_bytes); rc < 0) {
     (void)os::return_to_reservation(reinterpret_cast<void*>(header), page + data_bytes);
     give_back_extent(extent, extent_bytes);
+    g_refused.fetch_add(1, std::memory_order_relaxed);
     if (g_active.exchange(false, std::memory_order_relaxed)) warn_mbind_refused(rc);
     return nullptr;
   }
   auto* h = reinterpret_cast<BlockHeader*>(header);   // the header page keeps the default policy
   *h = {kBlockMagic, extent, extent_bytes, data_bytes, index};
+  g_blocks.fetch_add(1, std::memory_order_relaxed);
+  g_bytes.fetch_add(n, std::memory_order_relaxed);
   return reinterpret_cast<void*>(data);
 }
 
@@ -345,6 +352,11 @@ void release(void* p) {
   const BlockHeader block = *h;
   (void)os::return_to_reservation(reinterpret_cast<void*>(data - g_page), g_page + block.data_bytes);
   give_back_extent(block.extent_start, block.extent_bytes);
+}
+
+Stats stats() {
+  return {g_site_count, g_blocks.load(std::memory_order_relaxed), g_reused.load(std::memory_order_relaxed),
+          g_bytes.load(std::memory_order_relaxed), g_refused.load(std::memory_order_relaxed)};
 }
 
 std::size_t usable_bytes(const void* p) {

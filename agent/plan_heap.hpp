@@ -45,6 +45,16 @@ void* allocate_like(const void* p, std::size_t n);
 void release(void* p);                  // [malloc-safe]
 std::size_t usable_bytes(const void* p);  // [malloc-safe]
 
+// What the plan did so far (for the profile and NUMA_AGENT_LOG=info at exit).
+struct Stats {
+  std::uint64_t sites = 0;          // installed
+  std::uint64_t blocks = 0;         // planned blocks handed out (new or reused)
+  std::uint64_t reused = 0;         // of which from a site's freed blocks
+  std::uint64_t bytes = 0;          // their requested bytes
+  std::uint64_t refused = 0;        // mbind refusals (the plan then stops)
+};
+Stats stats();
+
 // ---- inline: the reservation's bounds, set once by install() ---------------------------------
 extern constinit std::uintptr_t g_reservation_start;
 extern constinit std::uintptr_t g_reservation_bytes;

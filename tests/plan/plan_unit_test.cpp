@@ -232,6 +232,11 @@ TEST_CASE("plan install: a plan for another build is refused, offsets become thi
   REQUIRE(os::memory_policy_at(big_again, &mode, mask) == 0);
   CHECK(mode == 2);
   plan::release(big_again);
+  const auto counted = plan::stats();
+  CHECK(counted.sites == 1);
+X
+  CHECK(counted.reused == 2);
+  CHECK(counted.refused == 0);
   int dummy = 0;
   CHECK_FALSE(plan::owns(&dummy));
 }
