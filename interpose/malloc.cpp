@@ -240,30 +240,66 @@ void* ShimEnv::planned_realloc(void* p, std::size_t n) {
   return q;
 }
 
-// The large-allocation path: what the pools did not serve. Without a plan it costs one relaxed
-// load and a predictable branch; with one, the request's call site (the return address of the
-// program's malloc call) is matched against the plan's address ranges.
-[[gnu::noinline]] void* malloc_beyond_pools(std::size_t n, const void* call_site) {
-  if (NUMA_AGENT_UNLIKELY(plan::g_active.load(std::memory_order_relaxed)))
-    if (void* p = plan::allocate(n, 16, call_site)) return p;
+// The large-allocation path. The call site of a request is the return address of the program's
+// call into the agent: each exported function reaches its *_at_call_site function by a tail call
+// (noexcept, so no exception frame keeps the caller's frame alive; interpose/CMakeLists.txt turns
+// sibling calls on for this file at every level), so __builtin_return_address(0) there is the
+// program's. The exported functions' fast paths stay the family's (malloc: no frame set-up, the
+// same loads and stores; the slow path is a jmp); without a plan the large path costs one relaxed
+// load and a predictable branch (calloc, posix_memalign, aligned_alloc, memalign: one at entry).
+[[gnu::always_inline]] inline bool plan_active() {
+  return NUMA_AGENT_UNLIKELY(plan::g_active.load(std::memory_order_relaxed));
+}
+
+[[gnu::noinline]] void* malloc_at_call_site(std::size_t n) noexcept {
+  if (plan_active())
+    if (void* p = plan::allocate(n, 16, __builtin_return_address(0))) return p;
   return Family::malloc_slow(n);
 }
 
-// Family::malloc's fast path, unchanged, with the call site passed on to the slow path.
-[[gnu::always_inline]] inline void* malloc_from(std::size_t n, const void* call_site) {
+// Family::malloc's fast path, then the call-site-aware slow path.
+[[gnu::always_inline]] inline void* malloc_fast(std::size_t n) {
   void* p = ShimEnv::pool().try_alloc(ShimEnv::heap(), n);
   if (NUMA_AGENT_LIKELY(p != nullptr)) return p;
-  return malloc_beyond_pools(n, call_site);
+  return malloc_at_call_site(n);
 }
 
-// Planned aligned or zeroed blocks; nullptr: the family serves it.
-[[gnu::always_inline]] inline void* planned_or_null(std::size_t n, std::size_t alignment, const void* call_site,
-                                                    bool zeroed = false) {
-  if (NUMA_AGENT_LIKELY(!plan::g_active.load(std::memory_order_relaxed))) return nullptr;
-  return plan::allocate(n, alignment, call_site, zeroed);
+[[gnu::noinline]] void* realloc_null_at_call_site(std::size_t n) noexcept {   // realloc(NULL, n) is a malloc call
+  if (plan_active())
+    if (void* p = plan::allocate(n, 16, __builtin_return_address(0))) return p;
+  return Family::malloc(n);
+}
+
+[[gnu::noinline]] void* calloc_at_call_site(std::size_t count, std::size_t size) noexcept {
+  std::size_t total;
+  if (!__builtin_mul_overflow(count, size, &total))
+    if (void* p = plan::allocate(total, 16, __builtin_return_address(0), /*zeroed=*/true)) return p;
+  return Family::calloc(count, size);
 }
 
 bool valid_alignment(std::size_t a) { return a != 0 && (a & (a - 1)) == 0; }
+
+[[gnu::noinline]] int posix_memalign_at_call_site(void** out, std::size_t alignment, std::size_t n) noexcept {
+  if (alignment >= sizeof(void*) && valid_alignment(alignment))
+    if (void* p = plan::allocate(n, alignment, __builtin_return_address(0))) {
+      *out = p;
+      return 0;
+    }
+  return Family::posix_memalign(out, alignment, n);
+}
+
+[[gnu::noinline]] void* aligned_alloc_at_call_site(std::size_t alignment, std::size_t n) noexcept {
+  if (valid_alignment(alignment))
+    if (void* p = plan::allocate(n, alignment, __builtin_return_address(0))) return p;
+  return Family::aligned_alloc(alignment, n);
+}
+
+[[gnu::noinline]] void* memalign_at_call_site(std::size_t alignment, std::size_t n) noexcept {
+  if (valid_alignment(alignment))
+    if (void* p = plan::allocate(n, alignment, __builtin_return_address(0))) return p;
+  return Family::memalign(alignment, n);
+}
+
 
 }  // namespace
 
@@ -273,38 +309,30 @@ using numa_agent::pool::Family;
 
 #define NUMA_AGENT_EXPORT extern "C" __attribute__((visibility("default")))
 
-NUMA_AGENT_EXPORT void* malloc(std::size_t n) noexcept { return numa_agent::pool::malloc_from(n, __builtin_return_address(0)); }
+NUMA_AGENT_EXPORT void* malloc(std::size_t n) noexcept { return numa_agent::pool::malloc_fast(n); }
 NUMA_AGENT_EXPORT void free(void* p) noexcept { Family::free(p); }
 NUMA_AGENT_EXPORT void cfree(void* p) noexcept { Family::free(p); }
 NUMA_AGENT_EXPORT void* calloc(std::size_t count, std::size_t size) noexcept {
-  std::size_t total;
-  if (!__builtin_mul_overflow(count, size, &total))
-    if (void* p = numa_agent::pool::planned_or_null(total, 16, __builtin_return_address(0), /*zeroed=*/true)) return p;
+  if (numa_agent::pool::plan_active()) return numa_agent::pool::calloc_at_call_site(count, size);
   return Family::calloc(count, size);
 }
 NUMA_AGENT_EXPORT void* realloc(void* p, std::size_t n) noexcept {
-  if (!p) return numa_agent::pool::malloc_from(n, __builtin_return_address(0));   // realloc(NULL, n) is a malloc call
+  if (!p) return numa_agent::pool::realloc_null_at_call_site(n);
   return Family::realloc(p, n);
 }
 NUMA_AGENT_EXPORT void* reallocarray(void* p, std::size_t count, std::size_t size) noexcept {
   return Family::reallocarray(p, count, size);
 }
 NUMA_AGENT_EXPORT int posix_memalign(void** out, std::size_t alignment, std::size_t n) noexcept {
-  if (alignment >= sizeof(void*) && numa_agent::pool::valid_alignment(alignment))
-    if (void* p = numa_agent::pool::planned_or_null(n, alignment, __builtin_return_address(0))) {
-      *out = p;
-      return 0;
-    }
+  if (numa_agent::pool::plan_active()) return numa_agent::pool::posix_memalign_at_call_site(out, alignment, n);
   return Family::posix_memalign(out, alignment, n);
 }
 NUMA_AGENT_EXPORT void* aligned_alloc(std::size_t alignment, std::size_t n) noexcept {
-  if (numa_agent::pool::valid_alignment(alignment))
-    if (void* p = numa_agent::pool::planned_or_null(n, alignment, __builtin_return_address(0))) return p;
+  if (numa_agent::pool::plan_active()) return numa_agent::pool::aligned_alloc_at_call_site(alignment, n);
   return Family::aligned_alloc(alignment, n);
 }
 NUMA_AGENT_EXPORT void* memalign(std::size_t alignment, std::size_t n) noexcept {
-  if (numa_agent::pool::valid_alignment(alignment))
-    if (void* p = numa_agent::pool::planned_or_null(n, alignment, __builtin_return_address(0))) return p;
+  if (numa_agent::pool::plan_active()) return numa_agent::pool::memalign_at_call_site(alignment, n);
   return Family::memalign(alignment, n);
 }
 NUMA_AGENT_EXPORT void* valloc(std::size_t n) noexcept { return Family::valloc(n); }
@@ -335,11 +363,19 @@ namespace {
   }
 }
 
-// The call site is the program's `new` expression (operator new's return address).
-[[gnu::always_inline]] inline void* new_fast(std::size_t n, const void* call_site) {
-  void* p = numa_agent::pool::malloc_from(n, call_site);
-  if (NUMA_AGENT_LIKELY(p != nullptr)) return p;
+// The slow path of operator new, reached by a tail call: its return address is the program's
+// `new` expression (see malloc_at_call_site).
+[[gnu::noinline]] void* new_at_call_site(std::size_t n) {
+  if (numa_agent::pool::plan_active())
+    if (void* p = numa_agent::plan::allocate(n, 16, __builtin_return_address(0))) return p;
+  if (void* p = Family::malloc_slow(n)) return p;
   return new_retry(n, 0);
+}
+
+[[gnu::always_inline]] inline void* new_fast(std::size_t n) {
+  void* p = numa_agent::pool::g_pool.try_alloc(numa_agent::pool::tl_heap, n);
+  if (NUMA_AGENT_LIKELY(p != nullptr)) return p;
+  return new_at_call_site(n);
 }
 
 void* new_aligned(std::size_t n, std::align_val_t al) {
@@ -360,8 +396,8 @@ void* without_throw(F&& f) noexcept {
 
 }  // namespace
 
-NUMA_AGENT_CXX_EXPORT void* operator new(std::size_t n) { return new_fast(n, __builtin_return_address(0)); }
-NUMA_AGENT_CXX_EXPORT void* operator new[](std::size_t n) { return new_fast(n, __builtin_return_address(0)); }
+NUMA_AGENT_CXX_EXPORT void* operator new(std::size_t n) { return new_fast(n); }
+NUMA_AGENT_CXX_EXPORT void* operator new[](std::size_t n) { return new_fast(n); }
 NUMA_AGENT_CXX_EXPORT void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
   void* p = Family::malloc(n);
   return p ? p : without_throw([n] { return new_retry(n, 0); });
