@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "log_line.hpp"
+#include "os/launch.hpp"
 
 namespace numa_agent::plan {
 
@@ -244,6 +245,16 @@ void load_plan_file(const std::string& path, LogLevel log) {
     return;
   }
   const auto modules = os::loaded_modules();
+  // Another program of the process tree (a shell, a tool the program runs) inherits the variable:
+  // that is no error, and saying so in every process would bury the one warning that matters (the
+  // plan's own program rebuilt since the recording).
+  const bool loaded = std::any_of(modules.begin(), modules.end(), [&](const os::LoadedModule& m) { return m.build_id == plan->build_id; });
+  const auto exe = os::executable_path();
+  const auto base = [](const std::string& p) { return p.substr(p.rfind('/') + 1); };
+  if (!loaded && !plan->sites.empty() && !plan->program.empty() && exe && base(*exe) != base(plan->program)) {
+    write_log_line(LogLevel::Info, log, "NUMA_AGENT_PLAN " + path + " is for " + plan->program + ", not " + *exe + ": not applied");
+    return;
+  }
   auto installed = install(*plan, modules);
   if (!installed) {
     warn(installed.error().what);

@@ -192,9 +192,9 @@ TEST_CASE("a plan the kernel refuses, a malformed plan, a missing one and one fo
   cases.push_back({bad, "is not a valid plan: is not valid JSON"});
   cases.push_back({temp_path("missing.json"), "cannot be read (ENOENT)"});
   const std::string other = temp_path("other.json");
-  write(other, R"({"schema":"numa-agent-plan/1","build_id":"0123456789abcdef","program":"/elsewhere/app","sites":[)"
+  write(other, R"({"schema":"numa-agent-plan/1","build_id":"0123456789abcdef","program":"/elsewhere/plan_blocks","sites":[)"
                R"({"match":{"offset_start":16,"offset_end":32,"size_min":1048576,"size_max":16777216},"policy":"bind","nodes":[0]}]})");
-  cases.push_back({other, "is for build-id 0123456789abcdef (/elsewhere/app), which no object of this process has"});
+  cases.push_back({other, "is for build-id 0123456789abcdef (/elsewhere/plan_blocks), which no object of this process has"});
   if (machine_nodes() < 2) {   // as written, the plan binds calloc's block to node 1, which is not here
     const Generated g = generate();
     cases.push_back({g.path, "mbind refused a planned block (EINVAL)"});
@@ -230,4 +230,15 @@ TEST_CASE("numa-analyze apply records, plans and stops at an empty plan, and ref
   const auto usage = run_program({kAnalyze, "apply", "--prefix", prefix});
   CHECK(usage.status == 2);
   CHECK_THAT(usage.err, Catch::Contains("nothing to run"));
+}
+
+TEST_CASE("a plan for another program of the process tree is not applied and says so only at NUMA_AGENT_LOG=info") {
+  const std::string other = temp_path("other-program.json");
+  write(other, R"({"schema":"numa-agent-plan/1","build_id":"0123456789abcdef","program":"/opt/app","sites":[)"
+               R"({"match":{"offset_start":16,"offset_end":32,"size_min":1048576,"size_max":16777216},"policy":"bind","nodes":[0]}]})");
+  const auto quiet = run_with_plan(other);
+  CHECK(quiet.status == 0);
+  CHECK(quiet.err.empty());
+  const auto told = run_under_agent({kProgram}, {.env = {{"NUMA_AGENT_PLAN", other}, {"NUMA_AGENT_LOG", "info"}}, .clean_agent_env = true});
+  CHECK_THAT(told.err, Catch::Contains("is for /opt/app, not " + kProgram + ": not applied"));
 }
