@@ -36,6 +36,13 @@ Result<void> apply_size(std::size_t& field, std::string_view text, std::size_t l
   return {};
 }
 
+// A file path, taken as written (a path may hold any byte but NUL).
+Result<void> apply_path(std::string& field, std::string_view text) {
+  if (text.find('\0') != std::string_view::npos) return rejected("contains a NUL byte");
+  field = std::string(text);
+  return {};
+}
+
 Result<void> apply_bool(bool& field, std::string_view text) {
   auto v = parse_bool(text);
   if (!v) return rejected(v.error().what);
@@ -102,11 +109,7 @@ constexpr std::array kOptionTable = std::to_array<OptionSpec>({
      "TOML file of role rules, read at the first pthread_create: [threads.ROLE] tables with the keys "
      "of NUMA_AGENT_RULES (affinity = [0, 4] or a CPU expression string; count = 2), after "
      "NUMA_AGENT_RULES' rules. Empty: none. A missing or malformed file or a bad rule is one warning.",
-     [](Options& o, std::string_view t) -> Result<void> {
-       if (t.find('\0') != std::string_view::npos) return rejected("contains a NUL byte");
-       o.config = std::string(t);
-       return {};
-     },
+     [](Options& o, std::string_view t) { return apply_path(o.config, t); },
      [](const Options& o) { return o.config; }},
     {Id::Bind, "bind", "NUMA_AGENT_BIND", "cpu | core | node", "cpu", "",
      "Width of a pinned thread's CPU mask: its one CPU (likwid-pin), all SMT siblings of its core, or "
@@ -148,11 +151,7 @@ constexpr std::array kOptionTable = std::to_array<OptionSpec>({
     {Id::Profile, "profile", "NUMA_AGENT_PROFILE", "path", "", "",
      "Write a JSON profile (schema numa-agent-profile/1) to this path at exit; %p is replaced by the "
      "PID. Empty: no profile. A symlink at the path is replaced, never followed.",
-     [](Options& o, std::string_view t) -> Result<void> {
-       if (t.find('\0') != std::string_view::npos) return rejected("contains a NUL byte");
-       o.profile = std::string(t);
-       return {};
-     },
+     [](Options& o, std::string_view t) { return apply_path(o.profile, t); },
      [](const Options& o) { return o.profile; }},
     {Id::Pools, "pools", "NUMA_AGENT_POOLS", "bool", "1", "",
      "Serve small allocations from node-local per-thread pools. 0: pinning only; every allocation "
@@ -179,6 +178,14 @@ constexpr std::array kOptionTable = std::to_array<OptionSpec>({
        return {};
      },
      [](const Options& o) { return show_size(o.sample); }},
+    {Id::Plan, "plan", "NUMA_AGENT_PLAN", "path", "", "",
+     "Placement plan (numa-agent-plan/1, from numa-analyze plan): large malloc/calloc/posix_memalign/"
+     "aligned_alloc/operator new blocks of the planned allocation sites get memory the agent maps "
+     "itself, with the site's policy (interleave, bind, prefer, partition) set before the first touch. "
+     "Empty: none. A missing or malformed plan, or one for another build of the program, is one "
+     "warning and no plan.",
+     [](Options& o, std::string_view t) { return apply_path(o.plan, t); },
+     [](const Options& o) { return o.plan; }},
 });
 
 static_assert(kOptionTable.size() == static_cast<std::size_t>(OptionId::kCount), "one entry per OptionId");

@@ -37,12 +37,13 @@ struct Options {
   std::size_t small_max{};
   std::size_t arena_size{};
   std::uint64_t sample{};
+  std::string plan;                // placement plan file (numa-agent-plan/1); empty: none
 };
 
 // Every option, in table order (the order of the README, the info listing and numa-agent-help).
 // option_spec(OptionId) finds an option's entry by name, never by position.
 enum class OptionId : unsigned {
-  Pin, Skip, Rules, Config, Bind, PinMain, HonorOpenmp, Log, Profile, Pools, SmallMax, ArenaSize, Sample, kCount
+  Pin, Skip, Rules, Config, Bind, PinMain, HonorOpenmp, Log, Profile, Pools, SmallMax, ArenaSize, Sample, Plan, kCount
 };
 
 struct OptionSpec {

@@ -12,8 +12,10 @@
 #include <cstring>
 
 #include "agent/os/os.hpp"
+#include "agent/plan_heap.hpp"
 #include "agent/pool/malloc_family.hpp"
 #include "agent/pool/pool_global.hpp"
+#include "interpose/agent_entry.hpp"
 
 namespace numa_agent::pool {
 namespace {
@@ -123,6 +125,17 @@ void settle_glibc_thresholds() {
 // Resolve before main and before the runtime's constructor (lower number runs first).
 [[gnu::constructor(101)]] void resolve_real_early() { resolve_real(); }
 
+// NUMA_AGENT_PLAN, once the runtime (101) has parsed the options and started the pools.
+[[gnu::constructor(102)]] void load_plan() {
+  auto* runtime = shim::agent_runtime();
+  if (!runtime || runtime->options().plan.empty()) return;
+  try {
+    plan::load_plan_file(runtime->options().plan, runtime->options().log);
+  } catch (...) {
+    os::write_stderr("numa-agent: warning: NUMA_AGENT_PLAN could not be loaded; running without a plan\n");
+  }
+}
+
 bool in_bootstrap(const void* p) {
   auto a = reinterpret_cast<std::uintptr_t>(p);
   auto b = reinterpret_cast<std::uintptr_t>(g_bootstrap);
@@ -141,6 +154,7 @@ struct ShimEnv {
 
   static void* real_malloc(std::size_t n) { return real_ready() ? g_real.malloc(n) : bootstrap_alloc(n); }
   static void real_free(void* p) {
+    if (NUMA_AGENT_UNLIKELY(plan::owns(p))) return plan::release(p);
     if (real_ready()) g_real.free(p);   // else: cannot happen (p came from the real allocator)
   }
   static void* real_calloc(std::size_t c, std::size_t s) {
@@ -152,7 +166,10 @@ struct ShimEnv {
     }
     return bootstrap_alloc(total);
   }
-  static void* real_realloc(void* p, std::size_t n) { return real_ready() ? g_real.realloc(p, n) : nullptr; }
+  static void* real_realloc(void* p, std::size_t n) {
+    if (NUMA_AGENT_UNLIKELY(plan::owns(p))) return planned_realloc(p, n);
+    return real_ready() ? g_real.realloc(p, n) : nullptr;
+  }
   static int real_posix_memalign(void** out, std::size_t alignment, std::size_t n) {
     if (!real_ready()) {
       void* p = bootstrap_alloc(n, alignment);
@@ -192,15 +209,99 @@ struct ShimEnv {
     return real_memalign(page, rounded & ~(page - 1));
   }
   static std::size_t real_usable_size(void* p) {
+    if (NUMA_AGENT_UNLIKELY(plan::owns(p))) return plan::usable_bytes(p);
     return real_ready() && g_real.usable_size ? g_real.usable_size(p) : 0;
   }
   static bool is_bootstrap(const void* p) { return in_bootstrap(p); }
   static std::size_t bootstrap_bytes(const void* p) { return static_cast<const std::size_t*>(p)[-1]; }
+  static void* planned_realloc(void* p, std::size_t n);
 };
 
 }  // namespace
 
 using Family = MallocFamily<ShimEnv>;
+
+namespace {
+
+// A planned block keeps its pages while it fits; a larger one moves to a block of the same site
+// (its policy), or to an ordinary block when the site does not take that size.
+void* ShimEnv::planned_realloc(void* p, std::size_t n) {
+  const std::size_t have = plan::usable_bytes(p);
+  if (n == 0) {
+    plan::release(p);
+    return nullptr;
+  }
+  if (n <= have) return p;
+  void* q = plan::allocate_like(p, n);
+  if (!q) q = Family::malloc(n);
+  if (!q) return nullptr;
+  std::memcpy(q, p, have);
+  plan::release(p);
+  return q;
+}
+
+// The large-allocation path. The call site of a request is the return address of the program's
+// call into the agent: each exported function reaches its *_at_call_site function by a tail call
+// (noexcept, so no exception frame keeps the caller's frame alive; interpose/CMakeLists.txt turns
+// sibling calls on for this file at every level), so __builtin_return_address(0) there is the
+// program's. The exported functions' fast paths stay the family's (malloc: no frame set-up, the
+// same loads and stores; the slow path is a jmp); without a plan the large path costs one relaxed
+// load and a predictable branch (calloc, posix_memalign, aligned_alloc, memalign: one at entry).
+[[gnu::always_inline]] inline bool plan_active() {
+  return NUMA_AGENT_UNLIKELY(plan::g_active.load(std::memory_order_relaxed));
+}
+
+[[gnu::noinline]] void* malloc_at_call_site(std::size_t n) noexcept {
+  if (plan_active())
+    if (void* p = plan::allocate(n, 16, __builtin_return_address(0))) return p;
+  return Family::malloc_slow(n);
+}
+
+// Family::malloc's fast path, then the call-site-aware slow path.
+[[gnu::always_inline]] inline void* malloc_fast(std::size_t n) {
+  void* p = ShimEnv::pool().try_alloc(ShimEnv::heap(), n);
+  if (NUMA_AGENT_LIKELY(p != nullptr)) return p;
+  return malloc_at_call_site(n);
+}
+
+[[gnu::noinline]] void* realloc_null_at_call_site(std::size_t n) noexcept {   // realloc(NULL, n) is a malloc call
+  if (plan_active())
+    if (void* p = plan::allocate(n, 16, __builtin_return_address(0))) return p;
+  return Family::malloc(n);
+}
+
+[[gnu::noinline]] void* calloc_at_call_site(std::size_t count, std::size_t size) noexcept {
+  std::size_t total;
+  if (!__builtin_mul_overflow(count, size, &total))
+    if (void* p = plan::allocate(total, 16, __builtin_return_address(0), /*zeroed=*/true)) return p;
+  return Family::calloc(count, size);
+}
+
+bool valid_alignment(std::size_t a) { return a != 0 && (a & (a - 1)) == 0; }
+
+[[gnu::noinline]] int posix_memalign_at_call_site(void** out, std::size_t alignment, std::size_t n) noexcept {
+  if (alignment >= sizeof(void*) && valid_alignment(alignment))
+    if (void* p = plan::allocate(n, alignment, __builtin_return_address(0))) {
+      *out = p;
+      return 0;
+    }
+  return Family::posix_memalign(out, alignment, n);
+}
+
+[[gnu::noinline]] void* aligned_alloc_at_call_site(std::size_t alignment, std::size_t n) noexcept {
+  if (valid_alignment(alignment))
+    if (void* p = plan::allocate(n, alignment, __builtin_return_address(0))) return p;
+  return Family::aligned_alloc(alignment, n);
+}
+
+[[gnu::noinline]] void* memalign_at_call_site(std::size_t alignment, std::size_t n) noexcept {
+  if (valid_alignment(alignment))
+    if (void* p = plan::allocate(n, alignment, __builtin_return_address(0))) return p;
+  return Family::memalign(alignment, n);
+}
+
+
+}  // namespace
 
 }  // namespace numa_agent::pool
 
@@ -208,19 +309,32 @@ using numa_agent::pool::Family;
 
 #define NUMA_AGENT_EXPORT extern "C" __attribute__((visibility("default")))
 
-NUMA_AGENT_EXPORT void* malloc(std::size_t n) noexcept { return Family::malloc(n); }
+NUMA_AGENT_EXPORT void* malloc(std::size_t n) noexcept { return numa_agent::pool::malloc_fast(n); }
 NUMA_AGENT_EXPORT void free(void* p) noexcept { Family::free(p); }
 NUMA_AGENT_EXPORT void cfree(void* p) noexcept { Family::free(p); }
-NUMA_AGENT_EXPORT void* calloc(std::size_t count, std::size_t size) noexcept { return Family::calloc(count, size); }
-NUMA_AGENT_EXPORT void* realloc(void* p, std::size_t n) noexcept { return Family::realloc(p, n); }
+NUMA_AGENT_EXPORT void* calloc(std::size_t count, std::size_t size) noexcept {
+  if (numa_agent::pool::plan_active()) return numa_agent::pool::calloc_at_call_site(count, size);
+  return Family::calloc(count, size);
+}
+NUMA_AGENT_EXPORT void* realloc(void* p, std::size_t n) noexcept {
+  if (!p) return numa_agent::pool::realloc_null_at_call_site(n);
+  return Family::realloc(p, n);
+}
 NUMA_AGENT_EXPORT void* reallocarray(void* p, std::size_t count, std::size_t size) noexcept {
   return Family::reallocarray(p, count, size);
 }
 NUMA_AGENT_EXPORT int posix_memalign(void** out, std::size_t alignment, std::size_t n) noexcept {
+  if (numa_agent::pool::plan_active()) return numa_agent::pool::posix_memalign_at_call_site(out, alignment, n);
   return Family::posix_memalign(out, alignment, n);
 }
-NUMA_AGENT_EXPORT void* aligned_alloc(std::size_t alignment, std::size_t n) noexcept { return Family::aligned_alloc(alignment, n); }
-NUMA_AGENT_EXPORT void* memalign(std::size_t alignment, std::size_t n) noexcept { return Family::memalign(alignment, n); }
+NUMA_AGENT_EXPORT void* aligned_alloc(std::size_t alignment, std::size_t n) noexcept {
+  if (numa_agent::pool::plan_active()) return numa_agent::pool::aligned_alloc_at_call_site(alignment, n);
+  return Family::aligned_alloc(alignment, n);
+}
+NUMA_AGENT_EXPORT void* memalign(std::size_t alignment, std::size_t n) noexcept {
+  if (numa_agent::pool::plan_active()) return numa_agent::pool::memalign_at_call_site(alignment, n);
+  return Family::memalign(alignment, n);
+}
 NUMA_AGENT_EXPORT void* valloc(std::size_t n) noexcept { return Family::valloc(n); }
 NUMA_AGENT_EXPORT void* pvalloc(std::size_t n) noexcept { return Family::pvalloc(n); }
 NUMA_AGENT_EXPORT std::size_t malloc_usable_size(void* p) noexcept { return Family::usable_size(p); }
@@ -249,10 +363,19 @@ namespace {
   }
 }
 
-[[gnu::always_inline]] inline void* new_fast(std::size_t n) {
-  void* p = Family::malloc(n);
-  if (NUMA_AGENT_LIKELY(p != nullptr)) return p;
+// The slow path of operator new, reached by a tail call: its return address is the program's
+// `new` expression (see malloc_at_call_site).
+[[gnu::noinline]] void* new_at_call_site(std::size_t n) {
+  if (numa_agent::pool::plan_active())
+    if (void* p = numa_agent::plan::allocate(n, 16, __builtin_return_address(0))) return p;
+  if (void* p = Family::malloc_slow(n)) return p;
   return new_retry(n, 0);
+}
+
+[[gnu::always_inline]] inline void* new_fast(std::size_t n) {
+  void* p = numa_agent::pool::g_pool.try_alloc(numa_agent::pool::tl_heap, n);
+  if (NUMA_AGENT_LIKELY(p != nullptr)) return p;
+  return new_at_call_site(n);
 }
 
 void* new_aligned(std::size_t n, std::align_val_t al) {

@@ -103,6 +103,32 @@ std::size_t page_size();                                       // [malloc-safe]
 // the real allocator). 0 or -EINVAL when glibc refused a value.
 int set_glibc_malloc_thresholds(std::size_t mmap_bytes, std::size_t trim_bytes);  // [malloc-safe]
 
+// ---- placement plans (os/plan_memory.cpp) ----------------------------------------------------
+// Memory policies a placement plan sets on a block before its first touch (mbind). `nodes` is a
+// bit mask of OS nodes (bit n = node n), kNodeMaskWords words long.
+inline constexpr std::size_t kNodeMaskWords = 1024 / (8 * sizeof(unsigned long));
+enum class MemoryPolicy { Bind, Preferred, Interleave };
+int set_memory_policy(void* addr, std::size_t bytes, MemoryPolicy policy, const unsigned long* nodes);  // [malloc-safe] 0 or -errno
+// Gives a committed range back to a PROT_NONE reservation (mmap MAP_FIXED over it): its pages and
+// its memory policy go, the addresses stay reserved. 0 or -errno.
+int return_to_reservation(void* addr, std::size_t bytes);     // [malloc-safe]
+// The policy in force at `addr` (get_mempolicy MPOL_F_ADDR): the kernel's MPOL_* mode, its node
+// mask in `nodes` (kNodeMaskWords words). 0 or -errno.
+int memory_policy_at(const void* addr, int* mode, unsigned long* nodes);  // [malloc-safe]
+// An object loaded in this process (dl_iterate_phdr) with its GNU build-id and loadable segments:
+// what turns a file offset, as a recording names code, into this run's address.
+struct LoadedSegment {
+  std::uint64_t vaddr = 0, file_offset = 0, bytes = 0;
+  bool executable = false;
+};
+struct LoadedModule {
+  std::string path;       // "" for the main program (dl_iterate_phdr names it so)
+  std::string build_id;   // lower-case hex; "" without one
+  std::uintptr_t bias = 0;
+  std::vector<LoadedSegment> segments;
+};
+std::vector<LoadedModule> loaded_modules();
+
 // ---- environment and process (os/process.cpp) -----------------------------------------------
 // The process environment as glibc's `environ` sees it; safe from a constructor of a preloaded
 // library (environ is set before any constructor runs). Returns nullptr when absent.
@@ -133,6 +159,7 @@ Result<void> write_private_file(const std::string& path, std::string_view data);
 Result<std::string> boot_id();       // /proc/sys/kernel/random/boot_id, without its newline
 std::string kernel_release();        // uname -r; "" when uname fails
 unsigned effective_uid();            // geteuid()
+std::string current_directory();     // getcwd; "." when it cannot be read
 
 // Diagnostics straight to fd 2 (no FILE, no allocation): the only output allowed inside malloc.
 void write_stderr(std::string_view text);  // [malloc-safe]

@@ -133,3 +133,12 @@ const char* errno_name(int error) { return strerrorname_np(error); }
 void abort_process() { std::abort(); }
 
 }  // namespace numa_agent::os
+
+namespace numa_agent::os {
+
+std::string current_directory() {
+  char buf[4096];
+  return getcwd(buf, sizeof buf) ? std::string(buf) : std::string(".");
+}
+
+}  // namespace numa_agent::os

@@ -5,6 +5,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include "agent/plan.hpp"
+#include "analyzer/model/recording.hpp"
+#include "analyzer/rules/plan.hpp"
+
 namespace numa_agent::analyzer {
 
 // The one exit-status table of every subcommand (documented in numa-analyze(1) and the README).
@@ -21,6 +25,14 @@ void register_report_command(CLI::App& app, int& exit_code);
 void register_topology_command(CLI::App& app, int& exit_code);
 void register_compare_command(CLI::App& app, int& exit_code);
 void register_top_command(CLI::App& app, int& exit_code);
+void register_plan_command(CLI::App& app, int& exit_code);
+void register_apply_command(CLI::App& app, int& exit_code);
+
+// Shared by plan and apply (builtin_plan.cpp): the plan of a recording, with the function ranges
+// of its sites read from the recorded program's symbol table; the --multi-node option.
+plan::Plan plan_from_recording(const Recording& recording, const std::string& source, MultiNodePolicy multi_node);
+void add_multi_node_option(CLI::App* sub, std::string& value);
+MultiNodePolicy multi_node_policy(const std::string& value);
 
 // Shared by the commands: "numa-analyze: <message>" on stderr.
 void print_error(const std::string& message);

@@ -38,6 +38,8 @@ int main(int argc, char** argv) {
   register_topology_command(app, exit_code);
   register_compare_command(app, exit_code);
   register_top_command(app, exit_code);
+  register_plan_command(app, exit_code);
+  register_apply_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,235 @@
+// See plan.hpp.
+#include "analyzer/rules/plan.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "analyzer/rules/numbers.hpp"
+
+namespace numa_agent::analyzer {
+namespace {
+
+using nlohmann::json;
+
+struct MappingTouches {
+  double pages = 0;
+  std::map<std::string, double> by_site;
+  std::map<int, double> by_tid;
+};
+
+struct MappingAccesses {
+  double total = 0, remote = 0;
+  std::map<int, double> by_node;                 // node index of the accessing CPU
+  std::map<int, std::map<int, double>> by_tid;   // tid -> node index -> accesses
+};
+
+template <typename Map>
+auto largest(const Map& m) {
+  return std::max_element(m.begin(), m.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
+}
+
+std::string module_basename_of(const std::string& path) { return std::filesystem::path(path).filename().string(); }
+
+std::string build_id_of_key(const std::string& key) {
+  const auto plus = key.find('+');
+  return plus == std::string::npos ? std::string() : key.substr(0, plus);
+}
+
+// Accessing threads (>= kPlanUserShare of the mapping's accesses) in creation order, each with
+// its share and its node: the slices of a partition.
+std::vector<plan::Part> partition_parts(const Recording& rec, const MappingAccesses& acc) {
+  std::map<int, double> first_seen;
+  for (const auto& t : rec.threads) first_seen[t.tid] = t.first_seen_s;
+  struct User {
+    int tid;
+    double share;
+    int node;
+  };
+  std::vector<User> users;
+  for (const auto& [tid, nodes] : acc.by_tid) {
+    double sum = 0;
+    for (auto& [n, c] : nodes) sum += c;
+    if (sum < kPlanUserShare * acc.total) continue;
+    users.push_back({tid, sum, largest(nodes)->first});
+  }
+  std::sort(users.begin(), users.end(), [&](const User& a, const User& b) {
+    const double fa = first_seen.count(a.tid) ? first_seen[a.tid] : 0, fb = first_seen.count(b.tid) ? first_seen[b.tid] : 0;
+    return fa != fb ? fa < fb : a.tid < b.tid;
+  });
+  double sum = 0;
+  for (const auto& u : users) sum += u.share;
+  std::vector<plan::Part> parts;
+  double at = 0;
+  for (std::size_t i = 0; i < users.size(); ++i) {
+    const double to = i + 1 == users.size() ? 1.0 : rounded(at + users[i].share / sum, 6);
+    const int node = rec.machine.nodes[static_cast<std::size_t>(users[i].node)].os_index;
+    if (!parts.empty() && parts.back().node == node) parts.back().to = to;   // adjacent slices, one node
+    else parts.push_back({at, to, node});
+    at = to;
+  }
+  return parts;
+}
+
+}  // namespace
+
+plan::Plan generate_plan(const Recording& rec, const PlanInputs& in) {
+  plan::Plan out;
+  out.source = in.source;
+  // The program's module, so that an empty plan names it too: the recorded command's file, else
+  // the module of the site behind the most stacks.
+  const std::string command = rec.command.empty() ? "" : module_basename_of(rec.command.front());
+  const SiteRecord* program_site = nullptr;
+  for (const auto& sr : rec.sites) {
+    if (!sr.in_program || sr.frame.key.empty()) continue;
+    const bool is_command = module_basename_of(sr.frame.module) == command;
+    if (!program_site || (is_command && module_basename_of(program_site->frame.module) != command) ||
+        (is_command == (module_basename_of(program_site->frame.module) == command) && sr.samples > program_site->samples))
+      program_site = &sr;
+  }
+  if (program_site) {
+    out.build_id = build_id_of_key(program_site->frame.key);
+    out.program = program_site->frame.module;
+  }
+  if (rec.machine.nodes.size() < 2) {
+    out.summary = "empty plan: the machine has one NUMA node, every access is local";
+    return out;
+  }
+  std::map<std::string, const SiteRecord*> sites;
+  for (const auto& s : rec.sites)
+    if (s.origin == "first-touch") sites[s.frame.site] = &s;
+  std::map<std::uint64_t, const MappingRecord*> mappings;
+  for (const auto& m : rec.mappings) mappings[m.start] = &m;
+
+  std::map<std::uint64_t, MappingTouches> touches;
+  for (const auto& b : rec.first_touch) {
+    if (!b.mapping) continue;
+    auto& t = touches[b.mapping];
+    t.pages += double(b.pages);
+    t.by_site[b.site] += double(b.pages);
+    t.by_tid[b.tid] += double(b.pages);
+  }
+  std::map<std::uint64_t, MappingAccesses> accesses;
+  for (const auto& a : rec.accesses) {
+    if (!a.mapping || a.cpu_node < 0 || a.cpu_node >= int(rec.machine.nodes.size())) continue;
+    auto& acc = accesses[a.mapping];
+    acc.total += double(a.count);
+    if (a.memory_node >= 0 && a.memory_node != a.cpu_node) acc.remote += double(a.count);
+    acc.by_node[a.cpu_node] += double(a.count);
+    acc.by_tid[a.tid][a.cpu_node] += double(a.count);
+  }
+
+  std::map<std::string, int> left_out;   // reason -> mappings
+  std::map<std::string, int> planned_per_build;
+  std::vector<std::pair<std::string, plan::Site>> planned;   // build-id, site
+  for (const auto& [start, touch] : touches) {
+    const auto mapping = mappings.find(start);
+    if (mapping == mappings.end() || !mapping->second->name.empty()) {
+      ++left_out["not an anonymous mapping"];
+      continue;
+    }
+    const MappingRecord& m = *mapping->second;
+    const std::uint64_t bytes = m.end - m.start;
+    if (bytes < kPlanMinBytes) {
+      ++left_out["smaller than 1 MiB"];
+      continue;
+    }
+    const auto site_name = largest(touch.by_site)->first;
+    const auto site = sites.find(site_name);
+    if (site == sites.end() || !site->second->in_program || site->second->frame.key.empty()) {
+      ++left_out["first touched outside the program's symbolised code"];
+      continue;
+    }
+    const MappingAccesses& acc = accesses[start];
+    if (acc.total < kPlanMinAccesses) {
+      ++left_out["too few sampled accesses"];
+      continue;
+    }
+    const double remote = acc.remote / acc.total;
+    if (remote < kPlanRemoteWorthIt) {
+      ++left_out["mostly local already"];
+      continue;
+    }
+    const SiteFrame& frame = site->second->frame;
+    const auto range = in.function_range ? in.function_range(frame) : std::nullopt;
+    if (!range) {
+      ++left_out["its function's extent is unknown (no symbol table)"];
+      continue;
+    }
+    std::vector<int> user_nodes;
+    for (const auto& [node, c] : acc.by_node)
+      if (c >= kPlanUserShare * acc.total) user_nodes.push_back(node);
+    const auto dominant = largest(acc.by_node);
+    const double serial = largest(touch.by_tid)->second / touch.pages;
+
+    plan::Site s;
+    s.site = frame.site;
+    s.function = frame.function;
+    s.offset_start = range->first;
+    s.offset_end = range->second;
+    s.size_min = kPlanMinBytes;
+    // The largest block the evidence saw: the mapping, or its resident pages when the kernel merged
+    // the block's mapping with a neighbour the recording saw apart.
+    std::uint64_t resident = 0;
+    for (const auto& [node, pages] : m.pages_by_node) resident += pages * m.page_kb * 1024;
+    s.size_max = std::max(bytes, resident);
+    double expected = 0;
+    std::string why;
+    if (dominant->second >= kPlanDominantShare * acc.total) {
+      s.policy = plan::Policy::Bind;
+      s.nodes = {rec.machine.nodes[std::size_t(dominant->first)].os_index};
+      expected = 1 - dominant->second / acc.total;
+      why = "one node makes " + percent(dominant->second / acc.total) + " of the accesses";
+    } else if (in.multi_node == MultiNodePolicy::Partition ||
+               (in.multi_node == MultiNodePolicy::Auto && serial >= kPlanSerialShare)) {
+      s.policy = plan::Policy::Partition;
+      s.parts = partition_parts(rec, acc);
+      expected = 0;
+      why = "one thread first-touched " + percent(serial) + " of the pages that threads on " +
+            std::to_string(user_nodes.size()) + " nodes use: slices to the nodes of the threads that use them "
+            "(assumes the k-th thread works on the k-th slice)";
+    } else {
+      s.policy = plan::Policy::Interleave;
+      for (int n : user_nodes) s.nodes.push_back(rec.machine.nodes[std::size_t(n)].os_index);
+      expected = 1 - 1.0 / double(user_nodes.size());
+      why = "shared by threads on " + std::to_string(user_nodes.size()) + " nodes: interleaved, traffic spreads evenly";
+    }
+    json by_node = json::object();
+    for (const auto& [node, c] : acc.by_node) by_node[std::to_string(rec.machine.nodes[std::size_t(node)].os_index)] = c;
+    s.evidence = {{"key", frame.key},
+                  {"file", frame.file},
+                  {"line", frame.line},
+                  {"mapping_bytes", bytes},
+                  {"first_touch_pages", touch.pages},
+                  {"first_touch_threads", touch.by_tid.size()},
+                  {"serial_first_touch_share", rounded(serial)},
+                  {"accesses", acc.total},
+                  {"accesses_by_node", by_node},
+                  {"remote_share", rounded(remote)},
+                  {"expected_remote_share", rounded(expected)},
+                  {"why", why}};
+    const std::string build = build_id_of_key(frame.key);
+    ++planned_per_build[build];
+    planned.emplace_back(build, std::move(s));
+  }
+
+  if (!planned.empty()) {
+    out.build_id = largest(planned_per_build)->first;   // one module per plan: the program's
+    for (auto& [build, s] : planned)
+      if (build == out.build_id) out.sites.push_back(std::move(s));
+      else ++left_out["in another module than the plan's"];
+    for (const auto& sr : rec.sites)
+      if (build_id_of_key(sr.frame.key) == out.build_id) out.program = sr.frame.module;
+  }
+  std::string reasons;
+  for (const auto& [reason, n] : left_out)
+    reasons += (reasons.empty() ? "" : "; ") + std::to_string(n) + " mapping(s) " + reason;
+  if (out.sites.empty())
+    out.summary = "empty plan: no allocation site needs a policy" + (reasons.empty() ? std::string(" (no first-touch evidence)") : " (" + reasons + ")");
+  else
+    out.summary = std::to_string(out.sites.size()) + " site(s) planned" + (reasons.empty() ? "" : "; left out: " + reasons);
+  return out;
+}
+
+}  // namespace numa_agent::analyzer
