@@ -84,7 +84,7 @@ PlacementPolicy PlacementPolicy::build(const Options& options, const Topology& t
 
 PlacementDecision PlacementPolicy::decide(std::uint64_t ordinal) const {
   PlacementDecision d;
-  if (!stepped_aside_.empty()) {
+  if (stepped_aside_) {
     d.reason = aside_reason_;
     return d;
   }

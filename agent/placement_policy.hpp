@@ -41,8 +41,8 @@ class PlacementPolicy {
   PlacementDecision decide(std::uint64_t ordinal) const;
 
   const std::vector<int>& slots() const { return slots_; }
-  // Why the policy pins nothing at all ("" when it pins).
-  std::string_view stepped_aside() const { return stepped_aside_; }
+  // Why the policy pins nothing at all; nullopt when it pins.
+  const std::optional<std::string>& stepped_aside() const { return stepped_aside_; }
   std::string_view pin_text() const { return pin_text_; }
   // Why NUMA_AGENT_PIN was not usable and spread is used instead: one line naming the variable.
   const std::optional<std::string>& fallback_warning() const { return fallback_warning_; }
@@ -54,7 +54,7 @@ class PlacementPolicy {
   const Topology* topology_ = nullptr;
   std::vector<int> slots_;
   std::string pin_text_;
-  std::string stepped_aside_;
+  std::optional<std::string> stepped_aside_;
   std::optional<std::string> fallback_warning_;
   PlacementReason aside_reason_ = PlacementReason::PolicyNone;
   std::uint64_t skip_mask_ = 0;

@@ -49,12 +49,11 @@ nlohmann::json AgentRuntime::profile() const {
   nlohmann::json options = nlohmann::json::object();
   for (const auto& spec : option_table()) options[std::string(spec.variable)] = spec.show(options_);
 
-  std::string slots_aside(policy_.stepped_aside());
   nlohmann::json policy = {{"pin", policy_.pin_text()},
                            {"slots", policy_.slots()},
                            {"bind", to_string(options_.bind)},
                            {"skip_mask", option_spec(OptionId::Skip).show(options_)},
-                           {"stepped_aside", slots_aside.empty() ? nlohmann::json(nullptr) : nlohmann::json(slots_aside)}};
+                           {"stepped_aside", policy_.stepped_aside() ? nlohmann::json(*policy_.stepped_aside()) : nlohmann::json(nullptr)}};
 
   nlohmann::json threads = nlohmann::json::array();
   const int me = os::current_tid();
@@ -95,8 +94,8 @@ nlohmann::json AgentRuntime::profile() const {
           {"pools", pool::profile_section()}};
 }
 
-std::string AgentRuntime::write_profile() {
-  if (options_.profile.empty() || profile_written_.exchange(true)) return "";
+Result<void> AgentRuntime::write_profile() {
+  if (options_.profile.empty() || profile_written_.exchange(true)) return {};
   // What start-up left for later (the topology and policy: profile() builds them).
   if (facts_.command.empty()) facts_.command = os::command_line();
   const std::string path = profile_path();
@@ -104,16 +103,16 @@ std::string AgentRuntime::write_profile() {
   try {
     text = profile().dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";   // argv may not be UTF-8
   } catch (const std::exception& e) {
-    warn(std::string("cannot build the profile: ") + e.what());
-    return "";
+    Error error{0, std::string("cannot build the profile: ") + e.what()};
+    warn(error.what);
+    return fail(std::move(error));
   }
-  int rc = os::write_file_atomically(path, text);
-  if (rc != 0) {
+  if (int rc = os::write_file_atomically(path, text); rc != 0) {
     warn("cannot write profile '" + path + "': " + std::strerror(-rc));
-    return "";
+    return fail(-rc, "cannot write profile '" + path + "'");
   }
   info("profile written to " + path);
-  return path;
+  return {};
 }
 
 }  // namespace numa_agent

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "error.hpp"
 #include "options.hpp"
 #include "placement_policy.hpp"
 #include "thread_registry.hpp"
@@ -81,8 +82,9 @@ class AgentRuntime {
   void after_fork_child();
 
   nlohmann::json profile() const;
-  // At exit, once; says one line on failure. Returns the path written or "".
-  std::string write_profile();
+  // At exit, once (later calls and an unset NUMA_AGENT_PROFILE succeed, writing nothing). A
+  // failure is also said as one warning line, so callers need not print it.
+  Result<void> write_profile();
   // NUMA_AGENT_PROFILE with %p expanded.
   std::string profile_path() const;
 

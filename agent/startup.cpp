@@ -106,10 +106,10 @@ void AgentRuntime::log_info_summary() {
        "; allowed cpus " + facts_.allowed_cpus.to_list_string());
   std::string slots;
   for (int c : policy_.slots()) slots += (slots.empty() ? "" : ",") + std::to_string(c);
-  if (policy_.stepped_aside().empty())
+  if (!policy_.stepped_aside())
     info("policy " + std::string(policy_.pin_text()) + ": slots " + slots);
   else
-    info("policy " + std::string(policy_.pin_text()) + ": pinning nothing (" + std::string(policy_.stepped_aside()) + ")");
+    info("policy " + std::string(policy_.pin_text()) + ": pinning nothing (" + *policy_.stepped_aside() + ")");
 }
 
 }  // namespace numa_agent

@@ -12,6 +12,7 @@
 #include "agent/os/procfs.hpp"
 #include "analyzer/evidence/perf_records.hpp"
 #include "analyzer/evidence/self_test_cache.hpp"
+#include "analyzer/model/watch_rate.hpp"
 
 namespace numa_agent::analyzer {
 
@@ -108,12 +109,12 @@ double watchpoint_remote_share(const std::vector<WatchpointSample>& samples, con
   for (const auto& [key, g] : groups) {
     double accesses = double(g.hits);
     if (weighted) {
-      // Rate per word (hits / exposure, with one more cold window: a group seen once, hit early by
-      // luck, must not stand for a rate of 1 / its time to hit) x the words this thread's probes
-      // stand for there.
+      // Rate per word x the words this thread's probes stand for there (model/watch_rate.hpp; the
+      // prior keeps a group seen once, hit early by luck, from standing for 1 / its time to hit).
       auto bytes = resident_bytes.find(key.second);
-      const double rate = double(g.hits) / (g.exposure_ns + double(prior_ns));
-      accesses = bytes == resident_bytes.end() ? 0 : rate * double(probes[key.first]) * double(bytes->second);
+      accesses = bytes == resident_bytes.end() ? 0
+                                               : watched_accesses(double(g.hits), g.exposure_ns, double(prior_ns),
+                                                                  double(probes[key.first]), double(bytes->second));
     }
     all += accesses;
     remote += accesses * double(g.remote) / double(g.hits);

@@ -46,35 +46,56 @@ std::string errno_name(int error) {
   return name ? name : "E" + std::to_string(error);
 }
 
+namespace {
+
+// How a field stands in the file. Optional: read when present (older recordings lack it), always
+// written. OmittedWhenEmpty: optional, and not written when empty, so files whose writers never
+// had it stay as they were.
+enum class Presence { Required, Optional, OmittedWhenEmpty };
+
+// Every field of a recording file but "schema", each named once: recording_to_json writes them,
+// parse_recording reads them in this order (so a file missing several keys is told the first).
+// R is Recording or const Recording.
+template <typename R, typename Visit>
+void for_each_field(R& r, Visit&& visit) {
+  visit("tool_version", r.tool_version, Presence::Required);
+  visit("mode", r.mode, Presence::Required);
+  visit("command", r.command, Presence::Required);
+  visit("pid", r.pid, Presence::Required);
+  visit("start_realtime_ns", r.start_realtime_ns, Presence::Required);
+  visit("duration_s", r.duration_s, Presence::Required);
+  visit("stop_reason", r.stop_reason, Presence::Required);
+  visit("exit_code", r.exit_code, Presence::Required);
+  visit("exit_signal", r.exit_signal, Presence::Required);
+  visit("agent", r.agent, Presence::Required);
+  visit("machine", r.machine, Presence::Required);
+  visit("evidence", r.evidence, Presence::Required);
+  visit("vmstat_delta", r.vmstat_delta, Presence::Required);
+  visit("threads", r.threads, Presence::Required);
+  visit("mappings", r.mappings, Presence::Required);
+  visit("accesses", r.accesses, Presence::Required);
+  visit("first_touch", r.first_touch, Presence::Required);
+  visit("exposures", r.exposures, Presence::Optional);
+  visit("sites", r.sites, Presence::OmittedWhenEmpty);
+  visit("counters", r.counters, Presence::Required);
+  visit("fault_samples", r.fault_samples, Presence::Required);
+  visit("migration_samples", r.migration_samples, Presence::Required);
+  visit("pmu_samples", r.pmu_samples, Presence::Required);
+  visit("lost_records", r.lost_records, Presence::Required);
+  visit("unresolved_pages", r.unresolved_pages, Presence::Required);
+  visit("agent_profile", r.agent_profile, Presence::Required);
+}
+
+}  // namespace
+
 nlohmann::json recording_to_json(const Recording& r) {
   nlohmann::json j;
   j["schema"] = std::string(kRecordingSchemaName) + "/" + std::to_string(kRecordingVersion);
-  j["tool_version"] = r.tool_version;
-  j["mode"] = r.mode;
-  j["command"] = r.command;
-  j["pid"] = r.pid;
-  j["start_realtime_ns"] = r.start_realtime_ns;
-  j["duration_s"] = r.duration_s;
-  j["stop_reason"] = r.stop_reason;
-  j["exit_code"] = r.exit_code;
-  j["exit_signal"] = r.exit_signal;
-  j["agent"] = r.agent;
-  j["machine"] = r.machine;
-  j["evidence"] = r.evidence;
-  j["vmstat_delta"] = r.vmstat_delta;
-  j["threads"] = r.threads;
-  j["mappings"] = r.mappings;
-  j["accesses"] = r.accesses;
-  j["first_touch"] = r.first_touch;
-  j["exposures"] = r.exposures;
-  if (!r.sites.empty()) j["sites"] = r.sites;   // absent, not empty: older readers' files stay as they were
-  j["counters"] = r.counters;
-  j["fault_samples"] = r.fault_samples;
-  j["migration_samples"] = r.migration_samples;
-  j["pmu_samples"] = r.pmu_samples;
-  j["lost_records"] = r.lost_records;
-  j["unresolved_pages"] = r.unresolved_pages;
-  j["agent_profile"] = r.agent_profile;
+  for_each_field(r, [&j](const char* key, const auto& value, Presence presence) {
+    if constexpr (requires { value.empty(); })
+      if (presence == Presence::OmittedWhenEmpty && value.empty()) return;
+    j[key] = value;
+  });
   return j;
 }
 
@@ -104,32 +125,10 @@ Recording parse_recording(std::string_view text, const std::string& origin) {
   if (version < 1) throw RecordingError(origin + ": unknown recording format version " + std::to_string(version));
   Recording r;
   try {
-    r.tool_version = j.at("tool_version");
-    r.mode = j.at("mode");
-    r.command = j.at("command").get<std::vector<std::string>>();
-    r.pid = j.at("pid");
-    r.start_realtime_ns = j.at("start_realtime_ns");
-    r.duration_s = j.at("duration_s");
-    r.stop_reason = j.at("stop_reason");
-    r.exit_code = j.at("exit_code");
-    r.exit_signal = j.at("exit_signal");
-    r.agent = j.at("agent");
-    r.machine = j.at("machine").get<MachineInfo>();
-    r.evidence = j.at("evidence").get<std::vector<EvidenceProbe>>();
-    r.vmstat_delta = j.at("vmstat_delta").get<std::map<std::string, std::uint64_t>>();
-    r.threads = j.at("threads").get<std::vector<ThreadRecord>>();
-    r.mappings = j.at("mappings").get<std::vector<MappingRecord>>();
-    r.accesses = j.at("accesses").get<std::vector<AccessBucket>>();
-    r.first_touch = j.at("first_touch").get<std::vector<FirstTouchBucket>>();
-    if (j.contains("exposures")) r.exposures = j.at("exposures").get<std::vector<ExposureBucket>>();
-    if (j.contains("sites")) r.sites = j.at("sites").get<std::vector<SiteRecord>>();
-    r.counters = j.at("counters").get<NodeCounters>();
-    r.fault_samples = j.at("fault_samples");
-    r.migration_samples = j.at("migration_samples");
-    r.pmu_samples = j.at("pmu_samples");
-    r.lost_records = j.at("lost_records");
-    r.unresolved_pages = j.at("unresolved_pages");
-    r.agent_profile = j.at("agent_profile");
+    for_each_field(r, [&j](const char* key, auto& value, Presence presence) {
+      if (presence != Presence::Required && !j.contains(key)) return;
+      value = j.at(key).template get<std::remove_reference_t<decltype(value)>>();
+    });
   } catch (const nlohmann::json::exception& e) {
     // e.what() is "[json.exception.out_of_range.403] key 'x' not found": keep the readable part.
     std::string what = e.what();

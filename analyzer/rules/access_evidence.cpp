@@ -5,6 +5,7 @@
 #include <set>
 
 #include "analyzer/model/mem_class.hpp"
+#include "analyzer/model/watch_rate.hpp"
 
 namespace numa_agent::analyzer {
 
@@ -94,7 +95,8 @@ std::vector<AccessView> watchpoint_rows(const Recording& r) {
     auto w = window_ns.find({a.tid, a.memory_node, a.mapping});
     if (w == window_ns.end()) continue;
     rows.push_back(node_pair_row(r.machine, a.tid, a.cpu_node, a.memory_node, a.mapping,
-                                 double(a.count) / (w->second + prior) * probes[a.tid] * bytes_of(a.mapping, a.memory_node)));
+                                 watched_accesses(double(a.count), w->second, prior, probes[a.tid],
+                                                  bytes_of(a.mapping, a.memory_node))));
     hits += double(a.count), sum += rows.back().total;
   }
   const double f = sum > 0 ? hits / sum : 0;

@@ -18,9 +18,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <string>
 #include <vector>
+
+#include "thread_allowed_cpus.hpp"   // tests/programs: the report programs print the same field
 
 namespace {
 
@@ -44,24 +45,12 @@ struct WorkerArgs {
   WorkerResult result;
 };
 
-std::string allowed_list() {
-  std::ifstream in("/proc/thread-self/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("Cpus_allowed_list:", 0) == 0) {
-      auto v = line.substr(18);
-      v.erase(0, v.find_first_not_of(" \t"));
-      return v;
-    }
-  return "?";
-}
-
 void* worker(void* p) {
   auto* a = static_cast<WorkerArgs*>(p);
   WorkerResult& r = a->result;
   r.tid = syscall(SYS_gettid);
   r.cpu_start = sched_getcpu();
-  r.allowed = allowed_list();
+  r.allowed = thread_allowed_cpus();
   auto t0 = std::chrono::steady_clock::now();
 
   std::vector<Item*> items;

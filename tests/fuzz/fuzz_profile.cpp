@@ -12,6 +12,7 @@
 #include "analyzer/model/recording.hpp"
 #include "analyzer/views/render_text.hpp"
 #include "analyzer/rules/report.hpp"
+#include "tests/analyzer/synthetic_recording.hpp"
 
 using namespace numa_agent::analyzer;
 
@@ -22,22 +23,11 @@ void require(bool ok) {
 }
 
 Recording machine(int nodes) {
-  Recording r;
+  Recording r = numa_agent::test::synthetic_recording(nodes, {"./app"});
   r.tool_version = "fuzz";
-  r.mode = "launch";
-  r.command = {"./app"};
-  r.pid = 100;
   r.duration_s = 2;
-  r.stop_reason = "exited";
   r.exit_code = 0;
   r.agent = true;
-  for (int n = 0; n < nodes; ++n) {
-    r.machine.nodes.push_back({n, {2 * n, 2 * n + 1}, 1ULL << 30});
-    std::vector<std::uint32_t> row(static_cast<std::size_t>(nodes), 21);
-    row[static_cast<std::size_t>(n)] = 10;
-    r.machine.distances.push_back(row);
-  }
-  r.machine.numa_balancing = 1;
   constexpr std::uint64_t kMapping = 0x7f0000000000;
   for (int tid : {100, 101}) {
     ThreadRecord t;
@@ -52,17 +42,7 @@ Recording machine(int nodes) {
   m.end = kMapping + (1 << 20);
   m.pages_by_node[0] = 256;
   r.mappings.push_back(m);
-  for (int tid : {100, 101}) {
-    AccessBucket a;
-    a.source = "hint-fault";
-    a.tid = tid;
-    a.cpu_node = (tid - 100) % nodes;
-    a.memory_node = 0;
-    a.mapping = kMapping;
-    a.mem_class = "fault";
-    a.count = 500;
-    r.accesses.push_back(a);
-  }
+  for (int tid : {100, 101}) numa_agent::test::add_access(r, tid, (tid - 100) % nodes, 0, kMapping, 500);
   FirstTouchBucket f;
   f.tid = 100, f.cpu_node = 0, f.memory_node = 0, f.mapping = kMapping, f.site = "app+0x1234", f.pages = 256;
   r.first_touch.push_back(f);

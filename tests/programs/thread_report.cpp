@@ -12,11 +12,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "thread_allowed_cpus.hpp"
 
 namespace {
 
@@ -24,25 +25,13 @@ pthread_barrier_t g_barrier;
 std::mutex g_print;
 bool g_exit_via_pthread_exit = false;
 
-std::string allowed_list() {
-  std::ifstream in("/proc/thread-self/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("Cpus_allowed_list:", 0) == 0) {
-      auto v = line.substr(18);
-      v.erase(0, v.find_first_not_of(" \t"));
-      return v;
-    }
-  return "?";
-}
-
 void report(int ordinal) {
   pthread_barrier_wait(&g_barrier);   // everyone exists now
   int cpu = sched_getcpu();
   int node = numa_available() >= 0 ? numa_node_of_cpu(cpu) : 0;
   std::lock_guard lock(g_print);
   std::printf("thread ordinal=%d tid=%ld cpu=%d node=%d allowed=%s\n", ordinal,
-              static_cast<long>(syscall(SYS_gettid)), cpu, node, allowed_list().c_str());
+              static_cast<long>(syscall(SYS_gettid)), cpu, node, thread_allowed_cpus().c_str());
   std::fflush(stdout);
 }
 

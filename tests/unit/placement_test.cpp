@@ -101,6 +101,7 @@ TEST_CASE("policy none and OpenMP variables step aside") {
   auto none = build(with_pin("none"), t);
   CHECK_FALSE(none.decide(1).pin);
   CHECK(none.stepped_aside() == "policy none");
+  CHECK_FALSE(build(with_pin("spread"), t).stepped_aside());   // it pins: no reason to step aside
   auto omp = build(with_pin("spread"), t, /*omp=*/true);
   CHECK_FALSE(omp.decide(0).pin);
   CHECK(omp.decide(3).reason == PlacementReason::OpenMpEnv);

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -129,7 +130,7 @@ TEST_CASE("profile path: %p expands, a symlink is replaced and never followed") 
 
   AgentRuntime rt(fake_facts(two_node_flat(), {{"NUMA_AGENT_PROFILE", (dir / "profile-%p.json").string()}}));
   CHECK(rt.profile_path() == link.string());
-  CHECK(rt.write_profile() == link.string());
+  CHECK(rt.write_profile());
   CHECK_FALSE(fs::is_symlink(link));
   std::ifstream victim(target);
   std::string content;
@@ -137,7 +138,11 @@ TEST_CASE("profile path: %p expands, a symlink is replaced and never followed") 
   CHECK(content == "precious");
   auto written = nlohmann::json::parse(std::ifstream(link));
   CHECK(written["schema"] == "numa-agent-profile/1");
-  CHECK(rt.write_profile().empty());   // once only
+  { std::ofstream(link) << "left alone"; }
+  CHECK(rt.write_profile());   // once only: the second call succeeds and writes nothing
+  std::ifstream again(link);
+  std::getline(again, content);
+  CHECK(content == "left alone");
   fs::remove_all(dir);
 }
 
@@ -145,12 +150,17 @@ TEST_CASE("profile path that is a directory or unwritable: one warning, nothing 
   fs::path dir = temp_dir();
   fs::create_directories(dir / "adir");
   AgentRuntime rt(fake_facts(two_node_flat(), {{"NUMA_AGENT_PROFILE", (dir / "adir").string()}}));
-  CHECK(rt.write_profile().empty());
+  auto written = rt.write_profile();
+  REQUIRE_FALSE(written);
+  CHECK(written.error().what == "cannot write profile '" + (dir / "adir").string() + "'");
+  CHECK(written.error().code != 0);
   CHECK(fs::is_directory(dir / "adir"));
   CHECK(rt.profile()["warnings"].back().get<std::string>().find("cannot write profile") == 0);
 
   AgentRuntime rt2(fake_facts(two_node_flat(), {{"NUMA_AGENT_PROFILE", "/nonexistent-dir/p.json"}}));
-  CHECK(rt2.write_profile().empty());
+  auto missing = rt2.write_profile();
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().code == ENOENT);
   CHECK(rt2.profile()["warnings"].back().get<std::string>().find("No such file or directory") != std::string::npos);
   std::size_t leftovers = 0;
   for (auto& e : fs::directory_iterator(dir)) leftovers += e.path().filename().string().find(".tmp.") != std::string::npos;
