@@ -35,7 +35,9 @@ class PagePlacement final : public EvidenceSource {
   void snapshot(ResidentMappings& mappings);
   void place_samples(Evidence& evidence);
   // The node of each sample's page by move_pages (-1: unknown), remembering each page's last node.
-  std::vector<int> page_nodes(const std::vector<AccessSample>& samples, Recording& rec);
+  std::vector<int> page_nodes(const std::vector<AccessSample>& samples, const ResidentMappings& mappings, Recording& rec);
+  // The node of `addr` when its mapping's policy binds it to one node (numa_maps), else -1.
+  int bound_node_of(std::uint64_t addr, const ResidentMappings& mappings) const;
   const std::string& site_of(std::uint64_t ip, const std::vector<MapsEntry>& maps);
   void add_probes(Recording& rec) const;
 
@@ -45,7 +47,7 @@ class PagePlacement final : public EvidenceSource {
   const MachineInfo* machine_ = nullptr;
   std::optional<CpuNodes> cpu_nodes_;
   int numa_maps_reads_ = 0, numa_maps_error_ = 0, move_pages_error_ = 0;
-  std::uint64_t resolved_pages_ = 0, remembered_pages_ = 0;
+  std::uint64_t resolved_pages_ = 0, remembered_pages_ = 0, bound_pages_ = 0;
   // The node each sampled page was found on at its last query: samples still in the rings when
   // the program exits can no longer be queried (the last round of faults before exit would be
   // lost, a bias towards whatever the program touched last), so they take their page's last node.
@@ -94,7 +96,16 @@ const std::string& PagePlacement::site_of(std::uint64_t ip, const std::vector<Ma
   return site_cache_.emplace(ip, std::move(site)).first->second;
 }
 
-std::vector<int> PagePlacement::page_nodes(const std::vector<AccessSample>& samples, Recording& rec) {
+int PagePlacement::bound_node_of(std::uint64_t addr, const ResidentMappings& mappings) const {
+  const MapsEntry* m = find_mapping(mappings.maps, addr);
+  if (!m) return -1;
+  for (const auto& n : mappings.numa_maps)
+    if (n.start == m->start)
+      if (auto os_node = single_bound_node(n.policy)) return machine_->node_index(*os_node);
+  return -1;
+}
+
+std::vector<int> PagePlacement::page_nodes(const std::vector<AccessSample>& samples, const ResidentMappings& mappings, Recording& rec) {
   std::vector<const void*> pages;
   std::vector<std::size_t> asked;   // index of the sample behind each queried page
   for (std::size_t i = 0; i < samples.size(); ++i)
@@ -117,6 +128,10 @@ std::vector<int> PagePlacement::page_nodes(const std::vector<AccessSample>& samp
       // The query failed as a whole (the program is gone), not for this page: its last node.
       node = known->second;
       ++remembered_pages_;
+    } else if (rc < 0 && (node = bound_node_of(page, mappings)) >= 0) {
+      // Gone with the program, never queried (a recorder that fell behind on a busy host): a
+      // page its mapping's policy binds to one node is on that node.
+      ++bound_pages_;
     } else {
       ++rec.unresolved_pages;
     }
@@ -129,7 +144,7 @@ void PagePlacement::place_samples(Evidence& evidence) {
   if (evidence.samples.empty()) return;
   refresh_maps(evidence.mappings);
   const std::vector<AccessSample> samples = std::exchange(evidence.samples, {});
-  const std::vector<int> nodes = page_nodes(samples, evidence.recording);
+  const std::vector<int> nodes = page_nodes(samples, evidence.mappings, evidence.recording);
   const auto& maps = evidence.mappings.maps;
   for (std::size_t i = 0; i < samples.size(); ++i) {
     const AccessSample& s = samples[i];
@@ -162,11 +177,14 @@ void PagePlacement::add_probes(Recording& rec) const {
                                  numa_maps_error_ ? "/proc/PID/numa_maps: " + describe_errno(numa_maps_error_)
                                                   : "the program ended before a snapshot with resident pages was taken",
                                  numa_maps_error_));
-  if (resolved_pages_ > 0)
+  if (resolved_pages_ > 0 || bound_pages_ > 0)
     rec.evidence.push_back(probe("move-pages", true,
                                  std::to_string(resolved_pages_) + " sampled pages placed by move_pages, " +
                                      std::to_string(remembered_pages_) +
                                      " sampled after the program ended placed where move_pages last found them, " +
+                                     (bound_pages_ > 0 ? std::to_string(bound_pages_) +
+                                                             " never queried placed on the one node their mapping is bound to, "
+                                                       : std::string()) +
                                      std::to_string(rec.unresolved_pages) + " gone before they could be queried"));
   else
     rec.evidence.push_back(probe("move-pages", false,

@@ -58,6 +58,20 @@ struct ThreadRecord {
   std::vector<ThreadNumaFaults> numa_faults;       // last /proc/PID/task/TID/sched reading
 };
 
+// The one OS node a numa_maps policy binds its pages to ("bind:1", "bind=balancing:1"); none for
+// any other policy or a bind to several nodes. NUMA balancing cannot move such pages.
+inline std::optional<int> single_bound_node(std::string_view policy) {
+  if (!policy.starts_with("bind")) return std::nullopt;
+  const std::size_t colon = policy.rfind(':');
+  if (colon == std::string_view::npos || colon + 1 >= policy.size()) return std::nullopt;
+  int node = 0;
+  for (char c : policy.substr(colon + 1)) {
+    if (c < '0' || c > '9') return std::nullopt;
+    node = node * 10 + (c - '0');
+  }
+  return node;
+}
+
 struct MappingRecord {
   std::uint64_t start = 0, end = 0;
   std::string name;             // path, [heap], [stack], or "" (anonymous)

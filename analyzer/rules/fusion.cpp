@@ -72,11 +72,7 @@ std::string confidence_of(const ShareInterval& s, double coverage, bool known, d
 // balancing migrates none of them, so the migrated share biases nothing measured on them.
 // Measured in a 4-node guest: all-local's four bound arrays read 0.0 % [0.0-5.3 %] "low" only
 // because the system's few migrated pages were charged to them.
-bool balancing_may_migrate(const MappingRecord* m) {
-  if (!m || !m->policy.starts_with("bind")) return true;
-  const std::size_t colon = m->policy.rfind(':');
-  return colon == std::string::npos || m->policy.find_first_of(",-", colon) != std::string::npos;
-}
+bool balancing_may_migrate(const MappingRecord* m) { return !m || !single_bound_node(m->policy); }
 
 }  // namespace
 

@@ -784,3 +784,15 @@ TEST_CASE("fusion: migrated pages do not bias a mapping bound to one node") {
   r.mappings.back().policy = "bind:0-1";
   CHECK(build_report(r)["evidence"]["confidence"] == "low");
 }
+
+TEST_CASE("single_bound_node: the one node a numa_maps bind policy names, none otherwise") {
+  CHECK(single_bound_node("bind:1") == 1);
+  CHECK(single_bound_node("bind=balancing:3") == 3);
+  CHECK(single_bound_node("bind=static:12") == 12);
+  CHECK_FALSE(single_bound_node("bind:0-1"));
+  CHECK_FALSE(single_bound_node("bind:0,2"));
+  CHECK_FALSE(single_bound_node("bind:"));
+  CHECK_FALSE(single_bound_node("interleave:0"));
+  CHECK_FALSE(single_bound_node("prefer:1"));
+  CHECK_FALSE(single_bound_node("default"));
+}
