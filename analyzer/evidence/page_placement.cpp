@@ -1,5 +1,7 @@
 // Page placement: /proc/PID/numa_maps snapshots (RecordOptions::snapshot_ms apart; the last one
-// is the Recording's mappings) and, every round, the memory node of each sampled page by
+// is the Recording's mappings, with the mappings earlier snapshots saw and a later one no longer
+// did or saw smaller under the same start, as last seen at their largest: a program that frees its big array before it exits would otherwise leave its
+// working set out of the recording) and, every round, the memory node of each sampled page by
 // move_pages. It takes the access samples other sources emitted, places each on its node and
 // aggregates them into the Recording's accesses and first_touch buckets.
 #include <algorithm>
@@ -40,18 +42,21 @@ class PagePlacement final : public EvidenceSource {
   int bound_node_of(std::uint64_t addr, const ResidentMappings& mappings) const;
   const std::string& site_of(std::uint64_t ip, const std::vector<MapsEntry>& maps);
   void add_probes(Recording& rec) const;
+  // Mappings of the snapshot being replaced that the new one no longer has go to freed_.
+  void keep_freed(const ResidentMappings& before, const std::vector<MappingRecord>& now);
 
   double snapshot_s_;
   double next_snapshot_s_ = 0;
   int pid_ = 0;
   const MachineInfo* machine_ = nullptr;
   std::optional<CpuNodes> cpu_nodes_;
-  int numa_maps_reads_ = 0, numa_maps_error_ = 0, move_pages_error_ = 0;
+  int numa_maps_reads_ = 0, numa_maps_error_ = 0, move_pages_error_ = 0, freed_kept_ = 0;
   std::uint64_t resolved_pages_ = 0, remembered_pages_ = 0, bound_pages_ = 0;
   // The node each sampled page was found on at its last query: samples still in the rings when
   // the program exits can no longer be queried (the last round of faults before exit would be
   // lost, a bias towards whatever the program touched last), so they take their page's last node.
   std::unordered_map<std::uint64_t, int> last_page_node_;
+  std::map<std::uint64_t, MappingRecord> freed_;   // by start: gone from the snapshots, as last seen
   // site_of() per instruction address for the current maps (the same few sites fault thousands of times).
   std::unordered_map<std::uint64_t, std::string> site_cache_;
   std::map<std::tuple<std::string, int, int, int, std::uint64_t, std::string>, AccessBucket> accesses_;
@@ -77,8 +82,43 @@ void PagePlacement::snapshot(ResidentMappings& mappings) {
     if (!numa_maps_error_) numa_maps_error_ = numa_maps.error().code;
     return;
   }
-  if (!numa_maps->empty()) mappings.numa_maps = std::move(*numa_maps), ++numa_maps_reads_;
+  if (numa_maps->empty()) return refresh_maps(mappings);
+  const ResidentMappings before = mappings;
+  mappings.numa_maps = std::move(*numa_maps), ++numa_maps_reads_;
   refresh_maps(mappings);
+  if (!before.numa_maps.empty()) keep_freed(before, mapping_records(mappings.numa_maps, mappings.maps, *machine_));
+}
+
+namespace {
+bool overlaps(const MappingRecord& a, const MappingRecord& b) { return a.start < b.end && b.start < a.end; }
+std::uint64_t resident_pages(const MappingRecord& m) {
+  std::uint64_t pages = 0;
+  for (const auto& [node, n] : m.pages_by_node) pages += n;
+  return pages;
+}
+bool overlaps_any(const MappingRecord& m, const std::vector<MappingRecord>& all) {
+  return std::any_of(all.begin(), all.end(), [&](const MappingRecord& o) { return overlaps(m, o); });
+}
+}  // namespace
+
+void PagePlacement::keep_freed(const ResidentMappings& before, const std::vector<MappingRecord>& now) {
+  for (auto& m : mapping_records(before.numa_maps, before.maps, *machine_)) {
+    const std::uint64_t pages = resident_pages(m);
+    if (pages == 0) continue;
+    // Gone, or shrunk under the same start (a block merged with its neighbour, then freed): the
+    // larger view is kept; a range in use by another mapping again is not.
+    const auto same = std::find_if(now.begin(), now.end(), [&](const MappingRecord& o) { return o.start == m.start; });
+    const bool shrunk = same != now.end() && resident_pages(*same) < pages && same->end <= m.end;
+    if (same == now.end() ? !overlaps_any(m, now) : shrunk) {
+      auto& kept = freed_[m.start];
+      if (resident_pages(kept) < pages) kept = std::move(m);
+    }
+  }
+  std::erase_if(freed_, [&](const auto& f) {
+    return std::any_of(now.begin(), now.end(), [&](const MappingRecord& o) {
+      return overlaps(f.second, o) && (o.start != f.second.start || resident_pages(o) >= resident_pages(f.second));
+    });
+  });
 }
 
 const std::string& PagePlacement::site_of(std::uint64_t ip, const std::vector<MapsEntry>& maps) {
@@ -170,8 +210,11 @@ void PagePlacement::place_samples(Evidence& evidence) {
 
 void PagePlacement::add_probes(Recording& rec) const {
   if (numa_maps_reads_ > 0)
-    rec.evidence.push_back(probe("numa-maps", true, std::to_string(numa_maps_reads_) +
-                                                        " snapshots of /proc/PID/numa_maps (the last one is kept)"));
+    rec.evidence.push_back(probe("numa-maps", true,
+                                 std::to_string(numa_maps_reads_) + " snapshots of /proc/PID/numa_maps (the last one is kept" +
+                                     (freed_kept_ ? ", with " + std::to_string(freed_kept_) +
+                                                        " mapping(s) freed or shrunk before it as an earlier one saw them)"
+                                                  : std::string(")"))));
   else
     rec.evidence.push_back(probe("numa-maps", false,
                                  numa_maps_error_ ? "/proc/PID/numa_maps: " + describe_errno(numa_maps_error_)
@@ -197,6 +240,12 @@ void PagePlacement::finish(Evidence& evidence) {
   place_samples(evidence);   // those drained after the program ended
   Recording& rec = evidence.recording;
   rec.mappings = mapping_records(evidence.mappings.numa_maps, evidence.mappings.maps, *machine_);
+  for (const auto& [start, m] : freed_) {
+    auto same = std::find_if(rec.mappings.begin(), rec.mappings.end(), [&](const MappingRecord& o) { return o.start == start; });
+    if (same != rec.mappings.end() && resident_pages(*same) < resident_pages(m)) *same = m, ++freed_kept_;
+    else if (same == rec.mappings.end() && !overlaps_any(m, rec.mappings)) rec.mappings.push_back(m), ++freed_kept_;
+  }
+  std::sort(rec.mappings.begin(), rec.mappings.end(), [](const MappingRecord& a, const MappingRecord& b) { return a.start < b.start; });
   for (auto& [key, bucket] : accesses_) rec.accesses.push_back(bucket);
   for (auto& [key, bucket] : first_touch_) rec.first_touch.push_back(bucket);
   add_probes(rec);

@@ -147,6 +147,7 @@ Result<std::unique_ptr<WatchpointSampler>> WatchpointSampler::attach(int pid, Ma
   config.probes_per_second = rate;
   config.window_ns = options.window_ns;
   config.adaptive = options.adaptive_window;
+  config.broadcast = options.broadcast;
   config.page_bytes = os::page_size();
   config.seed = options.seed;
   auto scheduler = WatchpointScheduler::create(config);
@@ -158,6 +159,7 @@ Result<std::unique_ptr<WatchpointSampler>> WatchpointSampler::attach(int pid, Ma
   sampler->counters_.path = path;
   sampler->counters_.self_test = test;
   sampler->counters_.probes_per_second = rate;
+  sampler->counters_.broadcast = options.broadcast;
   for (const auto& t : *tasks) sampler->attach_thread(std::atoi(t.c_str()));
   if (sampler->threads_.empty()) {
     int error = sampler->counters_.refused_by_errno.empty() ? ESRCH : sampler->counters_.refused_by_errno.begin()->first;
@@ -262,17 +264,15 @@ WatchpointSampler::Slot* WatchpointSampler::slot_at(int tid, std::uint64_t addr)
 }
 
 void WatchpointSampler::drain() {
-  std::vector<PendingHit> hits;
+  // Every ring first, then the samples in time order: with broadcast probes the first thread to
+  // touch a word wins it, whichever ring was read first.
+  std::vector<SampleRecord> fired;
   for (auto& [tid, t] : threads_) {
     if (os::perf_ring_drain(t.ring.ring, t.pending) == 0 && t.pending.empty()) continue;
     DecodeResult decoded = decode_records(t.pending, os::kBreakpointSampleType);
     for (const auto& record : decoded.records) {
       if (const auto* s = std::get_if<SampleRecord>(&record)) {
-        if (static_cast<int>(s->pid) != pid_) continue;
-        int sample_tid = static_cast<int>(s->tid);
-        const Slot* slot = slot_at(sample_tid, s->addr);
-        int aim_node = slot ? slot->aim_node : -1;
-        if (auto h = scheduler_.hit(sample_tid, s->addr, static_cast<int>(s->cpu), s->time)) hits.push_back({*h, s->ip, aim_node});
+        if (static_cast<int>(s->pid) == pid_) fired.push_back(*s);
       } else if (const auto* lost = std::get_if<LostRecord>(&record)) {
         counters_.lost_records += lost->lost;
       }
@@ -283,6 +283,14 @@ void WatchpointSampler::drain() {
     } else {
       t.pending.erase(0, decoded.consumed);
     }
+  }
+  std::stable_sort(fired.begin(), fired.end(), [](const SampleRecord& a, const SampleRecord& b) { return a.time < b.time; });
+  std::vector<PendingHit> hits;
+  for (const auto& s : fired) {
+    const int sample_tid = static_cast<int>(s.tid);
+    const Slot* slot = slot_at(sample_tid, s.addr);
+    const int aim_node = slot ? slot->aim_node : -1;
+    if (auto h = scheduler_.hit(sample_tid, s.addr, static_cast<int>(s.cpu), s.time)) hits.push_back({*h, s.ip, aim_node});
   }
   resolve(hits);
 }
@@ -305,26 +313,33 @@ void WatchpointSampler::resolve(std::vector<PendingHit>& hits) {
 
 void WatchpointSampler::arm(std::vector<WatchAim> aims) {
   // Pages that are not resident cannot be touched without a fault that first allocates them: look
-  // for another word of the same region instead (the weights are resident bytes).
+  // for another word of the same region instead (the weights are resident bytes). Broadcast aims
+  // of one slot and word are one probe: looked up once, re-aimed or dropped together.
+  std::map<std::pair<unsigned, std::uint64_t>, std::vector<std::size_t>> probes;
+  for (std::size_t i = 0; i < aims.size(); ++i) probes[{aims[i].slot, options_.broadcast ? aims[i].addr : i}].push_back(i);
   std::vector<int> aim_nodes(aims.size(), -1);
-  std::vector<std::size_t> todo(aims.size());
-  for (std::size_t i = 0; i < aims.size(); ++i) todo[i] = i;
+  std::vector<const std::vector<std::size_t>*> todo;
+  for (const auto& [key, members] : probes) todo.push_back(&members);
   for (int round = 0; round <= kNotResidentRetries && !todo.empty(); ++round) {
     std::vector<const void*> pages;
-    for (std::size_t i : todo) pages.push_back(reinterpret_cast<const void*>(aims[i].page));
+    for (const auto* members : todo) pages.push_back(reinterpret_cast<const void*>(aims[members->front()].page));
     std::vector<int> nodes(pages.size(), -ENOENT);
     int rc = os::page_nodes(pid_, pages.data(), pages.size(), nodes.data());
-    std::vector<std::size_t> again;
+    std::vector<const std::vector<std::size_t>*> again;
     for (std::size_t k = 0; k < todo.size(); ++k) {
-      std::size_t i = todo[k];
+      const auto& members = *todo[k];
       if (rc == 0 && nodes[k] >= 0) {
-        aim_nodes[i] = machine_.node_index(nodes[k]);
+        for (std::size_t i : members) aim_nodes[i] = machine_.node_index(nodes[k]);
       } else if (rc == 0 && round < kNotResidentRetries) {
-        aims[i] = scheduler_.retarget(aims[i]);
-        again.push_back(i);
+        const WatchAim next = scheduler_.retarget(aims[members.front()]);
+        for (std::size_t i : members) aims[i].addr = next.addr, aims[i].page = next.page;
+        again.push_back(todo[k]);
       } else {
-        scheduler_.not_resident(aims[i]);
-        aims[i].tid = 0;   // not armed
+        scheduler_.not_resident(aims[members.front()]);   // broadcast: the whole probe
+        for (std::size_t i : members) {
+          disarm_slot(aims[i]);
+          aims[i].tid = 0;   // not armed
+        }
       }
     }
     todo = std::move(again);
@@ -354,6 +369,21 @@ void WatchpointSampler::arm(std::vector<WatchAim> aims) {
     slot.addr = aim.addr;
     slot.aim_node = aim_nodes[i];
     ++counters_.armed;
+  }
+}
+
+void WatchpointSampler::disarm_slot(const WatchAim& aim) {
+  // Modify keeps the event for the next re-aim. (Also for a dropped aim: a slot re-aimed in the
+  // same plan as its cold end got no release, and its event still watches the old word.)
+  auto t = threads_.find(aim.tid);
+  if (t == threads_.end() || aim.slot >= t->second.slots.size()) return;
+  Slot& slot = t->second.slots[aim.slot];
+  if (slot.fd < 0) return;
+  if (counters_.path == WatchPath::Modify) {
+    os::perf_event_disable(slot.fd);
+  } else {
+    os::close_fd(slot.fd);
+    slot.fd = -1;
   }
 }
 
@@ -389,17 +419,7 @@ bool WatchpointSampler::poll() {
     const Slot* slot = slot_at(c.tid, c.addr);
     cold_.push_back({c.tid, slot ? slot->aim_node : -1, c.addr, c.page, mapping_of(c.addr), c.window_ns});
   }
-  for (const auto& r : plan.release) {
-    auto th = threads_.find(r.tid);
-    if (th == threads_.end() || th->second.slots[r.slot].fd < 0) continue;
-    Slot& slot = th->second.slots[r.slot];
-    if (counters_.path == WatchPath::Modify) {
-      os::perf_event_disable(slot.fd);   // kept for the next modify
-    } else {
-      os::close_fd(slot.fd);
-      slot.fd = -1;
-    }
-  }
+  for (const auto& r : plan.release) disarm_slot({r.tid, r.slot});
   arm(std::move(plan.aims));
   step(counters_.arm_ns);
   ++counters_.polls;

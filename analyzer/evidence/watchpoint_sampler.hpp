@@ -38,6 +38,7 @@ struct WatchpointOptions {
   std::uint64_t window_ns = WatchSchedulerConfig{}.window_ns;   // the window, or its bound when adaptive
   bool adaptive_window = WatchSchedulerConfig{}.adaptive;
   unsigned slots_per_thread = 4;
+  bool broadcast = true;                   // each probe on every thread (watchpoint_scheduler.hpp)
   // Own reads, for a caller without a thread table or mappings of its own; 0: none (the caller
   // calls thread_started/thread_exited and set_mappings instead, as record's sources will).
   std::uint64_t threads_every_ns = 100'000'000;   // /proc/PID/task
@@ -61,6 +62,7 @@ struct WatchpointCounters {
   WatchPath path = WatchPath::Reopen;      // the path in use
   os::BreakpointSelfTest self_test;
   double probes_per_second = 0;            // the rate in use
+  bool broadcast = false;                  // each probe armed on every thread
   std::uint64_t armed = 0;                 // probes armed in the kernel
   std::uint64_t modify_reaims = 0, reopen_reaims = 0;
   std::map<int, std::uint64_t> refused_by_errno;   // arm/open/attach failures other than ESRCH
@@ -129,6 +131,7 @@ class WatchpointSampler {
   void drain();
   void resolve(std::vector<PendingHit>& hits);
   void arm(std::vector<WatchAim> aims);
+  void disarm_slot(const WatchAim& aim);   // its event stops watching (disabled or closed)
   void refuse(int error) { ++counters_.refused_by_errno[error]; }
   std::uint64_t mapping_of(std::uint64_t addr) const;
   Slot* slot_at(int tid, std::uint64_t addr);

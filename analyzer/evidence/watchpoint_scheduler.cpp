@@ -24,7 +24,9 @@ Result<WatchpointScheduler> WatchpointScheduler::create(const WatchSchedulerConf
   return WatchpointScheduler(config);
 }
 
-WatchpointScheduler::WatchpointScheduler(const WatchSchedulerConfig& config) : config_(config), rng_(config.seed) {}
+WatchpointScheduler::WatchpointScheduler(const WatchSchedulerConfig& config) : config_(config), rng_(config.seed) {
+  if (config_.broadcast) shared_.resize(config_.slots_per_thread);
+}
 
 void WatchpointScheduler::set_regions(std::vector<WatchRegion> regions) {
   std::erase_if(regions, [&](const WatchRegion& r) {
@@ -95,6 +97,10 @@ WatchpointScheduler::Plan WatchpointScheduler::plan(std::uint64_t now_ns) {
   last_ns_ = std::max(last_ns_, now_ns);
 
   Plan plan;
+  if (config_.broadcast) {
+    plan_broadcast(now_ns, plan);
+    return plan;
+  }
   std::vector<WatchSlotRef> expired;
   for (auto& [tid, slots] : threads_) {
     for (unsigned i = 0; i < slots.size(); ++i) {
@@ -140,12 +146,68 @@ WatchpointScheduler::Plan WatchpointScheduler::plan(std::uint64_t now_ns) {
   return plan;
 }
 
+void WatchpointScheduler::end_shared(unsigned slot, std::uint64_t addr, int except, std::uint64_t now_ns) {
+  for (auto& [tid, slots] : threads_) {
+    Slot& s = slots[slot];
+    if (tid == except || !s.armed || s.addr != addr) continue;
+    const std::uint64_t armed_for = now_ns > s.aimed_ns ? now_ns - s.aimed_ns : 0;
+    ended_cold_.push_back({tid, s.addr, s.page, std::max<std::uint64_t>(std::min(armed_for, s.window_ns), 1)});
+    ended_release_.push_back({tid, slot});
+    s.armed = false;
+  }
+}
+
+void WatchpointScheduler::plan_broadcast(std::uint64_t now_ns, Plan& plan) {
+  for (unsigned i = 0; i < shared_.size(); ++i) {
+    Slot& shared = shared_[i];
+    if (!shared.armed || now_ns < shared.aimed_ns + shared.window_ns) continue;
+    end_shared(i, shared.addr, 0, now_ns);
+    shared.armed = false;
+    ++counters_.cold;
+  }
+  plan.cold = std::move(ended_cold_);
+  ended_cold_.clear();
+  const std::vector<WatchSlotRef> ended = std::move(ended_release_);
+  ended_release_.clear();
+
+  const std::uint64_t window = window_ns();
+  for (unsigned i = 0; i < shared_.size(); ++i) {
+    Slot& shared = shared_[i];
+    if (!shared.armed) {
+      if (regions_.empty() || threads_.empty()) continue;
+      if (tokens_ < 1) {
+        ++counters_.rate_limited;
+        break;
+      }
+      const std::size_t region = *draw_region();
+      const std::uint64_t addr = draw_word_in(region);
+      shared = Slot{true, addr, addr & ~(config_.page_bytes - 1), now_ns, window, next_probe_++, region};
+      tokens_ -= 1;
+      ++counters_.aims;
+    }
+    // Every thread not on it yet joins: new probes, and threads that started since.
+    for (auto& [tid, slots] : threads_) {
+      Slot& s = slots[i];
+      if (s.probe == shared.probe) continue;
+      s = Slot{true, shared.addr, shared.page, now_ns, shared.aimed_ns + shared.window_ns - now_ns, shared.probe, shared.region};
+      plan.aims.push_back({tid, i, shared.addr, shared.page, shared.region});
+    }
+  }
+  for (const auto& e : ended)
+    if (const Slot* s = slot_of(e.tid, e.slot); s && !s->armed) plan.release.push_back(e);
+}
+
 void WatchpointScheduler::refused(const WatchAim& aim) {
   if (Slot* s = slot_of(aim.tid, aim.slot); s && s->armed && s->addr == aim.addr) s->armed = false;
   ++counters_.refused;
 }
 
 void WatchpointScheduler::not_resident(const WatchAim& aim) {
+  if (config_.broadcast && aim.slot < shared_.size() && shared_[aim.slot].armed && shared_[aim.slot].addr == aim.addr) {
+    shared_[aim.slot].armed = false;
+    for (auto& [tid, slots] : threads_)
+      if (Slot& s = slots[aim.slot]; s.armed && s.addr == aim.addr) s.armed = false;
+  }
   if (Slot* s = slot_of(aim.tid, aim.slot); s && s->armed && s->addr == aim.addr) s->armed = false;
   ++counters_.not_resident;
 }
@@ -154,6 +216,13 @@ WatchAim WatchpointScheduler::retarget(const WatchAim& aim) {
   WatchAim next = aim;
   if (aim.region < regions_.size()) next.addr = draw_word_in(aim.region);
   next.page = next.addr & ~(config_.page_bytes - 1);
+  if (config_.broadcast && aim.slot < shared_.size() && shared_[aim.slot].addr == aim.addr) {
+    Slot& shared = shared_[aim.slot];
+    for (auto& [tid, slots] : threads_)
+      if (Slot& s = slots[aim.slot]; s.probe == shared.probe) s.addr = next.addr, s.page = next.page;
+    shared.addr = next.addr;
+    shared.page = next.page;
+  }
   if (Slot* s = slot_of(aim.tid, aim.slot)) {
     s->armed = true;
     s->addr = next.addr;
@@ -166,10 +235,15 @@ WatchAim WatchpointScheduler::retarget(const WatchAim& aim) {
 std::optional<WatchHit> WatchpointScheduler::hit(int tid, std::uint64_t addr, int cpu, std::uint64_t time_ns) {
   auto it = threads_.find(tid);
   if (it != threads_.end()) {
-    for (Slot& s : it->second) {
+    for (unsigned i = 0; i < it->second.size(); ++i) {
+      Slot& s = it->second[i];
       if (!s.armed || s.addr != addr) continue;
       s.armed = false;
       ++counters_.hits;
+      if (config_.broadcast && i < shared_.size() && shared_[i].armed && shared_[i].addr == addr) {
+        shared_[i].armed = false;
+        end_shared(i, addr, tid, time_ns);
+      }
       const std::uint64_t tth = time_ns > s.aimed_ns ? time_ns - s.aimed_ns : 0;
       if (recent_.size() < kRecentHits) recent_.push_back(tth);
       else recent_[recent_next_++ % kRecentHits] = tth;

@@ -19,6 +19,15 @@
 //    a new probe's window is 4x the 90th percentile of the last 64 times to hit, within
 //    [kMinWindowNs, window_ns]: short where the program re-touches its memory within
 //    milliseconds (cold slots are re-aimed soon), long where it sweeps for a tenth of a second.
+//  * Broadcast (`broadcast`, record's default): slot i of every thread watches the same word,
+//    so the probe asks "who touches this word" instead of "does this thread touch it". The first
+//    thread to touch it fires; the others' slots are disarmed and count the time to hit as their
+//    cold exposure (for Poisson accesses the first of several threads is each one with
+//    probability proportional to its rate, so hits / exposure per thread stays the estimator).
+//    Without it a word that one of T threads uses is cold on T-1 of its probes: a program whose
+//    workers each sweep their own slice spent most of its probes waiting out windows. A thread
+//    that starts while a probe is armed joins it at once. One token pays for one broadcast probe
+//    (one trap, plus a late one per thread that touched the word before it was disarmed).
 //  * Rate: new aims are paid for from a token bucket of `probes_per_second` (burst: 100 ms of it).
 //    A probe costs its thread at most one trap, so the program's overhead is at most
 //    rate x trap by construction: default_probe_rate() picks the rate for a budget. (The re-aim,
@@ -71,6 +80,7 @@ struct WatchSchedulerConfig {
   double probes_per_second = 0;                  // > 0
   std::uint64_t window_ns = 1'000'000'000;       // > 0: the window, or its upper bound when adaptive
   bool adaptive = true;
+  bool broadcast = false;                        // slot i of every thread watches one word
   std::uint64_t page_bytes = 4096;               // a power of two
   std::uint64_t seed = 1;
 };
@@ -108,7 +118,8 @@ class WatchpointScheduler {
   void refused(const WatchAim& aim);
   // The aim's page is not resident: its slot is free again.
   void not_resident(const WatchAim& aim);
-  // Another word in the aim's region, for the same slot (after a not-resident page).
+  // Another word in the aim's region, for the same slot (after a not-resident page). Broadcast:
+  // for every thread aimed at the same word in that slot (the caller re-aims them all).
   WatchAim retarget(const WatchAim& aim);
   // A sample of `tid` at watched `addr`: the hit, or nullopt when no live probe of that thread
   // watches it (a late sample of a probe that already went cold or was re-aimed).
@@ -124,7 +135,13 @@ class WatchpointScheduler {
   struct Slot {
     bool armed = false;
     std::uint64_t addr = 0, page = 0, aimed_ns = 0, window_ns = 0;
+    std::uint64_t probe = 0;     // broadcast: the shared probe this slot last joined
+    std::size_t region = 0;      // broadcast, shared slots: where the word was drawn
   };
+  void plan_broadcast(std::uint64_t now_ns, Plan& plan);
+  // Broadcast: disarms slot `slot` of every thread watching `addr` there but `except`, each one
+  // cold for the time it was armed until `now_ns`; queues the disarms for the next plan.
+  void end_shared(unsigned slot, std::uint64_t addr, int except, std::uint64_t now_ns);
   std::uint64_t draw_word_in(std::size_t region);
   std::optional<std::size_t> draw_region();
   Slot* slot_of(int tid, unsigned slot);
@@ -133,6 +150,10 @@ class WatchpointScheduler {
   std::vector<WatchRegion> regions_;
   std::vector<double> cumulative_;   // running sum of resident_bytes
   std::map<int, std::vector<Slot>> threads_;
+  std::uint64_t next_probe_ = 1;
+  std::vector<Slot> shared_;         // broadcast: the word each slot index watches on every thread
+  std::vector<WatchCold> ended_cold_;          // broadcast: from hits, for the next plan
+  std::vector<WatchSlotRef> ended_release_;
   int cursor_ = 0;                   // round-robin: the tid served first next time
   double tokens_ = 0;
   std::uint64_t last_ns_ = 0;

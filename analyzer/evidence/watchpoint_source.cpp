@@ -1,6 +1,6 @@
 // See watchpoint_source.hpp. The "watchpoint-sampling" source of `record`: runs the breakpoint
-// self-test (about a second) on a thread of its own from start(), so the program is not held back
-// for it; once it is done, starts a WatchpointFeed on every thread the target has then (later
+// self-test on a thread of its own from start() (a launched program waits for it, an attached one
+// cannot); once it is done, starts a WatchpointFeed on every thread the target has then (later
 // ones arrive as the Session's thread starts), feeds it thread starts and exits and the mappings
 // page placement read, emits its hits as access samples (page placement aggregates them), and at the end writes every
 // probe into the Recording's exposures and the source's EvidenceProbe.
@@ -136,10 +136,18 @@ std::vector<ExposureBucket> watchpoint_exposures(const std::vector<WatchpointSam
 
 EvidenceProbe watchpoint_used_probe(const WatchpointCounters& c, std::size_t hits, std::size_t cold) {
   char line[320];
-  std::snprintf(line, sizeof line,
-                "%zu probes on %llu threads: %zu hits, %zu cold, at %.0f probes/s (%s re-aim, %.1f us per trap)",
-                hits + cold, static_cast<unsigned long long>(c.threads_attached), hits, cold, c.probes_per_second,
-                std::string(watch_path_name(c.path)).c_str(), c.self_test.trap_ns / 1000);
+  if (c.broadcast)
+    std::snprintf(line, sizeof line,
+                  "%llu probes, each on every one of %llu threads: %zu hits, %llu cold (%zu thread windows without a "
+                  "hit), at %.0f probes/s (%s re-aim, %.1f us per trap)",
+                  static_cast<unsigned long long>(c.scheduler.aims), static_cast<unsigned long long>(c.threads_attached),
+                  hits, static_cast<unsigned long long>(c.scheduler.cold), cold, c.probes_per_second,
+                  std::string(watch_path_name(c.path)).c_str(), c.self_test.trap_ns / 1000);
+  else
+    std::snprintf(line, sizeof line,
+                  "%zu probes on %llu threads: %zu hits, %zu cold, at %.0f probes/s (%s re-aim, %.1f us per trap)",
+                  hits + cold, static_cast<unsigned long long>(c.threads_attached), hits, cold, c.probes_per_second,
+                  std::string(watch_path_name(c.path)).c_str(), c.self_test.trap_ns / 1000);
   std::string detail = line;
   int first_error = 0;
   for (const auto& [error, n] : c.refused_by_errno) {
@@ -176,6 +184,10 @@ class WatchpointSource final : public EvidenceSource {
     pid_ = target.pid;
     machine_ = *target.machine;
     if (enabled_) self_test_ = std::async(std::launch::async, [] { return cached_breakpoint_self_test(); });
+    // A launched program is still suspended: it waits for the self-test, which is measured once
+    // per boot (cached) and took 0.2-4.6 s in a TCG guest whose CPUs the program's threads kept
+    // busy; run beside the program, a two-second program was over before its first probe.
+    if (enabled_ && target.launched) self_test_.wait();
     return {};
   }
 

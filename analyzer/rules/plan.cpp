@@ -38,7 +38,7 @@ std::string build_id_of_key(const std::string& key) {
 }
 
 // Accessing threads (>= kPlanUserShare of the mapping's accesses) in creation order, each with
-// its share and its node: the slices of a partition.
+// its node: the slices of a partition.
 std::vector<plan::Part> partition_parts(const Recording& rec, const MappingAccesses& acc) {
   std::map<int, double> first_seen;
   for (const auto& t : rec.threads) first_seen[t.tid] = t.first_seen_s;
@@ -58,12 +58,12 @@ std::vector<plan::Part> partition_parts(const Recording& rec, const MappingAcces
     const double fa = first_seen.count(a.tid) ? first_seen[a.tid] : 0, fb = first_seen.count(b.tid) ? first_seen[b.tid] : 0;
     return fa != fb ? fa < fb : a.tid < b.tid;
   });
-  double sum = 0;
-  for (const auto& u : users) sum += u.share;
+  // Equal slices, not slices sized by each thread's sampled accesses: a few dozen samples size a
+  // slice to +-10 points, and a static split (the usual loop over k workers) is equal anyway.
   std::vector<plan::Part> parts;
   double at = 0;
   for (std::size_t i = 0; i < users.size(); ++i) {
-    const double to = i + 1 == users.size() ? 1.0 : rounded(at + users[i].share / sum, 6);
+    const double to = i + 1 == users.size() ? 1.0 : rounded(double(i + 1) / double(users.size()), 6);
     const int node = rec.machine.nodes[static_cast<std::size_t>(users[i].node)].os_index;
     if (!parts.empty() && parts.back().node == node) parts.back().to = to;   // adjacent slices, one node
     else parts.push_back({at, to, node});
@@ -99,13 +99,29 @@ plan::Plan generate_plan(const Recording& rec, const PlanInputs& in) {
   std::map<std::string, const SiteRecord*> sites;
   for (const auto& s : rec.sites)
     if (s.origin == "first-touch") sites[s.frame.site] = &s;
+  // Mappings by start, each extending over its resident pages too: the kernel merges an anonymous
+  // block with an anonymous neighbour made later (a thread's stack), so its first touches name the
+  // block's start while the last snapshot and later accesses name the merged mapping's, and the
+  // last maps, read after the program freed the block, may give the neighbour's end alone.
   std::map<std::uint64_t, const MappingRecord*> mappings;
   for (const auto& m : rec.mappings) mappings[m.start] = &m;
+  const auto extent_end = [](const MappingRecord& m) {
+    std::uint64_t pages = 0;
+    for (const auto& [node, n] : m.pages_by_node) pages += n;
+    return std::max(m.end, m.start + pages * m.page_kb * 1024);
+  };
+  const auto mapping_of = [&](std::uint64_t addr) -> std::uint64_t {
+    if (!addr) return 0;
+    auto it = mappings.upper_bound(addr);
+    if (it == mappings.begin()) return addr;
+    --it;
+    return addr < extent_end(*it->second) ? it->first : addr;
+  };
 
   std::map<std::uint64_t, MappingTouches> touches;
   for (const auto& b : rec.first_touch) {
     if (!b.mapping) continue;
-    auto& t = touches[b.mapping];
+    auto& t = touches[mapping_of(b.mapping)];
     t.pages += double(b.pages);
     t.by_site[b.site] += double(b.pages);
     t.by_tid[b.tid] += double(b.pages);
@@ -113,7 +129,7 @@ plan::Plan generate_plan(const Recording& rec, const PlanInputs& in) {
   std::map<std::uint64_t, MappingAccesses> accesses;
   for (const auto& a : rec.accesses) {
     if (!a.mapping || a.cpu_node < 0 || a.cpu_node >= int(rec.machine.nodes.size())) continue;
-    auto& acc = accesses[a.mapping];
+    auto& acc = accesses[mapping_of(a.mapping)];
     acc.total += double(a.count);
     if (a.memory_node >= 0 && a.memory_node != a.cpu_node) acc.remote += double(a.count);
     acc.by_node[a.cpu_node] += double(a.count);
@@ -130,7 +146,7 @@ plan::Plan generate_plan(const Recording& rec, const PlanInputs& in) {
       continue;
     }
     const MappingRecord& m = *mapping->second;
-    const std::uint64_t bytes = m.end - m.start;
+    const std::uint64_t bytes = extent_end(m) - m.start;
     if (bytes < kPlanMinBytes) {
       ++left_out["smaller than 1 MiB"];
       continue;

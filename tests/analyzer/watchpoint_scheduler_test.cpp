@@ -374,3 +374,101 @@ TEST_CASE("the adaptive window follows the times to hit, within its bounds") {
   }
   CHECK(s.window_ns() == kMinWindowNs);
 }
+
+namespace {
+WatchpointScheduler make_broadcast(double rate, std::uint64_t window_ns = 50 * kMs) {
+  WatchSchedulerConfig c;
+  c.probes_per_second = rate;
+  c.window_ns = window_ns;
+  c.adaptive = false;
+  c.broadcast = true;
+  c.seed = 7;
+  auto s = WatchpointScheduler::create(c);
+  REQUIRE(s);
+  return std::move(*s);
+}
+}  // namespace
+
+TEST_CASE("broadcast: each slot watches one word on every thread and the first to touch it wins it") {
+  auto s = make_broadcast(1e6);
+  s.set_regions({{0x400000, 0x400000 + 64 * 4096, 64 * 4096}});
+  for (int tid : {10, 11, 12}) s.add_thread(tid);
+  auto p = s.plan(0);
+  REQUIRE(p.aims.size() == 12);   // 4 words x 3 threads
+  std::map<unsigned, std::set<std::uint64_t>> words;
+  std::map<unsigned, std::set<int>> threads;
+  for (const auto& a : p.aims) words[a.slot].insert(a.addr), threads[a.slot].insert(a.tid);
+  REQUIRE(words.size() == 4);
+  for (const auto& [slot, w] : words) CHECK(w.size() == 1);
+  for (const auto& [slot, t] : threads) CHECK(t == std::set<int>{10, 11, 12});
+  CHECK(s.counters().aims == 4);   // one token per word, not per thread
+
+  // Thread 11 touches slot 0's word after 5 ms: its hit; 10 and 12 are cold for those 5 ms, their
+  // events disarmed; a late sample of 12 on the same word is not a second hit.
+  const std::uint64_t word = *words[0].begin();
+  auto h = s.hit(11, word, 3, 5 * kMs);
+  REQUIRE(h);
+  CHECK(h->time_to_hit_ns == 5 * kMs);
+  CHECK_FALSE(s.hit(12, word, 0, 5 * kMs + 1000));
+  CHECK(s.counters().late == 1);
+  auto q = s.plan(6 * kMs);
+  std::map<int, std::uint64_t> cold_for;
+  for (const auto& c : q.cold) {
+    CHECK(c.addr == word);
+    cold_for[c.tid] = c.window_ns;
+  }
+  CHECK(cold_for == std::map<int, std::uint64_t>{{10, 5 * kMs}, {12, 5 * kMs}});
+  // Slot 0 is aimed again on all three threads at one new word; the others still watch theirs.
+  std::set<int> reaimed;
+  std::set<std::uint64_t> new_words;
+  for (const auto& a : q.aims) {
+    CHECK(a.slot == 0);
+    reaimed.insert(a.tid), new_words.insert(a.addr);
+  }
+  CHECK(reaimed == std::set<int>{10, 11, 12});
+  CHECK(new_words.size() == 1);
+  CHECK(q.release.empty());   // re-aimed in the same plan: modified, not disarmed
+}
+
+TEST_CASE("broadcast: a word nobody touches is cold on every thread, a new thread joins armed words") {
+  auto s = make_broadcast(1e6, 50 * kMs);
+  s.set_regions({{0x400000, 0x400000 + 64 * 4096, 64 * 4096}});
+  s.add_thread(10);
+  auto p = s.plan(0);
+  REQUIRE(p.aims.size() == 4);
+  s.add_thread(20);   // starts while the four words are watched
+  auto q = s.plan(10 * kMs);
+  REQUIRE(q.aims.size() == 4);
+  for (const auto& a : q.aims) CHECK(a.tid == 20);
+  CHECK(s.counters().aims == 4);   // joining costs no token
+  auto r = s.plan(50 * kMs);       // the windows end
+  std::map<int, std::uint64_t> cold_ns;
+  for (const auto& c : r.cold) cold_ns[c.tid] += c.window_ns;
+  CHECK(cold_ns[10] == 4 * 50 * kMs);
+  CHECK(cold_ns[20] == 4 * 40 * kMs);   // armed 10 ms later
+  CHECK(s.counters().cold == 4);
+}
+
+TEST_CASE("broadcast: a retarget moves the word of every thread, a non-resident word drops the probe") {
+  auto s = make_broadcast(1e6);
+  s.set_regions({{0x400000, 0x400000 + 64 * 4096, 64 * 4096}});
+  s.add_thread(1);
+  s.add_thread(2);
+  auto p = s.plan(0);
+  WatchAim first;
+  for (const auto& a : p.aims)
+    if (a.slot == 1 && a.tid == 1) first = a;
+  const WatchAim moved = s.retarget(first);
+  CHECK(moved.addr >= 0x400000);
+  CHECK(moved.addr < 0x400000 + 64 * 4096);
+  if (moved.addr != first.addr) {
+    CHECK(s.hit(2, moved.addr, 0, kMs));   // thread 2's slot follows the new word
+  }
+  s.not_resident(p.aims.front());
+  const unsigned dropped_slot = p.aims.front().slot;
+  auto q = s.plan(2 * kMs);
+  std::set<int> reaimed;
+  for (const auto& a : q.aims)
+    if (a.slot == dropped_slot) reaimed.insert(a.tid);
+  CHECK(reaimed == std::set<int>{1, 2});
+}
