@@ -96,8 +96,11 @@ std::uint64_t resident_pages(const MappingRecord& m) {
   for (const auto& [node, n] : m.pages_by_node) pages += n;
   return pages;
 }
+// A range in use again: some mapping with resident pages overlaps it. (One without any does not
+// count: the agent returns a freed planned block to its PROT_NONE reservation, which merges into
+// that reservation's mapping.)
 bool overlaps_any(const MappingRecord& m, const std::vector<MappingRecord>& all) {
-  return std::any_of(all.begin(), all.end(), [&](const MappingRecord& o) { return overlaps(m, o); });
+  return std::any_of(all.begin(), all.end(), [&](const MappingRecord& o) { return overlaps(m, o) && resident_pages(o) > 0; });
 }
 }  // namespace
 
@@ -116,7 +119,8 @@ void PagePlacement::keep_freed(const ResidentMappings& before, const std::vector
   }
   std::erase_if(freed_, [&](const auto& f) {
     return std::any_of(now.begin(), now.end(), [&](const MappingRecord& o) {
-      return overlaps(f.second, o) && (o.start != f.second.start || resident_pages(o) >= resident_pages(f.second));
+      return overlaps(f.second, o) && resident_pages(o) > 0 &&
+             (o.start != f.second.start || resident_pages(o) >= resident_pages(f.second));
     });
   });
 }

@@ -2,6 +2,8 @@
 #include "analyzer/evidence/proc_readers.hpp"
 
 #include <algorithm>
+#include <map>
+#include <tuple>
 #include <charconv>
 
 #include "agent/os/procfs.hpp"
@@ -96,13 +98,54 @@ std::vector<MappingRecord> mapping_records(const std::vector<NumaMapsEntry>& num
     m.policy = nm.policy;
     m.page_kb = nm.page_kb;
     const MapsEntry* e = find_mapping(maps, nm.start);
-    m.end = e ? e->end : nm.start + nm.total_pages() * nm.page_kb * 1024;
+    // A mapping holds no more pages than it spans: more resident pages than the maps entry at
+    // this start spans means maps was read after that range changed (a merged block freed).
+    const std::uint64_t resident_end = nm.start + nm.total_pages() * nm.page_kb * 1024;
+    m.end = e ? std::max(e->end, resident_end) : resident_end;
     if (m.name.empty() && e) m.name = e->path;
     for (const auto& [os_node, pages] : nm.pages_by_node)
       if (int idx = machine.node_index(os_node); idx >= 0) m.pages_by_node[idx] += pages;
     records.push_back(std::move(m));
   }
   return records;
+}
+
+namespace {
+template <typename Bucket, typename Key>
+void rekey(std::vector<Bucket>& buckets, const std::map<std::uint64_t, std::uint64_t>& ends, Key key,
+           void (*add)(Bucket&, const Bucket&)) {
+  for (auto& b : buckets) {
+    auto it = ends.upper_bound(b.mapping);
+    if (b.mapping == 0 || it == ends.begin()) continue;
+    --it;
+    if (b.mapping < it->second) b.mapping = it->first;
+  }
+  std::map<decltype(key(buckets.front())), std::size_t> seen;
+  std::vector<Bucket> out;
+  for (auto& b : buckets) {
+    auto [at, fresh] = seen.try_emplace(key(b), out.size());
+    if (fresh) out.push_back(std::move(b));
+    else add(out[at->second], b);
+  }
+  buckets = std::move(out);
+}
+}  // namespace
+
+void key_buckets_by_mapping(Recording& rec) {
+  std::map<std::uint64_t, std::uint64_t> ends;   // start -> end
+  for (const auto& m : rec.mappings) ends[m.start] = std::max(ends[m.start], m.end);
+  if (ends.empty()) return;
+  rekey(rec.first_touch, ends, [](const FirstTouchBucket& b) { return std::tuple(b.tid, b.cpu_node, b.memory_node, b.mapping, b.site); },
+        +[](FirstTouchBucket& into, const FirstTouchBucket& b) { into.pages += b.pages; });
+  rekey(rec.accesses, ends,
+        [](const AccessBucket& b) { return std::tuple(b.source, b.tid, b.cpu_node, b.memory_node, b.mapping, b.mem_class); },
+        +[](AccessBucket& into, const AccessBucket& b) {
+          into.count += b.count, into.loads += b.loads, into.weight_sum += b.weight_sum;
+        });
+  rekey(rec.exposures, ends, [](const ExposureBucket& b) { return std::tuple(b.source, b.tid, b.memory_node, b.mapping); },
+        +[](ExposureBucket& into, const ExposureBucket& b) {
+          into.probes += b.probes, into.hits += b.hits, into.window_ns += b.window_ns;
+        });
 }
 
 CpuNodes::CpuNodes(const MachineInfo& machine) {

@@ -40,6 +40,12 @@ std::vector<MapsEntry> read_maps(int pid);
 // names from maps when numa_maps has none, pages by node index of `machine`.
 std::vector<MappingRecord> mapping_records(const std::vector<NumaMapsEntry>& numa_maps,
                                            const std::vector<MapsEntry>& maps, const MachineInfo& machine);
+// Every bucket's mapping key (first touches, accesses, exposures) as the start of the Recording's
+// mapping that contains it. The kernel merges an anonymous block with an anonymous neighbour made
+// later (a thread's stack below it): the block's first touches name its own start, later samples
+// and the snapshots the merged mapping's. Keys inside no mapping stay as they are. Buckets that
+// become equal are summed.
+void key_buckets_by_mapping(Recording& rec);
 
 // CPU number -> node index of `machine`, O(1) (samples look it up thousands of times).
 class CpuNodes {

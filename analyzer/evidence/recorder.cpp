@@ -162,6 +162,7 @@ void Session::end_program(const std::string& reason) {
 
 void Session::finish_sources() {
   for (auto& source : sources_) source->finish(evidence_);
+  key_buckets_by_mapping(rec_);
   rec_.threads = threads_.records();
 }
 

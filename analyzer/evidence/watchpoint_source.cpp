@@ -156,6 +156,12 @@ EvidenceProbe watchpoint_used_probe(const WatchpointCounters& c, std::size_t hit
   }
   if (first_error) detail += " (" + explain_watchpoint_error(first_error) + ")";
   if (c.lost_records) detail += "; " + std::to_string(c.lost_records) + " hits lost";
+  // Where probes went that neither hit nor went cold: a reader can tell a starved sampler from a cold program.
+  const auto& sc = c.scheduler;
+  if (sc.not_resident || sc.late || sc.dropped || sc.refused)
+    detail += "; " + std::to_string(sc.not_resident) + " aims on pages not resident, " + std::to_string(sc.late) +
+              " late samples, " + std::to_string(sc.dropped) + " dropped with their thread, " + std::to_string(sc.refused) +
+              " refused";
   // Used with refusals: the error says which, but the source still gave evidence.
   return probe(kProbeName, hits + cold > 0, hits + cold > 0 ? detail : "no probe completed: " + detail, first_error);
 }

@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "agent/text.hpp"
 #include "analyzer/rules/numbers.hpp"
 
 namespace numa_agent::analyzer {
@@ -40,24 +41,20 @@ std::string build_id_of_key(const std::string& key) {
 // Accessing threads (>= kPlanUserShare of the mapping's accesses) in creation order, each with
 // its node: the slices of a partition.
 std::vector<plan::Part> partition_parts(const Recording& rec, const MappingAccesses& acc) {
-  std::map<int, double> first_seen;
-  for (const auto& t : rec.threads) first_seen[t.tid] = t.first_seen_s;
   struct User {
     int tid;
-    double share;
     int node;
   };
   std::vector<User> users;
-  for (const auto& [tid, nodes] : acc.by_tid) {
+  for (const auto& [tid, nodes] : acc.by_tid) {   // a map: ascending tids
     double sum = 0;
     for (auto& [n, c] : nodes) sum += c;
     if (sum < kPlanUserShare * acc.total) continue;
-    users.push_back({tid, sum, largest(nodes)->first});
+    users.push_back({tid, largest(nodes)->first});
   }
-  std::sort(users.begin(), users.end(), [&](const User& a, const User& b) {
-    const double fa = first_seen.count(a.tid) ? first_seen[a.tid] : 0, fb = first_seen.count(b.tid) ? first_seen[b.tid] : 0;
-    return fa != fb ? fa < fb : a.tid < b.tid;
-  });
+  // Creation order is tid order: the kernel hands out thread ids in sequence (short of a wrap at
+  // pid_max). Not the recorder's first sight: threads created microseconds apart are seen in the
+  // order their CPUs' event rings are read, and a slice given to the wrong worker is remote.
   // Equal slices, not slices sized by each thread's sampled accesses: a few dozen samples size a
   // slice to +-10 points, and a static split (the usual loop over k workers) is equal anyway.
   std::vector<plan::Part> parts;
@@ -214,6 +211,7 @@ plan::Plan generate_plan(const Recording& rec, const PlanInputs& in) {
     json by_node = json::object();
     for (const auto& [node, c] : acc.by_node) by_node[std::to_string(rec.machine.nodes[std::size_t(node)].os_index)] = c;
     s.evidence = {{"key", frame.key},
+                  {"mapping", text::hex(start)},
                   {"file", frame.file},
                   {"line", frame.line},
                   {"mapping_bytes", bytes},
@@ -246,6 +244,32 @@ plan::Plan generate_plan(const Recording& rec, const PlanInputs& in) {
   else
     out.summary = std::to_string(out.sites.size()) + " site(s) planned" + (reasons.empty() ? "" : "; left out: " + reasons);
   return out;
+}
+
+void offer_plan(std::vector<Candidate>& candidates, const plan::Plan& plan, const std::string& program) {
+  for (const auto& site : plan.sites) {
+    const auto mapping = site.evidence.find("mapping");
+    if (mapping == site.evidence.end() || !mapping->is_string()) continue;
+    for (auto& c : candidates) {
+      if (c.mapping != mapping->get<std::string>()) continue;
+      if (c.kind != RecommendationKind::Colocate && c.kind != RecommendationKind::Interleave &&
+          c.kind != RecommendationKind::Replicate && c.kind != RecommendationKind::FirstTouch)
+        continue;
+      c.evidence += "; a placement plan applies it without a code change: " + std::string(plan::to_string(site.policy)) +
+                    " for the blocks allocated in " + (site.function.empty() ? site.site : site.function) +
+                    " (numa-analyze plan RECORDING -o plan.json, then NUMA_AGENT_PLAN=plan.json under the agent)";
+      c.command = "numa-analyze apply -- " + program;
+    }
+  }
+}
+
+plan::Plan plan_for_report(const Recording& recording) {
+  PlanInputs inputs;
+  inputs.function_range = [](const SiteFrame& f) -> std::optional<std::pair<std::uint64_t, std::uint64_t>> {
+    if (f.function.empty()) return std::nullopt;
+    return std::pair{f.offset, f.offset + 1};
+  };
+  return generate_plan(recording, inputs);
 }
 
 }  // namespace numa_agent::analyzer

@@ -7,8 +7,8 @@
 //   * one node made >= kPlanDominantShare of the accesses      -> bind to that node;
 //   * several nodes used it and one thread first-touched
 //     >= kPlanSerialShare of its pages (serial initialisation)  -> partition: the accessing threads
-//     in creation order each get a slice in proportion to their accesses, on their node (the usual
-//     static split: the k-th worker works on the k-th slice);
+//     in creation order each get an equal slice, on their node (the usual static split: the k-th
+//     worker works on the k-th slice);
 //   * several nodes used it, touched by several threads        -> interleave over those nodes.
 // The entry covers the allocation calls in the function holding the site (the ELF symbol range,
 // from `function_range`) for sizes that give a mapping of that size. No site qualifying is an
@@ -22,6 +22,7 @@
 
 #include "agent/plan.hpp"
 #include "analyzer/model/recording.hpp"
+#include "analyzer/rules/rule_inputs.hpp"
 
 namespace numa_agent::analyzer {
 
@@ -43,5 +44,13 @@ struct PlanInputs {
 };
 
 plan::Plan generate_plan(const Recording& recording, const PlanInputs& inputs);
+
+// Recommendations about a mapping the plan places (its site's evidence names the mapping) get the
+// plan's fix instead of a code change or a whole-program numactl line: the command becomes
+// `numa-analyze apply -- <program>` and the evidence says which policy for which site.
+void offer_plan(std::vector<Candidate>& candidates, const plan::Plan& plan, const std::string& program);
+// The plan a report offers: generate_plan with every symbolised site's function taken as known
+// (the report reads no ELF file; `plan`/`apply` check the program's symbol table and build-id).
+plan::Plan plan_for_report(const Recording& recording);
 
 }  // namespace numa_agent::analyzer

@@ -16,6 +16,7 @@
 #include "analyzer/rules/access_evidence.hpp"
 #include "analyzer/rules/fusion.hpp"
 #include "analyzer/rules/numbers.hpp"
+#include "analyzer/rules/plan.hpp"
 #include "analyzer/rules/rules.hpp"
 #include "analyzer/rules/site_table.hpp"
 
@@ -542,6 +543,7 @@ json build_report(const Recording& r, const ReportOptions& options) {
   const std::vector<MappingRow> mappings = aggregate_mappings(r, tallies, fused);
   std::vector<Candidate> candidates =
       evaluate_rules(RuleContext{r, options, evidence, tallies, scores, fused, shell_join(r.command)}, mappings);
+  offer_plan(candidates, plan_for_report(r), shell_join(r.command));
   rank_recommendations(candidates);
 
   json report;

@@ -95,6 +95,39 @@ TEST_CASE("mapping records: ends and names from maps, pages by node index") {
   CHECK(records[1].name.empty());
 }
 
+TEST_CASE("mapping records: a maps entry smaller than the resident pages (read after the range changed) does not cut the end") {
+  NumaMapsEntry merged;   // a thread's stack merged with the 64 MiB block above it, then the block freed
+  merged.start = 0x10000000;
+  merged.pages_by_node = {{4, 2}, {7, 16385}};
+  std::vector<MapsEntry> maps{{0x10000000, 0x10800000, 0, "rw-p", ""}};
+  auto records = mapping_records({merged}, maps, two_nodes());
+  REQUIRE(records.size() == 1);
+  CHECK(records[0].end == 0x10000000 + 16387ull * 4096);
+}
+
+TEST_CASE("bucket keys: first touches, accesses and exposures inside a mapping take its start, equal ones summed") {
+  Recording rec;
+  rec.mappings.push_back({.start = 0x10000000, .end = 0x14802000});   // stack + block, merged
+  rec.mappings.push_back({.start = 0x20000000, .end = 0x20001000});
+  // The block's first touches name its own start (before the merge); a bucket outside every
+  // mapping keeps its key.
+  rec.first_touch.push_back({.tid = 1, .cpu_node = 0, .memory_node = 0, .mapping = 0x10800000, .site = "main", .pages = 30});
+  rec.first_touch.push_back({.tid = 1, .cpu_node = 0, .memory_node = 0, .mapping = 0x10000000, .site = "main", .pages = 2});
+  rec.first_touch.push_back({.tid = 1, .cpu_node = 0, .memory_node = 0, .mapping = 0x30000000, .site = "x", .pages = 1});
+  rec.accesses.push_back({.source = "watchpoint", .tid = 2, .cpu_node = 1, .memory_node = 0, .mapping = 0x10000000, .count = 5});
+  rec.accesses.push_back({.source = "watchpoint", .tid = 2, .cpu_node = 1, .memory_node = 0, .mapping = 0x12000000, .count = 3});
+  rec.exposures.push_back({.source = "watchpoint", .tid = 2, .memory_node = 0, .mapping = 0x12000000, .probes = 4, .hits = 3, .window_ns = 10});
+  key_buckets_by_mapping(rec);
+  REQUIRE(rec.first_touch.size() == 2);
+  CHECK(rec.first_touch[0].mapping == 0x10000000);
+  CHECK(rec.first_touch[0].pages == 32);
+  CHECK(rec.first_touch[1].mapping == 0x30000000);
+  REQUIRE(rec.accesses.size() == 1);
+  CHECK(rec.accesses[0].count == 8);
+  REQUIRE(rec.exposures.size() == 1);
+  CHECK(rec.exposures[0].mapping == 0x10000000);
+}
+
 TEST_CASE("cpu nodes: node index per CPU, -1 outside the machine, CPUs ascending") {
   CpuNodes nodes(two_nodes());
   CHECK(nodes.node_of(2) == 0);

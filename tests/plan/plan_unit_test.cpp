@@ -6,6 +6,7 @@
 #include "agent/plan.hpp"
 #include "agent/plan_heap.hpp"
 #include "analyzer/rules/plan.hpp"
+#include "analyzer/rules/report.hpp"
 #include "plan_recordings.hpp"
 
 using namespace numa_agent;
@@ -248,4 +249,32 @@ TEST_CASE("plan: the size range reaches the resident bytes when the recorded map
   REQUIRE(p.sites.size() == 1);
   CHECK(p.sites[0].size_min == 1u << 20);
   CHECK(p.sites[0].size_max == 32u << 20);
+}
+
+TEST_CASE("report: a recommendation about memory the plan places offers numa-analyze apply, others do not") {
+  // The serially initialised array is partitioned by the plan: its recommendation (interleave:
+  // both nodes use it) says so and gives apply; the well-placed mapping gets no such line.
+  auto rec = two_node_recording({serial_init_sliced(at(0x2020)), well_placed(at(0x4040))});
+  rec.mappings[0].pages_by_node = {{0, 2048}};
+  rec.mappings[1].pages_by_node = {{0, 1024}, {1, 1024}};
+  const auto report = analyzer::build_report(rec);
+  int offered = 0;
+  for (const auto& r : report["recommendations"]) {
+    const std::string command = r["command"].get<std::string>();
+    if (command.rfind("numa-analyze apply -- plan-test", 0) != 0) continue;
+    ++offered;
+    CHECK(r["mapping"] == "0x7f0000000000");
+    CHECK(r["evidence"].get<std::string>().find("partition for the blocks allocated in fill") != std::string::npos);
+  }
+  CHECK(offered == 1);
+}
+
+TEST_CASE("plan: partition slices follow thread creation (tid) order, not the order the recorder first saw them") {
+  auto rec = two_node_recording({serial_init_sliced(at(0x2020))});
+  for (auto& t : rec.threads) t.first_seen_s = 1.0 - 0.01 * (t.tid - 100);   // seen last-created first
+  const auto p = analyzer::generate_plan(rec, fake_functions());
+  REQUIRE(p.sites.size() == 1);
+  REQUIRE(p.sites[0].parts.size() == 4);
+  const int nodes[] = {0, 1, 0, 1};   // workers 101..104
+  for (std::size_t i = 0; i < 4; ++i) CHECK(p.sites[0].parts[i].node == nodes[i]);
 }
