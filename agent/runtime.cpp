@@ -35,6 +35,13 @@ int AgentRuntime::node_of_mask(const CpuSet& cpus) const {
 }
 
 void AgentRuntime::start_main_thread() {
+  if (started())
+    record_main_thread();
+  else
+    main_record_wanted_ = true;   // start_now() records it
+}
+
+void AgentRuntime::record_main_thread() {
   if (!placement_ready_.load(std::memory_order_acquire)) {
     // Deferred placement implies NUMA_AGENT_PIN_MAIN is not `start`: main waits for its first
     // thread (place_main_now), exactly as when the policy would pin it under `auto`.
@@ -132,6 +139,7 @@ void AgentRuntime::before_fork() { registry_.lock_for_fork(); }
 void AgentRuntime::after_fork_parent() { registry_.unlock_after_fork(); }
 void AgentRuntime::after_fork_child() {
   registry_.unlock_after_fork();
+  if (!started()) return;   // nothing placed or recorded yet: the child starts when it needs to
   // The child is a new process: its one thread is its main thread, with the original CPUs back.
   if (!facts_.allowed_cpus.empty()) os::set_current_thread_affinity(facts_.allowed_cpus);
   facts_.pid = os::current_pid();

@@ -22,11 +22,12 @@
 
 namespace numa_agent {
 
-// Everything the runtime needs to know about the process and machine, gathered once at start-up.
-// probe() reads only what every process needs (the environment, the allowed CPUs, the NUMA nodes
-// for the pools); the rest of the machine (cores, packages, distances) waits in complete_machine
-// until placement needs it: the first pthread_create, NUMA_AGENT_PIN_MAIN=start, LOG=info, the
-// profile. A process that never creates a thread never pays for it.
+// Everything the runtime needs to know about the process and machine. probe() reads only the
+// environment and the allowed CPUs; the NUMA nodes (for the pools) wait in read_nodes until the
+// runtime starts (the first allocation the pools would serve, the first pthread_create), the rest
+// of the machine (cores, packages, distances) in complete_machine until placement needs it (the
+// first pthread_create, NUMA_AGENT_PIN_MAIN=start, LOG=info, the profile). A process that never
+// allocates reads no sysfs file; one that never creates a thread reads only the nodes.
 struct ProcessFacts {
   std::map<std::string, std::string, std::less<>> agent_variables;  // NUMA_AGENT_*
   bool secure = false;          // setuid/setgid: environment ignored
@@ -35,6 +36,8 @@ struct ProcessFacts {
   CpuSet allowed_cpus;
   Topology machine;             // the whole machine (only its nodes while complete_machine is set)
   std::string topology_error;   // non-empty: topology could not be loaded, nothing is pinned
+  // Reads the NUMA nodes, once, when the runtime starts; empty: `machine` holds them already.
+  std::function<Result<Topology>()> read_nodes;
   // Loads the whole machine, once, when placement first needs it; empty: `machine` is complete.
   std::function<Result<Topology>()> complete_machine;
   std::vector<std::string> command;   // empty from probe(): read with the profile
@@ -66,7 +69,16 @@ class AgentRuntime {
   // Thread-safe; cheap once done.
   void ensure_placement();
 
-  // Main thread, at start-up: recorded, and placed on slot 0 when NUMA_AGENT_PIN_MAIN=start.
+  // The start the constructor may leave for later: the NUMA nodes, the pools, the main thread's
+  // record (placed on slot 0 when NUMA_AGENT_PIN_MAIN=start). ensure_started() returns once it is
+  // done (by this thread or another); try_start() starts it unless it has begun, and never waits
+  // (for the allocator, which must not block on a start that allocates). Both thread-safe.
+  void ensure_started();
+  bool try_start();
+  bool started() const { return start_state_.load(std::memory_order_acquire) == kStarted; }
+
+  // The shim, after construction: the main thread gets its record (placed on slot 0 when
+  // NUMA_AGENT_PIN_MAIN=start) now if the runtime has started, else as it starts.
   void start_main_thread();
   // In the parent: the ordinal and decision for the thread being created.
   ThreadPlan plan_thread(bool caller_set_affinity);
@@ -91,6 +103,8 @@ class AgentRuntime {
  private:
   void log_info_summary();
   void build_placement();
+  void start_now();
+  void record_main_thread();
   // ensure_placement() for the const accessors; no AgentRuntime is ever created const.
   void placement() const { const_cast<AgentRuntime*>(this)->ensure_placement(); }
   int node_of_mask(const CpuSet& cpus) const;   // the one node holding all of `cpus`, else -1
@@ -112,8 +126,12 @@ class AgentRuntime {
   std::size_t main_record_ = ThreadRegistry::kNoRecord;
   std::atomic<bool> main_placed_{false};
   bool main_reason_deferred_ = false;   // main's record waits for the policy's reason
+  bool main_record_wanted_ = false;     // start_main_thread() came before the start
   void place_main_now();
   std::atomic<bool> profile_written_{false};
+  static constexpr int kNotStarted = 0, kStarting = 1, kStarted = 2;
+  std::atomic<int> start_state_{kNotStarted};
+  std::atomic<int> starting_tid_{0};
   std::once_flag placement_once_;
   std::atomic<bool> placement_ready_{false};
 };
