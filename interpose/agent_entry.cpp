@@ -52,7 +52,8 @@ __attribute__((constructor(101))) void agent_start() {
 }
 
 __attribute__((destructor)) void agent_stop() {
-  if (auto* rt = agent_runtime()) {
+  // Without a profile the exit touches none of the profile writer's code (one page fault less).
+  if (auto* rt = agent_runtime(); rt && !rt->options().profile.empty()) {
     try {
       (void)rt->write_profile();   // a failure was said as a warning line
     } catch (...) {
