@@ -78,6 +78,7 @@ void AgentRuntime::place_main_now() {
     return;
   }
   registry_.update_placement(main_record_, true, d.cpus, d.node, PlacementReason::Policy);
+  pinned_any_.store(true, std::memory_order_relaxed);
   // Main may have allocated before it was placed: its heap follows it to the new node.
   if (os::current_tid() == facts_.pid) pool::thread_placed();
   if (should_log(LogLevel::Info))
@@ -86,6 +87,7 @@ void AgentRuntime::place_main_now() {
 }
 
 ThreadPlan AgentRuntime::plan_thread(bool caller_set_affinity) {
+  settle_fork_child();
   ensure_placement();   // the first thread pays for the topology (bench: thread_create first_ns)
   if (!main_placed_.load(std::memory_order_relaxed) && !main_placed_.exchange(true)) place_main_now();
   ThreadPlan plan;
@@ -102,12 +104,13 @@ std::size_t AgentRuntime::begin_thread(const ThreadPlan& plan) {
   ThreadRecord r;
   r.tid = os::current_tid();
   r.ordinal = plan.ordinal;
-  r.start_ns = os::realtime_ns();
+  r.start_ns = plan.start_ns ? plan.start_ns : os::realtime_ns();
   r.reason = plan.decision.reason;
   if (plan.decision.pin) {
     int rc = os::set_current_thread_affinity(plan.decision.cpus);
     if (rc == 0) {
       r.pinned = true;
+      pinned_any_.store(true, std::memory_order_relaxed);
       r.node = plan.decision.node;
       pool::thread_placed();
     } else {
@@ -140,16 +143,28 @@ void AgentRuntime::after_fork_parent() { registry_.unlock_after_fork(); }
 void AgentRuntime::after_fork_child() {
   registry_.unlock_after_fork();
   if (!started()) return;   // nothing placed or recorded yet: the child starts when it needs to
-  // The child is a new process: its one thread is its main thread, with the original CPUs back.
-  if (!facts_.allowed_cpus.empty()) os::set_current_thread_affinity(facts_.allowed_cpus);
+  // The child is a new process: its one thread is its main thread, with the original CPUs back
+  // when the agent had narrowed them. The records wait for settle_fork_child().
+  if (pinned_any_.load(std::memory_order_relaxed) && !facts_.allowed_cpus.empty()) {
+    os::set_current_thread_affinity(facts_.allowed_cpus);
+    pinned_any_.store(false, std::memory_order_relaxed);
+  }
   facts_.pid = os::current_pid();
-  start_ns_ = os::realtime_ns();
+  start_ns_ = fork_ns_ = os::realtime_ns();
+  fork_child_unsettled_.store(true, std::memory_order_relaxed);
+}
+
+void AgentRuntime::settle_fork_child() {
+  // Single-threaded when set: the forked child has one thread until it creates one here.
+  if (!fork_child_unsettled_.load(std::memory_order_relaxed)) return;
+  fork_child_unsettled_.store(false, std::memory_order_relaxed);
   registry_.clear();
   next_ordinal_ = 1;
   main_placed_ = false;
   main_reason_deferred_ = false;
   ThreadPlan plan;
   plan.decision.reason = PlacementReason::SingleThreaded;
+  plan.start_ns = fork_ns_;
   main_record_ = begin_thread(plan);
 }
 

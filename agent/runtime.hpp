@@ -50,6 +50,7 @@ struct ProcessFacts {
 struct ThreadPlan {
   std::uint64_t ordinal = 0;
   PlacementDecision decision;
+  std::uint64_t start_ns = 0;   // the record's start; 0: when begin_thread runs
 };
 
 class AgentRuntime {
@@ -105,8 +106,16 @@ class AgentRuntime {
   void build_placement();
   void start_now();
   void record_main_thread();
-  // ensure_placement() for the const accessors; no AgentRuntime is ever created const.
-  void placement() const { const_cast<AgentRuntime*>(this)->ensure_placement(); }
+  // ensure_placement() for the const accessors (and the profile); no AgentRuntime is ever
+  // created const. A forked child's records are reset first.
+  void placement() const {
+    auto* self = const_cast<AgentRuntime*>(this);
+    self->settle_fork_child();
+    self->ensure_placement();
+  }
+  // A forked child resets its thread records when it first needs them, not in the fork handler:
+  // a child that execs at once (a shell's) runs none of that code (each page of it would fault).
+  void settle_fork_child();
   int node_of_mask(const CpuSet& cpus) const;   // the one node holding all of `cpus`, else -1
   bool should_log(LogLevel level) const { return log_enabled(level, options_.log); }
   // "numa-agent[PID]: warning: TEXT", one write(2) straight to stderr (no stdio, no formatter).
@@ -129,6 +138,9 @@ class AgentRuntime {
   bool main_record_wanted_ = false;     // start_main_thread() came before the start
   void place_main_now();
   std::atomic<bool> profile_written_{false};
+  std::atomic<bool> pinned_any_{false};          // the agent has pinned a thread of this process
+  std::atomic<bool> fork_child_unsettled_{false};
+  std::uint64_t fork_ns_ = 0;
   static constexpr int kNotStarted = 0, kStarting = 1, kStarted = 2;
   std::atomic<int> start_state_{kNotStarted};
   std::atomic<int> starting_tid_{0};
