@@ -34,7 +34,7 @@ int AgentRuntime::node_of_mask(const CpuSet& cpus) const {
   return node;
 }
 
-void AgentRuntime::start_main_thread() {
+NUMA_AGENT_EVERY_PROCESS void AgentRuntime::start_main_thread() {
   if (started())
     record_main_thread();
   else
@@ -138,9 +138,9 @@ void AgentRuntime::end_thread(std::size_t record) {
   registry_.finish(record, os::realtime_ns(), os::current_cpu(), os::current_thread_name());
 }
 
-void AgentRuntime::before_fork() { registry_.lock_for_fork(); }
-void AgentRuntime::after_fork_parent() { registry_.unlock_after_fork(); }
-void AgentRuntime::after_fork_child() {
+NUMA_AGENT_EVERY_PROCESS void AgentRuntime::before_fork() { registry_.lock_for_fork(); }
+NUMA_AGENT_EVERY_PROCESS void AgentRuntime::after_fork_parent() { registry_.unlock_after_fork(); }
+NUMA_AGENT_EVERY_PROCESS void AgentRuntime::after_fork_child() {
   registry_.unlock_after_fork();
   if (!started()) return;   // nothing placed or recorded yet: the child starts when it needs to
   // The child is a new process: its one thread is its main thread, with the original CPUs back

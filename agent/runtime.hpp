@@ -20,6 +20,11 @@
 #include "log_line.hpp"
 #include "topology.hpp"
 
+// Code that every process of a tree under LD_PRELOAD runs (the constructor, the exit, the fork
+// handlers), kept in one section: each page of code a process touches costs it a page fault, and
+// a forked child refaults every page it runs (issue 16).
+#define NUMA_AGENT_EVERY_PROCESS [[gnu::section(".text.hot.numa_agent_every_process")]]
+
 namespace numa_agent {
 
 // Everything the runtime needs to know about the process and machine. probe() reads only the

@@ -22,7 +22,7 @@ constexpr std::array<std::string_view, 4> kOpenMpAffinityVariables{
 
 }  // namespace
 
-ProcessFacts ProcessFacts::probe() {
+NUMA_AGENT_EVERY_PROCESS ProcessFacts ProcessFacts::probe() {
   ProcessFacts f;
   f.pid = os::current_pid();
   f.secure = os::secure_execution();
@@ -41,7 +41,7 @@ ProcessFacts ProcessFacts::probe() {
   return f;
 }
 
-AgentRuntime::AgentRuntime(ProcessFacts facts) : facts_(std::move(facts)) {
+NUMA_AGENT_EVERY_PROCESS AgentRuntime::AgentRuntime(ProcessFacts facts) : facts_(std::move(facts)) {
   start_ns_ = os::realtime_ns();
   auto parsed = parse_options(facts_.agent_variables, facts_.secure);
   options_ = std::move(parsed.options);

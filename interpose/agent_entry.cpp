@@ -20,20 +20,20 @@ std::atomic<AgentRuntime*> g_runtime{nullptr};
 // lock is held while it allocates, so pool locks are taken after it, never before). parent and
 // child: the reverse, so the pools work again before the runtime's child handler allocates.
 // Each part does nothing until it has started.
-void prepare_fork() {
+NUMA_AGENT_EVERY_PROCESS void prepare_fork() {
   if (auto* rt = agent_runtime()) rt->before_fork();
   pool::fork_prepare();
 }
-void parent_after_fork() {
+NUMA_AGENT_EVERY_PROCESS void parent_after_fork() {
   pool::fork_parent();
   if (auto* rt = agent_runtime()) rt->after_fork_parent();
 }
-void child_after_fork() {
+NUMA_AGENT_EVERY_PROCESS void child_after_fork() {
   pool::fork_child();
   if (auto* rt = agent_runtime()) rt->after_fork_child();
 }
 
-__attribute__((constructor(101))) void agent_start() {
+NUMA_AGENT_EVERY_PROCESS __attribute__((constructor(101))) void agent_start() {
   // Before the runtime starts the pools: a fork from here on finds the handlers in place.
   os::register_fork_handlers(prepare_fork, parent_after_fork, child_after_fork);
   try {
@@ -51,7 +51,7 @@ __attribute__((constructor(101))) void agent_start() {
   }
 }
 
-__attribute__((destructor)) void agent_stop() {
+NUMA_AGENT_EVERY_PROCESS __attribute__((destructor)) void agent_stop() {
   // Without a profile the exit touches none of the profile writer's code (one page fault less).
   if (auto* rt = agent_runtime(); rt && !rt->options().profile.empty()) {
     try {
