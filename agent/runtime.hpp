@@ -149,6 +149,7 @@ class AgentRuntime {
   static constexpr int kNotStarted = 0, kStarting = 1, kStarted = 2;
   std::atomic<int> start_state_{kNotStarted};
   std::atomic<int> starting_tid_{0};
+  std::atomic<bool> placement_wanted_{false};   // the start is for placement: read the whole machine
   std::once_flag placement_once_;
   std::atomic<bool> placement_ready_{false};
 };

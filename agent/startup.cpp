@@ -82,8 +82,13 @@ void AgentRuntime::ensure_started() {
 void AgentRuntime::start_now() {
   starting_tid_.store(os::current_tid(), std::memory_order_relaxed);
   if (facts_.read_nodes) {
-    auto nodes = facts_.read_nodes();
+    // When placement follows at once the whole machine is read, once: it holds the nodes.
+    const bool whole = facts_.complete_machine &&
+                       (placement_wanted_.load(std::memory_order_relaxed) || !options_.pools ||
+                        options_.pin_main == MainPlacement::Start || should_log(LogLevel::Info));
+    auto nodes = whole ? facts_.complete_machine() : facts_.read_nodes();
     facts_.read_nodes = nullptr;
+    if (whole) facts_.complete_machine = nullptr;
     if (nodes) {
       facts_.machine = std::move(*nodes);
     } else {
@@ -106,6 +111,7 @@ void AgentRuntime::start_now() {
 
 void AgentRuntime::ensure_placement() {
   if (placement_ready_.load(std::memory_order_acquire)) return;
+  placement_wanted_.store(true, std::memory_order_relaxed);
   ensure_started();
   std::call_once(placement_once_, [this] {
     build_placement();
