@@ -92,7 +92,10 @@ void AgentRuntime::start_now() {
     if (nodes) {
       facts_.machine = std::move(*nodes);
     } else {
-      facts_.topology_error = nodes.error().what + ": " + std::strerror(nodes.error().code);
+      // Named, not strerror's text: this may run inside malloc, and strerror's translation
+      // takes the lock a setlocale that is allocating holds.
+      const char* name = os::errno_name(nodes.error().code);
+      facts_.topology_error = nodes.error().what + ": " + (name ? name : "error " + std::to_string(nodes.error().code));
       facts_.complete_machine = nullptr;
     }
   }
