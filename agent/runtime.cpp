@@ -23,18 +23,24 @@ void AgentRuntime::warn(const std::string& text) {
 void AgentRuntime::info(const std::string& line) { log_line(LogLevel::Info, line); }
 
 int AgentRuntime::node_of_mask(const CpuSet& cpus) const {
-  // Known only when the whole mask sits on one node; the machine's nodes are known even before
-  // placement is built.
-  int node = -1;
-  for (int c = cpus.first(); c >= 0; c = cpus.next(c)) {
-    int n = facts_.machine.node_of_cpu(c);
-    if (node == -1) node = n;
-    else if (n != node) return -1;
-  }
-  return node;
+  // Known only when the whole mask sits on one node; the machine's nodes are known once the
+  // runtime has started. Set operations, not a walk over the mask's CPUs (a walk scans all
+  // 1024 bits: 12k instructions for each thread's record).
+  if (cpus.empty()) return -1;
+  const auto& nodes = facts_.machine.nodes();
+  for (std::size_t i = 0; i < nodes.size(); ++i)
+    if ((cpus & nodes[i].cpus) == cpus) return static_cast<int>(i);
+  return -1;
 }
 
-void AgentRuntime::start_main_thread() {
+NUMA_AGENT_EVERY_PROCESS void AgentRuntime::start_main_thread() {
+  if (started())
+    record_main_thread();
+  else
+    main_record_wanted_ = true;   // start_now() records it
+}
+
+void AgentRuntime::record_main_thread() {
   if (!placement_ready_.load(std::memory_order_acquire)) {
     // Deferred placement implies NUMA_AGENT_PIN_MAIN is not `start`: main waits for its first
     // thread (place_main_now), exactly as when the policy would pin it under `auto`.
@@ -71,6 +77,7 @@ void AgentRuntime::place_main_now() {
     return;
   }
   registry_.update_placement(main_record_, true, d.cpus, d.node, PlacementReason::Policy);
+  pinned_any_.store(true, std::memory_order_relaxed);
   // Main may have allocated before it was placed: its heap follows it to the new node.
   if (os::current_tid() == facts_.pid) pool::thread_placed();
   if (should_log(LogLevel::Info))
@@ -79,6 +86,7 @@ void AgentRuntime::place_main_now() {
 }
 
 ThreadPlan AgentRuntime::plan_thread(bool caller_set_affinity) {
+  settle_fork_child();
   ensure_placement();   // the first thread pays for the topology (bench: thread_create first_ns)
   if (!main_placed_.load(std::memory_order_relaxed) && !main_placed_.exchange(true)) place_main_now();
   ThreadPlan plan;
@@ -95,12 +103,13 @@ std::size_t AgentRuntime::begin_thread(const ThreadPlan& plan) {
   ThreadRecord r;
   r.tid = os::current_tid();
   r.ordinal = plan.ordinal;
-  r.start_ns = os::realtime_ns();
+  r.start_ns = plan.start_ns ? plan.start_ns : os::realtime_ns();
   r.reason = plan.decision.reason;
   if (plan.decision.pin) {
     int rc = os::set_current_thread_affinity(plan.decision.cpus);
     if (rc == 0) {
       r.pinned = true;
+      pinned_any_.store(true, std::memory_order_relaxed);
       r.node = plan.decision.node;
       pool::thread_placed();
     } else {
@@ -128,20 +137,33 @@ void AgentRuntime::end_thread(std::size_t record) {
   registry_.finish(record, os::realtime_ns(), os::current_cpu(), os::current_thread_name());
 }
 
-void AgentRuntime::before_fork() { registry_.lock_for_fork(); }
-void AgentRuntime::after_fork_parent() { registry_.unlock_after_fork(); }
-void AgentRuntime::after_fork_child() {
+NUMA_AGENT_EVERY_PROCESS void AgentRuntime::before_fork() { registry_.lock_for_fork(); }
+NUMA_AGENT_EVERY_PROCESS void AgentRuntime::after_fork_parent() { registry_.unlock_after_fork(); }
+NUMA_AGENT_EVERY_PROCESS void AgentRuntime::after_fork_child() {
   registry_.unlock_after_fork();
-  // The child is a new process: its one thread is its main thread, with the original CPUs back.
-  if (!facts_.allowed_cpus.empty()) os::set_current_thread_affinity(facts_.allowed_cpus);
+  if (!started()) return;   // nothing placed or recorded yet: the child starts when it needs to
+  // The child is a new process: its one thread is its main thread, with the original CPUs back
+  // when the agent had narrowed them. The records wait for settle_fork_child().
+  if (pinned_any_.load(std::memory_order_relaxed) && !facts_.allowed_cpus.empty()) {
+    os::set_current_thread_affinity(facts_.allowed_cpus);
+    pinned_any_.store(false, std::memory_order_relaxed);
+  }
   facts_.pid = os::current_pid();
-  start_ns_ = os::realtime_ns();
+  start_ns_ = fork_ns_ = os::realtime_ns();
+  fork_child_unsettled_.store(true, std::memory_order_relaxed);
+}
+
+void AgentRuntime::settle_fork_child() {
+  // Single-threaded when set: the forked child has one thread until it creates one here.
+  if (!fork_child_unsettled_.load(std::memory_order_relaxed)) return;
+  fork_child_unsettled_.store(false, std::memory_order_relaxed);
   registry_.clear();
   next_ordinal_ = 1;
   main_placed_ = false;
   main_reason_deferred_ = false;
   ThreadPlan plan;
   plan.decision.reason = PlacementReason::SingleThreaded;
+  plan.start_ns = fork_ns_;
   main_record_ = begin_thread(plan);
 }
 

@@ -20,13 +20,19 @@
 #include "log_line.hpp"
 #include "topology.hpp"
 
+// Code that every process of a tree under LD_PRELOAD runs (the constructor, the exit, the fork
+// handlers), kept in one section: each page of code a process touches costs it a page fault, and
+// a forked child refaults every page it runs (issue 16).
+#define NUMA_AGENT_EVERY_PROCESS [[gnu::section(".text.hot.numa_agent_every_process")]]
+
 namespace numa_agent {
 
-// Everything the runtime needs to know about the process and machine, gathered once at start-up.
-// probe() reads only what every process needs (the environment, the allowed CPUs, the NUMA nodes
-// for the pools); the rest of the machine (cores, packages, distances) waits in complete_machine
-// until placement needs it: the first pthread_create, NUMA_AGENT_PIN_MAIN=start, LOG=info, the
-// profile. A process that never creates a thread never pays for it.
+// Everything the runtime needs to know about the process and machine. probe() reads only the
+// environment and the allowed CPUs; the NUMA nodes (for the pools) wait in read_nodes until the
+// runtime starts (the first allocation the pools would serve, the first pthread_create), the rest
+// of the machine (cores, packages, distances) in complete_machine until placement needs it (the
+// first pthread_create, NUMA_AGENT_PIN_MAIN=start, LOG=info, the profile). A process that never
+// allocates reads no sysfs file; one that never creates a thread reads only the nodes.
 struct ProcessFacts {
   std::map<std::string, std::string, std::less<>> agent_variables;  // NUMA_AGENT_*
   bool secure = false;          // setuid/setgid: environment ignored
@@ -35,6 +41,8 @@ struct ProcessFacts {
   CpuSet allowed_cpus;
   Topology machine;             // the whole machine (only its nodes while complete_machine is set)
   std::string topology_error;   // non-empty: topology could not be loaded, nothing is pinned
+  // Reads the NUMA nodes, once, when the runtime starts; empty: `machine` holds them already.
+  std::function<Result<Topology>()> read_nodes;
   // Loads the whole machine, once, when placement first needs it; empty: `machine` is complete.
   std::function<Result<Topology>()> complete_machine;
   std::vector<std::string> command;   // empty from probe(): read with the profile
@@ -47,6 +55,7 @@ struct ProcessFacts {
 struct ThreadPlan {
   std::uint64_t ordinal = 0;
   PlacementDecision decision;
+  std::uint64_t start_ns = 0;   // the record's start; 0: when begin_thread runs
 };
 
 class AgentRuntime {
@@ -66,7 +75,16 @@ class AgentRuntime {
   // Thread-safe; cheap once done.
   void ensure_placement();
 
-  // Main thread, at start-up: recorded, and placed on slot 0 when NUMA_AGENT_PIN_MAIN=start.
+  // The start the constructor may leave for later: the NUMA nodes, the pools, the main thread's
+  // record (placed on slot 0 when NUMA_AGENT_PIN_MAIN=start). ensure_started() returns once it is
+  // done (by this thread or another); try_start() starts it unless it has begun, and never waits
+  // (for the allocator, which must not block on a start that allocates). Both thread-safe.
+  void ensure_started();
+  bool try_start();
+  bool started() const { return start_state_.load(std::memory_order_acquire) == kStarted; }
+
+  // The shim, after construction: the main thread gets its record (placed on slot 0 when
+  // NUMA_AGENT_PIN_MAIN=start) now if the runtime has started, else as it starts.
   void start_main_thread();
   // In the parent: the ordinal and decision for the thread being created.
   ThreadPlan plan_thread(bool caller_set_affinity);
@@ -91,8 +109,18 @@ class AgentRuntime {
  private:
   void log_info_summary();
   void build_placement();
-  // ensure_placement() for the const accessors; no AgentRuntime is ever created const.
-  void placement() const { const_cast<AgentRuntime*>(this)->ensure_placement(); }
+  void start_now();
+  void record_main_thread();
+  // ensure_placement() for the const accessors (and the profile); no AgentRuntime is ever
+  // created const. A forked child's records are reset first.
+  void placement() const {
+    auto* self = const_cast<AgentRuntime*>(this);
+    self->settle_fork_child();
+    self->ensure_placement();
+  }
+  // A forked child resets its thread records when it first needs them, not in the fork handler:
+  // a child that execs at once (a shell's) runs none of that code (each page of it would fault).
+  void settle_fork_child();
   int node_of_mask(const CpuSet& cpus) const;   // the one node holding all of `cpus`, else -1
   bool should_log(LogLevel level) const { return log_enabled(level, options_.log); }
   // "numa-agent[PID]: warning: TEXT", one write(2) straight to stderr (no stdio, no formatter).
@@ -112,8 +140,16 @@ class AgentRuntime {
   std::size_t main_record_ = ThreadRegistry::kNoRecord;
   std::atomic<bool> main_placed_{false};
   bool main_reason_deferred_ = false;   // main's record waits for the policy's reason
+  bool main_record_wanted_ = false;     // start_main_thread() came before the start
   void place_main_now();
   std::atomic<bool> profile_written_{false};
+  std::atomic<bool> pinned_any_{false};          // the agent has pinned a thread of this process
+  std::atomic<bool> fork_child_unsettled_{false};
+  std::uint64_t fork_ns_ = 0;
+  static constexpr int kNotStarted = 0, kStarting = 1, kStarted = 2;
+  std::atomic<int> start_state_{kNotStarted};
+  std::atomic<int> starting_tid_{0};
+  std::atomic<bool> placement_wanted_{false};   // the start is for placement: read the whole machine
   std::once_flag placement_once_;
   std::atomic<bool> placement_ready_{false};
 };

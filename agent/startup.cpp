@@ -1,9 +1,13 @@
 // Start-up: what the runtime learns about the process and the machine (ProcessFacts::probe), and
-// the runtime's construction from it: options, log, pools, and (now or on first use) placement.
-// Every process of a tree under LD_PRELOAD runs this: it reads the environment, the affinity and
-// 2 + 2 x nodes sysfs files, and loads no library (bench/README.md, "exec storm").
+// the runtime's construction from it: options and log at once; the NUMA nodes, the pools and the
+// main thread's record when the process first needs them (its first allocation served by the
+// pools, its first pthread_create), and placement on first use. Every process of a tree under
+// LD_PRELOAD runs the constructor: it reads the environment and the affinity, opens no file and
+// allocates nothing when no NUMA_AGENT_* variable is set (bench/README.md, "exec storm"), so a
+// process that neither allocates nor creates a thread pays nothing more.
 #include <array>
 #include <cstring>
+#include <thread>
 
 #include "os/os.hpp"
 #include "pool/pool_runtime.hpp"
@@ -18,7 +22,7 @@ constexpr std::array<std::string_view, 4> kOpenMpAffinityVariables{
 
 }  // namespace
 
-ProcessFacts ProcessFacts::probe() {
+NUMA_AGENT_EVERY_PROCESS ProcessFacts ProcessFacts::probe() {
   ProcessFacts f;
   f.pid = os::current_pid();
   f.secure = os::secure_execution();
@@ -31,17 +35,13 @@ ProcessFacts ProcessFacts::probe() {
       break;
     }
   f.allowed_cpus = os::process_allowed_cpus();
-  const SysfsReader read = os::sysfs_reader();
-  if (auto nodes = node_layout_from_sysfs(read)) {
-    f.machine = std::move(*nodes);
-    f.complete_machine = [read] { return topology_from_sysfs(read); };
-  } else {
-    f.topology_error = nodes.error().what + ": " + std::strerror(nodes.error().code);
-  }
+  // Captureless: building them allocates nothing; the reader is made when they run.
+  f.read_nodes = [] { return node_layout_from_sysfs(os::sysfs_reader()); };
+  f.complete_machine = [] { return topology_from_sysfs(os::sysfs_reader()); };
   return f;
 }
 
-AgentRuntime::AgentRuntime(ProcessFacts facts) : facts_(std::move(facts)) {
+NUMA_AGENT_EVERY_PROCESS AgentRuntime::AgentRuntime(ProcessFacts facts) : facts_(std::move(facts)) {
   start_ns_ = os::realtime_ns();
   auto parsed = parse_options(facts_.agent_variables, facts_.secure);
   options_ = std::move(parsed.options);
@@ -51,9 +51,57 @@ AgentRuntime::AgentRuntime(ProcessFacts facts) : facts_(std::move(facts)) {
   if (facts_.secure && !facts_.agent_variables.empty())
     info("secure execution (setuid/setgid): NUMA_AGENT_* variables ignored, defaults in force");
 
+  // Now when the process's start must be seen at once (its placement logged, main pinned at
+  // start, a profile or a plan) or the machine is already known (tests' fake machines).
+  const bool now = !facts_.read_nodes || options_.pin_main == MainPlacement::Start ||
+                   should_log(LogLevel::Info) || !options_.profile.empty() || !options_.plan.empty();
+  if (now) ensure_started();
+}
+
+bool AgentRuntime::try_start() {
+  int expected = kNotStarted;
+  if (!start_state_.compare_exchange_strong(expected, kStarting, std::memory_order_acq_rel)) return false;
+  try {
+    start_now();
+  } catch (...) {
+    start_state_.store(kStarted, std::memory_order_release);   // no waiter spins for ever
+    throw;
+  }
+  start_state_.store(kStarted, std::memory_order_release);
+  return true;
+}
+
+void AgentRuntime::ensure_started() {
+  if (start_state_.load(std::memory_order_acquire) == kStarted || try_start()) return;
+  // Another thread is starting the runtime (or this one is, further up its stack: then the
+  // caller is the start itself, which needs nothing it has not done yet).
+  if (starting_tid_.load(std::memory_order_relaxed) == os::current_tid()) return;
+  while (start_state_.load(std::memory_order_acquire) != kStarted) std::this_thread::yield();
+}
+
+void AgentRuntime::start_now() {
+  starting_tid_.store(os::current_tid(), std::memory_order_relaxed);
+  if (facts_.read_nodes) {
+    // When placement follows at once the whole machine is read, once: it holds the nodes.
+    const bool whole = facts_.complete_machine &&
+                       (placement_wanted_.load(std::memory_order_relaxed) || !options_.pools ||
+                        options_.pin_main == MainPlacement::Start || should_log(LogLevel::Info));
+    auto nodes = whole ? facts_.complete_machine() : facts_.read_nodes();
+    facts_.read_nodes = nullptr;
+    if (whole) facts_.complete_machine = nullptr;
+    if (nodes) {
+      facts_.machine = std::move(*nodes);
+    } else {
+      // Named, not strerror's text: this may run inside malloc, and strerror's translation
+      // takes the lock a setlocale that is allocating holds.
+      const char* name = os::errno_name(nodes.error().code);
+      facts_.topology_error = nodes.error().what + ": " + (name ? name : "error " + std::to_string(nodes.error().code));
+      facts_.complete_machine = nullptr;
+    }
+  }
   if (!facts_.topology_error.empty())
     warn("cannot read the machine topology (" + facts_.topology_error + "); threads are not pinned");
-  // The pools need only the nodes, which probe() has read.
+  // The pools need only the nodes.
   if (facts_.topology_error.empty()) {
     if (auto started = pool::start(pool::pool_config(options_), facts_.machine); !started) warn(started.error().what);
   }
@@ -61,10 +109,13 @@ AgentRuntime::AgentRuntime(ProcessFacts facts) : facts_(std::move(facts)) {
   // (tests' fake machines); else on first use.
   if (!facts_.complete_machine || options_.pin_main == MainPlacement::Start || should_log(LogLevel::Info))
     ensure_placement();
+  if (main_record_wanted_) record_main_thread();
 }
 
 void AgentRuntime::ensure_placement() {
   if (placement_ready_.load(std::memory_order_acquire)) return;
+  placement_wanted_.store(true, std::memory_order_relaxed);
+  ensure_started();
   std::call_once(placement_once_, [this] {
     build_placement();
     placement_ready_.store(true, std::memory_order_release);

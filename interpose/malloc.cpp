@@ -152,12 +152,16 @@ struct ShimEnv {
   [[gnu::always_inline]] static PoolAllocator& pool() { return g_pool; }
   [[gnu::always_inline]] static Heap* heap() { return tl_heap; }
 
-  static void* real_malloc(std::size_t n) { return real_ready() ? g_real.malloc(n) : bootstrap_alloc(n); }
+  static void* real_malloc(std::size_t n) {
+    shim::allocation_starts_runtime(n);   // issue 16: the pools start with the first allocation
+    return real_ready() ? g_real.malloc(n) : bootstrap_alloc(n);
+  }
   static void real_free(void* p) {
     if (NUMA_AGENT_UNLIKELY(plan::owns(p))) return plan::release(p);
     if (real_ready()) g_real.free(p);   // else: cannot happen (p came from the real allocator)
   }
   static void* real_calloc(std::size_t c, std::size_t s) {
+    shim::allocation_starts_runtime(s != 0 && c > SIZE_MAX / s ? SIZE_MAX : c * s);
     if (real_ready()) return g_real.calloc(c, s);
     std::size_t total;
     if (__builtin_mul_overflow(c, s, &total)) {
