@@ -410,6 +410,11 @@ void PoolAllocator::span_gained_free(Heap* h, Span* s) {
   }
   // Empty and not current (a current span holds one extra count): it is on the available list.
   NUMA_AGENT_ASSERT(s->used == 0 && h->current[s->cls] != s);
+  // The class's only available span stays, blocks carved: a class whose few live blocks come and
+  // go (1..32 KiB classes hold 2..51 blocks a span) would otherwise give the span to the node and
+  // take one back, lock, carving and slow paths each time, at every few allocations. At most one
+  // empty span per class waits: it is alone on its list when kept, so a second never is.
+  if (s->prev == nullptr && s->next == nullptr) return;
   unlink_available(h, s);
   ErrnoGuard keep_errno;
   release_span(h, s);
@@ -498,12 +503,14 @@ void PoolAllocator::collect_remote(Heap* h) {
   }
 }
 
-// Cuts up to one page of fresh blocks (fewer when sampling needs a finer grain) from the span's
-// never-used tail, so a new span costs one page of RSS, not 64 KiB.
+// Cuts up to one page of fresh blocks, and at least kMinCarveBlocks (fewer when sampling needs a
+// finer grain), from the span's never-used tail, so a new span of small blocks costs one page of
+// RSS, not 64 KiB, and one of 4..32 KiB blocks does not take the slow path for every block.
 void PoolAllocator::carve(Heap* h, Span* s) {
+  constexpr std::size_t kMinCarveBlocks = 4;   // a carve touches one page per block: <= 4 pages ahead
   const std::size_t bs = s->block_bytes;
   const std::size_t left = (s->carve_limit - s->carved) / bs;
-  std::size_t batch = std::max<std::size_t>(1, kPageBytes / bs);
+  std::size_t batch = std::max<std::size_t>(kMinCarveBlocks, kPageBytes / bs);
   if (sample_bytes_) batch = std::min<std::size_t>(batch, std::max<std::uint64_t>(1, sample_bytes_ / bs));
   batch = std::min(batch, left);
   char* first = span_base(s) + s->carved;

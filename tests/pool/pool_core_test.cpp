@@ -276,6 +276,78 @@ TEST_CASE("beyond the hot limit empty spans give their pages back, and are taken
   for (void* p : blocks) TestFamily::free(p);
 }
 
+// Medium classes hold few blocks a span (16 KiB: 4), so their spans empty at every few frees.
+TEST_CASE("a class's only available span stays with its heap when it empties, and the next thread of the heap reuses it", "[pool]") {
+  PoolConfig config = default_pool_config();
+  config.small_max = kMaxClassBytes;
+  FakeMachine m(1, config);
+  constexpr std::size_t kBytes = 16 * 1024;
+  constexpr std::size_t kPerSpan = kSpanBytes / kBytes;
+  Heap* heap = nullptr;
+  std::vector<void*> first_span;
+  std::set<void*> kept;
+  m.on_thread(0, [&] {
+    // Three spans' worth: the first two end full, the third is current.
+    std::vector<void*> blocks;
+    for (std::size_t i = 0; i < 3 * kPerSpan; ++i) {
+      blocks.push_back(TestFamily::malloc(kBytes));
+      std::memset(blocks.back(), 0x5a, kBytes);
+    }
+    heap = tl_test_heap;
+    REQUIRE(PoolAllocator::span_of(blocks[0]) != PoolAllocator::span_of(blocks[kPerSpan]));
+    const auto in_use = m.pool().node(0).spans_in_use;
+    // The first span empties while it is the class's only available span: it stays.
+    for (std::size_t i = 0; i < kPerSpan; ++i) TestFamily::free(blocks[i]);
+    CHECK(heap->counters.spans_released == 0);
+    CHECK(m.pool().node(0).spans_in_use == in_use);
+    // The second empties behind it on the list: it goes back to the node.
+    for (std::size_t i = kPerSpan; i < 2 * kPerSpan; ++i) TestFamily::free(blocks[i]);
+    CHECK(heap->counters.spans_released == 1);
+    CHECK(m.pool().node(0).spans_in_use == in_use - 1);
+    kept.insert(blocks.begin(), blocks.begin() + kPerSpan);
+    for (std::size_t i = 2 * kPerSpan; i < blocks.size(); ++i) TestFamily::free(blocks[i]);
+  });
+  // The heap is abandoned with its kept span; the next thread of the node adopts it and is served
+  // the kept span's blocks, already carved, without taking a span from the node.
+  m.on_thread(1, [&] {
+    REQUIRE(TestFamily::malloc(16) != nullptr);
+    REQUIRE(tl_test_heap == heap);
+    const auto acquired = heap->counters.spans_acquired;
+    std::set<void*> got;
+    for (std::size_t i = 0; i < kPerSpan; ++i) {
+      void* p = TestFamily::malloc(kBytes);
+      std::memset(p, 0xa5, kBytes);   // the whole block is usable
+      got.insert(p);
+    }
+    std::size_t reused = 0;
+    for (void* p : kept) reused += got.count(p);
+    CHECK(reused == kPerSpan);
+    CHECK(heap->counters.spans_acquired == acquired);   // the kept span became current: no new one
+    for (void* p : got) TestFamily::free(p);
+  });
+}
+
+TEST_CASE("a fresh span of 4..32 KiB blocks is cut four blocks at a time, not one per slow path", "[pool]") {
+  PoolConfig config = default_pool_config();
+  config.small_max = kMaxClassBytes;
+  FakeMachine m(1, config);
+  for (std::size_t bytes : {std::size_t{4096}, std::size_t{8192}, std::size_t{32768}}) {
+    const std::size_t per_span = kSpanBytes / bytes;
+    m.on_thread(0, [&] {
+      REQUIRE(TestFamily::malloc(16) != nullptr);   // take a heap first
+      const auto slow_before = tl_test_heap->counters.slow_allocs;
+      std::vector<void*> blocks;
+      for (std::size_t i = 0; i < per_span; ++i) blocks.push_back(TestFamily::malloc(bytes));
+      std::set<void*> distinct(blocks.begin(), blocks.end());
+      REQUIRE(distinct.size() == per_span);
+      for (void* p : blocks) REQUIRE(PoolAllocator::span_of(p) == PoolAllocator::span_of(blocks[0]));
+      // One slow path per 4 blocks (a 32 KiB span holds 2: one slow path).
+      CHECK(tl_test_heap->counters.slow_allocs - slow_before == (per_span + 3) / 4);
+      for (void* p : blocks) TestFamily::free(p);
+    });
+  }
+}
+
 TEST_CASE("a block freed by another thread goes back to its owner without a lock", "[pool]") {
   for (int nodes : {2, 4}) {
     FakeMachine m(nodes);
