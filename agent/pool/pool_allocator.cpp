@@ -214,6 +214,73 @@ Span* PoolAllocator::acquire_span(int node) {
   return take_span_locked(a);
 }
 
+// An empty group: a released one (hot first), else kGroupPieces never-used spans of the newest
+// chunk, made a group here for good.
+Span* PoolAllocator::take_group_locked(NodeArena& a) {
+  Span* s = a.free_groups;
+  if (s) {
+    a.free_groups = s->next;
+    --a.free_group_count;
+  } else if ((s = a.cold_groups)) {
+    a.cold_groups = s->next;
+    --a.cold_group_count;
+  } else {
+    if (static_cast<std::size_t>(a.span_limit - a.span_cursor) < kGroupPieces * kSpanBytes) {
+      // Too few left in this chunk for a group: they serve single spans.
+      for (; a.span_cursor < a.span_limit; a.span_cursor += kSpanBytes) {
+        Span* single = span_of(a.span_cursor);
+        single->next = a.free_spans;
+        a.free_spans = single;
+        ++a.free_span_count;
+      }
+      if (!grow_node_locked(a)) return nullptr;
+    }
+    s = span_of(a.span_cursor);
+    a.span_cursor += kGroupPieces * kSpanBytes;
+    s->pieces = kGroupPieces;
+    for (unsigned i = 1; i < kGroupPieces; ++i) {
+      NUMA_AGENT_ASSERT(s[i].kind == SpanKind::Unused);
+      s[i].kind = SpanKind::Follower;
+      s[i].lead_back = static_cast<std::uint8_t>(i);
+    }
+  }
+  NUMA_AGENT_ASSERT(s->kind == SpanKind::Unused && s->pieces == kGroupPieces);
+  NUMA_AGENT_ASSERT(s->owner.load(std::memory_order_relaxed) == nullptr);
+  s->next = s->prev = nullptr;
+  s->decommitted = 0;
+  a.spans_in_use += kGroupPieces;
+  return s;
+}
+
+Span* PoolAllocator::acquire_group(int node) {
+  NodeArena& a = nodes_[node];
+  std::lock_guard g(a.lock);
+  return take_group_locked(a);
+}
+
+// Called with the node's lock held (`held`); may drop it around the decommit.
+void PoolAllocator::release_group_locked(NodeArena& a, Span* s, std::unique_lock<std::mutex>& held) {
+  a.spans_in_use -= kGroupPieces;
+  if ((a.free_span_count + a.free_group_count * kGroupPieces) >= kHotFreeSpans && os_.decommit) {
+    held.unlock();
+    {
+      ErrnoGuard keep_errno;
+      if (os_.decommit(span_base(s), kGroupPieces * kSpanBytes) == 0) s->decommitted = 1;
+    }
+    held.lock();
+    if (s->decommitted) {
+      a.spans_decommitted += kGroupPieces;
+      s->next = a.cold_groups;
+      a.cold_groups = s;
+      ++a.cold_group_count;
+      return;
+    }
+  }
+  s->next = a.free_groups;
+  a.free_groups = s;
+  ++a.free_group_count;
+}
+
 void PoolAllocator::release_span(Heap* h, Span* s) {
   NUMA_AGENT_ASSERT(s->owner.load(std::memory_order_relaxed) == h);   // only the owner gives a span back
   NUMA_AGENT_ASSERT(s->used == 0);   // no block of it is live
@@ -227,6 +294,7 @@ void PoolAllocator::release_span(Heap* h, Span* s) {
   s->prev = nullptr;
   ++h->counters.spans_released;
   std::unique_lock g(a.lock);
+  if (s->pieces > 1) return release_group_locked(a, s, g);
   --a.spans_in_use;
   if (a.free_span_count >= kHotFreeSpans && os_.decommit) {
     // Enough empty spans stay ready; give this one's pages back (outside the lock).
@@ -447,6 +515,10 @@ void PoolAllocator::flush_outbox(Heap* h) {
 // A block in an outbox is still counted as used by its span, so the span and its owner stay put
 // until the chain is pushed.
 void PoolAllocator::free_remote(Heap* h, Span* s, void* p) {
+  if (s->kind == SpanKind::Follower) {   // a group's block: its leader owns it
+    s = s - s->lead_back;
+    if (s->owner.load(std::memory_order_relaxed) == h) return local_free_slow(h, s, static_cast<Block*>(p));
+  }
   Heap* owner = s->owner.load(std::memory_order_acquire);
   if (NUMA_AGENT_UNLIKELY(owner == nullptr)) return;   // not a live block (double free): keep it out
   NUMA_AGENT_ASSERT(owner != h);
@@ -496,7 +568,7 @@ void PoolAllocator::collect_remote(Heap* h) {
       Block* b = lane[i];
       Block* next = b->next;   // read before the free below reuses the word
       ++h->counters.remote_frees_collected;
-      local_free_slow(h, span_of(b), b);
+      local_free_slow(h, block_span(b), b);
       if (next) lane[i++] = next;
       else lane[i] = lane[--lanes];
     }
@@ -549,14 +621,14 @@ void* PoolAllocator::refill(Heap* h, unsigned cls) {
       NUMA_AGENT_ASSERT(s->cls == cls && !s->full);
       unlink_available(h, s);
     } else {
-      s = acquire_span(h->node);
+      s = class_uses_group(cls) ? acquire_group(h->node) : acquire_span(h->node);
       if (!s) return nullptr;
       ++h->counters.spans_acquired;
       s->kind = SpanKind::Small;
       s->cls = static_cast<std::uint16_t>(cls);
       s->block_bytes = static_cast<std::uint32_t>(class_bytes(cls));
       s->carved = 0;
-      s->carve_limit = static_cast<std::uint32_t>(kSpanBytes / class_bytes(cls) * class_bytes(cls));
+      s->carve_limit = static_cast<std::uint32_t>(class_span_bytes(cls) / class_bytes(cls) * class_bytes(cls));
       s->free = nullptr;
       s->used = 0;
       s->full = 0;

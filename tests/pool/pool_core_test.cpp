@@ -276,13 +276,15 @@ TEST_CASE("beyond the hot limit empty spans give their pages back, and are taken
   for (void* p : blocks) TestFamily::free(p);
 }
 
-// Medium classes hold few blocks a span (16 KiB: 4), so their spans empty at every few frees.
+// Medium classes hold few blocks a span (16 KiB: 16 in a group of 4 spans), so their spans empty
+// at every few frees.
 TEST_CASE("a class's only available span stays with its heap when it empties, and the next thread of the heap reuses it", "[pool]") {
   PoolConfig config = default_pool_config();
   config.small_max = kMaxClassBytes;
   FakeMachine m(1, config);
   constexpr std::size_t kBytes = 16 * 1024;
-  constexpr std::size_t kPerSpan = kSpanBytes / kBytes;
+  const std::size_t kPerSpan = class_span_bytes(class_of(kBytes)) / kBytes;
+  const std::size_t kPieces = class_span_bytes(class_of(kBytes)) / kSpanBytes;
   Heap* heap = nullptr;
   std::vector<void*> first_span;
   std::set<void*> kept;
@@ -294,7 +296,7 @@ TEST_CASE("a class's only available span stays with its heap when it empties, an
       std::memset(blocks.back(), 0x5a, kBytes);
     }
     heap = tl_test_heap;
-    REQUIRE(PoolAllocator::span_of(blocks[0]) != PoolAllocator::span_of(blocks[kPerSpan]));
+    REQUIRE(PoolAllocator::block_span(blocks[0]) != PoolAllocator::block_span(blocks[kPerSpan]));
     const auto in_use = m.pool().node(0).spans_in_use;
     // The first span empties while it is the class's only available span: it stays.
     for (std::size_t i = 0; i < kPerSpan; ++i) TestFamily::free(blocks[i]);
@@ -303,7 +305,7 @@ TEST_CASE("a class's only available span stays with its heap when it empties, an
     // The second empties behind it on the list: it goes back to the node.
     for (std::size_t i = kPerSpan; i < 2 * kPerSpan; ++i) TestFamily::free(blocks[i]);
     CHECK(heap->counters.spans_released == 1);
-    CHECK(m.pool().node(0).spans_in_use == in_use - 1);
+    CHECK(m.pool().node(0).spans_in_use == in_use - kPieces);
     kept.insert(blocks.begin(), blocks.begin() + kPerSpan);
     for (std::size_t i = 2 * kPerSpan; i < blocks.size(); ++i) TestFamily::free(blocks[i]);
   });
@@ -332,7 +334,7 @@ TEST_CASE("a fresh span of 4..32 KiB blocks is cut four blocks at a time, not on
   config.small_max = kMaxClassBytes;
   FakeMachine m(1, config);
   for (std::size_t bytes : {std::size_t{4096}, std::size_t{8192}, std::size_t{32768}}) {
-    const std::size_t per_span = kSpanBytes / bytes;
+    const std::size_t per_span = class_span_bytes(class_of(bytes)) / bytes;
     m.on_thread(0, [&] {
       REQUIRE(TestFamily::malloc(16) != nullptr);   // take a heap first
       const auto slow_before = tl_test_heap->counters.slow_allocs;
@@ -340,12 +342,88 @@ TEST_CASE("a fresh span of 4..32 KiB blocks is cut four blocks at a time, not on
       for (std::size_t i = 0; i < per_span; ++i) blocks.push_back(TestFamily::malloc(bytes));
       std::set<void*> distinct(blocks.begin(), blocks.end());
       REQUIRE(distinct.size() == per_span);
-      for (void* p : blocks) REQUIRE(PoolAllocator::span_of(p) == PoolAllocator::span_of(blocks[0]));
-      // One slow path per 4 blocks (a 32 KiB span holds 2: one slow path).
+      for (void* p : blocks) REQUIRE(PoolAllocator::block_span(p) == PoolAllocator::block_span(blocks[0]));
+      // One slow path per 4 blocks.
       CHECK(tl_test_heap->counters.slow_allocs - slow_before == (per_span + 3) / 4);
       for (void* p : blocks) TestFamily::free(p);
     });
   }
+}
+
+TEST_CASE("blocks above 4 KiB come from groups of spans: freed by their owner or another thread, usable, aligned, the group reused whole", "[pool]") {
+  PoolConfig config = default_pool_config();
+  config.small_max = kMaxClassBytes;
+  FakeMachine m(2, config);
+  constexpr std::size_t kBytes = 20 * 1024;                              // 12 blocks a group
+  const std::size_t kPerGroup = class_span_bytes(class_of(kBytes)) / kBytes;
+  REQUIRE(kPerGroup == kGroupPieces * kSpanBytes / kBytes);
+  Heap* owner_heap = nullptr;
+  std::vector<void*> blocks;
+  std::atomic<int> phase{0};
+  std::uint64_t chunks = 0;
+  std::thread owner([&] {
+    tl_fake_cpu = m.first_cpu_of(1);
+    for (std::size_t i = 0; i < 3 * kPerGroup; ++i) {
+      blocks.push_back(TestFamily::malloc(kBytes));
+      fill(blocks.back(), kBytes, static_cast<unsigned>(i));
+      REQUIRE(TestFamily::usable_size(blocks.back()) == kBytes);
+      REQUIRE(m.pool().node_of(blocks.back()) == 1);
+    }
+    owner_heap = tl_test_heap;
+    // A group's blocks share its leader's record, followers included.
+    std::size_t in_followers = 0;
+    for (std::size_t i = 0; i < kPerGroup; ++i) {
+      REQUIRE(PoolAllocator::block_span(blocks[i]) == PoolAllocator::block_span(blocks[0]));
+      in_followers += PoolAllocator::span_of(blocks[i]) != PoolAllocator::block_span(blocks[i]);
+    }
+    CHECK(in_followers >= kPerGroup / 2);
+    // The owner frees the even blocks (fast path or redirected from a follower) ...
+    for (std::size_t i = 0; i < blocks.size(); i += 2) {
+      REQUIRE(check(blocks[i], kBytes, static_cast<unsigned>(i)));
+      TestFamily::free(blocks[i]);
+    }
+    phase = 1;
+    while (phase.load() != 2) std::this_thread::yield();
+    // ... another thread freed the odd ones; they are collected and handed out again.
+    std::set<void*> freed(blocks.begin(), blocks.end());
+    std::vector<void*> again;
+    for (std::size_t i = 0; i < blocks.size(); ++i) again.push_back(TestFamily::malloc(kBytes));
+    std::size_t reused = 0;
+    for (void* p : again) reused += freed.count(p);
+    CHECK(reused == blocks.size());
+    CHECK(owner_heap->counters.remote_frees_collected == blocks.size() / 2);
+    for (void* p : again) TestFamily::free(p);
+    chunks = m.pool().node(1).chunks_committed;
+    m.pool().thread_exit(&tl_test_heap);
+  });
+  while (phase.load() != 1) std::this_thread::yield();
+  std::thread freer([&] {
+    tl_fake_cpu = 0;
+    TestFamily::free(TestFamily::malloc(16));
+    for (std::size_t i = 1; i < blocks.size(); i += 2) {
+      REQUIRE(check(blocks[i], kBytes, static_cast<unsigned>(i)));
+      TestFamily::free(blocks[i]);
+    }
+    m.pool().thread_exit(&tl_test_heap);   // pushes what its outbox still holds
+  });
+  freer.join();
+  phase = 2;
+  owner.join();
+  const auto& node = m.pool().node(1);
+  CHECK(node.free_group_count + node.cold_group_count >= 1);   // empty groups went back whole
+  // Another grouped class on the node reuses them: no new chunk; aligned requests are aligned.
+  m.on_thread(m.first_cpu_of(1), [&] {
+    std::vector<void*> v;
+    for (std::size_t i = 0; i < 2 * kPerGroup; ++i) {
+      void* p = TestFamily::aligned_alloc(8192, 8192);
+      REQUIRE(aligned(p, 8192));
+      REQUIRE(m.pool().owns(p));
+      fill(p, 8192, 7);
+      v.push_back(p);
+    }
+    for (void* p : v) TestFamily::free(p);
+  });
+  CHECK(node.chunks_committed == chunks);
 }
 
 TEST_CASE("a block freed by another thread goes back to its owner without a lock", "[pool]") {
