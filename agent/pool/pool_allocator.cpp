@@ -14,6 +14,24 @@ namespace numa_agent::pool {
 namespace {
 constexpr std::size_t kPageBytes = 4096;
 
+// A node's lists of empty spans (or groups): hot ones keep their pages, cold ones gave them back.
+void push_empty(Span*& list, std::size_t& count, Span* s) {
+  s->next = list;
+  list = s;
+  ++count;
+}
+// A hot one if any (its pages are still there), else a cold one, else nullptr.
+Span* pop_empty(Span*& hot, std::size_t& hot_count, Span*& cold, std::size_t& cold_count) {
+  const bool from_hot = hot != nullptr;
+  Span*& list = from_hot ? hot : cold;
+  Span* s = list;
+  if (s) {
+    list = s->next;
+    --(from_hot ? hot_count : cold_count);
+  }
+  return s;
+}
+
 // Restores errno on scope exit: free() must preserve it and malloc must not leak the errno of a
 // failed mbind into a successful allocation.
 struct ErrnoGuard {
@@ -188,14 +206,8 @@ bool PoolAllocator::grow_node_locked(NodeArena& a) {
 }
 
 Span* PoolAllocator::take_span_locked(NodeArena& a) {
-  Span* s = a.free_spans;
-  if (s) {
-    a.free_spans = s->next;
-    --a.free_span_count;
-  } else if ((s = a.cold_spans)) {
-    a.cold_spans = s->next;
-    --a.cold_span_count;
-  } else {
+  Span* s = pop_empty(a.free_spans, a.free_span_count, a.cold_spans, a.cold_span_count);
+  if (!s) {
     if (a.span_cursor == a.span_limit && !grow_node_locked(a)) return nullptr;
     s = span_of(a.span_cursor);
     a.span_cursor += kSpanBytes;
@@ -217,22 +229,12 @@ Span* PoolAllocator::acquire_span(int node) {
 // An empty group: a released one (hot first), else kGroupPieces never-used spans of the newest
 // chunk, made a group here for good.
 Span* PoolAllocator::take_group_locked(NodeArena& a) {
-  Span* s = a.free_groups;
-  if (s) {
-    a.free_groups = s->next;
-    --a.free_group_count;
-  } else if ((s = a.cold_groups)) {
-    a.cold_groups = s->next;
-    --a.cold_group_count;
-  } else {
+  Span* s = pop_empty(a.free_groups, a.free_group_count, a.cold_groups, a.cold_group_count);
+  if (!s) {
     if (static_cast<std::size_t>(a.span_limit - a.span_cursor) < kGroupPieces * kSpanBytes) {
       // Too few left in this chunk for a group: they serve single spans.
-      for (; a.span_cursor < a.span_limit; a.span_cursor += kSpanBytes) {
-        Span* single = span_of(a.span_cursor);
-        single->next = a.free_spans;
-        a.free_spans = single;
-        ++a.free_span_count;
-      }
+      for (; a.span_cursor < a.span_limit; a.span_cursor += kSpanBytes)
+        push_empty(a.free_spans, a.free_span_count, span_of(a.span_cursor));
       if (!grow_node_locked(a)) return nullptr;
     }
     s = span_of(a.span_cursor);
@@ -258,29 +260,6 @@ Span* PoolAllocator::acquire_group(int node) {
   return take_group_locked(a);
 }
 
-// Called with the node's lock held (`held`); may drop it around the decommit.
-void PoolAllocator::release_group_locked(NodeArena& a, Span* s, std::unique_lock<std::mutex>& held) {
-  a.spans_in_use -= kGroupPieces;
-  if ((a.free_span_count + a.free_group_count * kGroupPieces) >= kHotFreeSpans && os_.decommit) {
-    held.unlock();
-    {
-      ErrnoGuard keep_errno;
-      if (os_.decommit(span_base(s), kGroupPieces * kSpanBytes) == 0) s->decommitted = 1;
-    }
-    held.lock();
-    if (s->decommitted) {
-      a.spans_decommitted += kGroupPieces;
-      s->next = a.cold_groups;
-      a.cold_groups = s;
-      ++a.cold_group_count;
-      return;
-    }
-  }
-  s->next = a.free_groups;
-  a.free_groups = s;
-  ++a.free_group_count;
-}
-
 void PoolAllocator::release_span(Heap* h, Span* s) {
   NUMA_AGENT_ASSERT(s->owner.load(std::memory_order_relaxed) == h);   // only the owner gives a span back
   NUMA_AGENT_ASSERT(s->used == 0);   // no block of it is live
@@ -293,28 +272,27 @@ void PoolAllocator::release_span(Heap* h, Span* s) {
   s->full = 0;
   s->prev = nullptr;
   ++h->counters.spans_released;
+  // A group goes back whole to the node's group lists, a span to the span lists.
+  const bool group = s->pieces > 1;
   std::unique_lock g(a.lock);
-  if (s->pieces > 1) return release_group_locked(a, s, g);
-  --a.spans_in_use;
-  if (a.free_span_count >= kHotFreeSpans && os_.decommit) {
+  a.spans_in_use -= s->pieces;
+  if (a.free_span_count + a.free_group_count * kGroupPieces >= kHotFreeSpans && os_.decommit) {
     // Enough empty spans stay ready; give this one's pages back (outside the lock).
     g.unlock();
     {
       ErrnoGuard keep_errno;
-      if (os_.decommit(span_base(s), kSpanBytes) == 0) s->decommitted = 1;
+      if (os_.decommit(span_base(s), s->pieces * kSpanBytes) == 0) s->decommitted = 1;
     }
     g.lock();
     if (s->decommitted) {
-      ++a.spans_decommitted;
-      s->next = a.cold_spans;
-      a.cold_spans = s;
-      ++a.cold_span_count;
+      a.spans_decommitted += s->pieces;
+      if (group) push_empty(a.cold_groups, a.cold_group_count, s);
+      else push_empty(a.cold_spans, a.cold_span_count, s);
       return;
     }
   }
-  s->next = a.free_spans;
-  a.free_spans = s;
-  ++a.free_span_count;
+  if (group) push_empty(a.free_groups, a.free_group_count, s);
+  else push_empty(a.free_spans, a.free_span_count, s);
 }
 
 // ---- heaps ----------------------------------------------------------------------------------

@@ -357,7 +357,6 @@ class PoolAllocator {
   Span* take_span_locked(NodeArena& arena);
   Span* acquire_group(int node);
   Span* take_group_locked(NodeArena& arena);
-  void release_group_locked(NodeArena& arena, Span* s, std::unique_lock<std::mutex>& held);
   bool grow_node_locked(NodeArena& arena);
   Heap* new_heap(NodeArena& arena, int node);
   void abandon(Heap* h);
