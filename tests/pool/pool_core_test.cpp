@@ -10,6 +10,7 @@
 #include <set>
 #include <unordered_set>
 
+#include "agent/pool/pool_profile.hpp"
 #include "fake_machine.hpp"
 
 using namespace numa_agent;
@@ -411,6 +412,9 @@ TEST_CASE("blocks above 4 KiB come from groups of spans: freed by their owner or
   owner.join();
   const auto& node = m.pool().node(1);
   CHECK(node.free_group_count + node.cold_group_count >= 1);   // empty groups went back whole
+  const auto profile = started_pools_json(m.pool());            // and the profile says how many
+  CHECK(profile["nodes"][1]["free_groups"].get<std::size_t>() == node.free_group_count);
+  CHECK(profile["nodes"][1]["cold_groups"].get<std::size_t>() == node.cold_group_count);
   // Another grouped class on the node reuses them: no new chunk; aligned requests are aligned.
   m.on_thread(m.first_cpu_of(1), [&] {
     std::vector<void*> v;
