@@ -430,6 +430,57 @@ TEST_CASE("blocks above 4 KiB come from groups of spans: freed by their owner or
   CHECK(node.chunks_committed == chunks);
 }
 
+TEST_CASE("blocks freed into the heap of an exited thread wait for its next thread, which reuses them", "[pool]") {
+  FakeMachine m(1);
+  constexpr int kBlocks = 100;   // three full chains of 32 and 4 left in the freer's outbox
+  std::vector<void*> blocks;
+  Heap* exited = nullptr;
+  Heap* freer_heap = nullptr;
+  std::atomic<int> phase{0};
+  std::thread owner([&] {
+    for (int i = 0; i < kBlocks; ++i) {
+      blocks.push_back(TestFamily::malloc(48));
+      fill(blocks.back(), 48, static_cast<unsigned>(i));
+    }
+    exited = tl_test_heap;
+    phase = 1;
+    while (phase.load() != 2) std::this_thread::yield();
+    m.pool().thread_exit(&tl_test_heap);
+  });
+  std::thread freer([&] {
+    while (phase.load() != 1) std::this_thread::yield();
+    TestFamily::free(TestFamily::malloc(16));   // its own heap: the owner's is still taken
+    freer_heap = tl_test_heap;
+    REQUIRE(freer_heap != exited);
+    phase = 2;
+    owner.join();
+    REQUIRE(exited->state == HeapState::Abandoned);
+    for (int i = 0; i < kBlocks; ++i) {
+      REQUIRE(check(blocks[static_cast<std::size_t>(i)], 48, static_cast<unsigned>(i)));
+      TestFamily::free(blocks[static_cast<std::size_t>(i)]);
+    }
+    m.pool().thread_exit(&tl_test_heap);   // the last 4 leave its outbox here
+  });
+  freer.join();
+  REQUIRE(exited->remote_free.load() != nullptr);
+  REQUIRE(exited->counters.remote_frees_collected == 0);   // nobody owns it: nothing collected yet
+  // The freer's heap was abandoned last, so the first new thread takes it; a second one, started
+  // while the first still holds it, adopts the exited heap, collects all 100 and hands them out.
+  m.on_thread(0, [&] {
+    TestFamily::free(TestFamily::malloc(16));
+    REQUIRE(tl_test_heap == freer_heap);
+    m.on_thread(1, [&] {
+      REQUIRE(TestFamily::malloc(16) != nullptr);
+      REQUIRE(tl_test_heap == exited);
+      std::set<void*> freed(blocks.begin(), blocks.end());
+      std::size_t reused = 0;
+      for (int i = 0; i < 2 * kBlocks; ++i) reused += freed.count(TestFamily::malloc(48));
+      CHECK(exited->counters.remote_frees_collected == kBlocks);
+      CHECK(reused == kBlocks);
+    });
+  });
+}
+
 TEST_CASE("a block freed by another thread goes back to its owner without a lock", "[pool]") {
   for (int nodes : {2, 4}) {
     FakeMachine m(nodes);
