@@ -158,9 +158,11 @@ constexpr std::array kOptionTable = std::to_array<OptionSpec>({
      "goes to the program's own allocator.",
      [](Options& o, std::string_view t) { return apply_bool(o.pools, t); },
      [](const Options& o) { return std::string(o.pools ? "1" : "0"); }},
-    {Id::SmallMax, "small_max", "NUMA_AGENT_SMALL_MAX", "size", "1024", "bytes",
-     "Largest request served by the pools (16..32k). 1k covers the small, hot objects (nodes, "
-     "strings, messages) that dominate allocation counts; larger ones go to the real allocator.",
+    {Id::SmallMax, "small_max", "NUMA_AGENT_SMALL_MAX", "size", "32k", "bytes",
+     "Largest request served by the pools (16..32k). 32k covers the small, hot objects (nodes, "
+     "strings, messages) that dominate allocation counts and the 1..32 KiB buffers that often carry "
+     "most of the bytes (node-local, no lock on another thread's free; blocks above 4 KiB come from "
+     "256 KiB span groups); larger ones go to the real allocator.",
      [](Options& o, std::string_view t) { return apply_size(o.small_max, t, 16, 32 * 1024); },
      [](const Options& o) { return show_size(o.small_max); }},
     {Id::ArenaSize, "arena_size", "NUMA_AGENT_ARENA_SIZE", "size", "16G", "bytes",

@@ -14,6 +14,24 @@ namespace numa_agent::pool {
 namespace {
 constexpr std::size_t kPageBytes = 4096;
 
+// A node's lists of empty spans (or groups): hot ones keep their pages, cold ones gave them back.
+void push_empty(Span*& list, std::size_t& count, Span* s) {
+  s->next = list;
+  list = s;
+  ++count;
+}
+// A hot one if any (its pages are still there), else a cold one, else nullptr.
+Span* pop_empty(Span*& hot, std::size_t& hot_count, Span*& cold, std::size_t& cold_count) {
+  const bool from_hot = hot != nullptr;
+  Span*& list = from_hot ? hot : cold;
+  Span* s = list;
+  if (s) {
+    list = s->next;
+    --(from_hot ? hot_count : cold_count);
+  }
+  return s;
+}
+
 // Restores errno on scope exit: free() must preserve it and malloc must not leak the errno of a
 // failed mbind into a successful allocation.
 struct ErrnoGuard {
@@ -188,14 +206,8 @@ bool PoolAllocator::grow_node_locked(NodeArena& a) {
 }
 
 Span* PoolAllocator::take_span_locked(NodeArena& a) {
-  Span* s = a.free_spans;
-  if (s) {
-    a.free_spans = s->next;
-    --a.free_span_count;
-  } else if ((s = a.cold_spans)) {
-    a.cold_spans = s->next;
-    --a.cold_span_count;
-  } else {
+  Span* s = pop_empty(a.free_spans, a.free_span_count, a.cold_spans, a.cold_span_count);
+  if (!s) {
     if (a.span_cursor == a.span_limit && !grow_node_locked(a)) return nullptr;
     s = span_of(a.span_cursor);
     a.span_cursor += kSpanBytes;
@@ -214,6 +226,40 @@ Span* PoolAllocator::acquire_span(int node) {
   return take_span_locked(a);
 }
 
+// An empty group: a released one (hot first), else kGroupPieces never-used spans of the newest
+// chunk, made a group here for good.
+Span* PoolAllocator::take_group_locked(NodeArena& a) {
+  Span* s = pop_empty(a.free_groups, a.free_group_count, a.cold_groups, a.cold_group_count);
+  if (!s) {
+    if (static_cast<std::size_t>(a.span_limit - a.span_cursor) < kGroupPieces * kSpanBytes) {
+      // Too few left in this chunk for a group: they serve single spans.
+      for (; a.span_cursor < a.span_limit; a.span_cursor += kSpanBytes)
+        push_empty(a.free_spans, a.free_span_count, span_of(a.span_cursor));
+      if (!grow_node_locked(a)) return nullptr;
+    }
+    s = span_of(a.span_cursor);
+    a.span_cursor += kGroupPieces * kSpanBytes;
+    s->pieces = kGroupPieces;
+    for (unsigned i = 1; i < kGroupPieces; ++i) {
+      NUMA_AGENT_ASSERT(s[i].kind == SpanKind::Unused);
+      s[i].kind = SpanKind::Follower;
+      s[i].lead_back = static_cast<std::uint8_t>(i);
+    }
+  }
+  NUMA_AGENT_ASSERT(s->kind == SpanKind::Unused && s->pieces == kGroupPieces);
+  NUMA_AGENT_ASSERT(s->owner.load(std::memory_order_relaxed) == nullptr);
+  s->next = s->prev = nullptr;
+  s->decommitted = 0;
+  a.spans_in_use += kGroupPieces;
+  return s;
+}
+
+Span* PoolAllocator::acquire_group(int node) {
+  NodeArena& a = nodes_[node];
+  std::lock_guard g(a.lock);
+  return take_group_locked(a);
+}
+
 void PoolAllocator::release_span(Heap* h, Span* s) {
   NUMA_AGENT_ASSERT(s->owner.load(std::memory_order_relaxed) == h);   // only the owner gives a span back
   NUMA_AGENT_ASSERT(s->used == 0);   // no block of it is live
@@ -226,27 +272,27 @@ void PoolAllocator::release_span(Heap* h, Span* s) {
   s->full = 0;
   s->prev = nullptr;
   ++h->counters.spans_released;
+  // A group goes back whole to the node's group lists, a span to the span lists.
+  const bool group = s->pieces > 1;
   std::unique_lock g(a.lock);
-  --a.spans_in_use;
-  if (a.free_span_count >= kHotFreeSpans && os_.decommit) {
+  a.spans_in_use -= s->pieces;
+  if (a.free_span_count + a.free_group_count * kGroupPieces >= kHotFreeSpans && os_.decommit) {
     // Enough empty spans stay ready; give this one's pages back (outside the lock).
     g.unlock();
     {
       ErrnoGuard keep_errno;
-      if (os_.decommit(span_base(s), kSpanBytes) == 0) s->decommitted = 1;
+      if (os_.decommit(span_base(s), s->pieces * kSpanBytes) == 0) s->decommitted = 1;
     }
     g.lock();
     if (s->decommitted) {
-      ++a.spans_decommitted;
-      s->next = a.cold_spans;
-      a.cold_spans = s;
-      ++a.cold_span_count;
+      a.spans_decommitted += s->pieces;
+      if (group) push_empty(a.cold_groups, a.cold_group_count, s);
+      else push_empty(a.cold_spans, a.cold_span_count, s);
       return;
     }
   }
-  s->next = a.free_spans;
-  a.free_spans = s;
-  ++a.free_span_count;
+  if (group) push_empty(a.free_groups, a.free_group_count, s);
+  else push_empty(a.free_spans, a.free_span_count, s);
 }
 
 // ---- heaps ----------------------------------------------------------------------------------
@@ -410,6 +456,11 @@ void PoolAllocator::span_gained_free(Heap* h, Span* s) {
   }
   // Empty and not current (a current span holds one extra count): it is on the available list.
   NUMA_AGENT_ASSERT(s->used == 0 && h->current[s->cls] != s);
+  // The class's only available span stays, blocks carved: a class whose few live blocks come and
+  // go (1..32 KiB classes hold 2..51 blocks a span) would otherwise give the span to the node and
+  // take one back, lock, carving and slow paths each time, at every few allocations. At most one
+  // empty span per class waits: it is alone on its list when kept, so a second never is.
+  if (s->prev == nullptr && s->next == nullptr) return;
   unlink_available(h, s);
   ErrnoGuard keep_errno;
   release_span(h, s);
@@ -442,6 +493,10 @@ void PoolAllocator::flush_outbox(Heap* h) {
 // A block in an outbox is still counted as used by its span, so the span and its owner stay put
 // until the chain is pushed.
 void PoolAllocator::free_remote(Heap* h, Span* s, void* p) {
+  if (s->kind == SpanKind::Follower) {   // a group's block: its leader owns it
+    s = s - s->lead_back;
+    if (s->owner.load(std::memory_order_relaxed) == h) return local_free_slow(h, s, static_cast<Block*>(p));
+  }
   Heap* owner = s->owner.load(std::memory_order_acquire);
   if (NUMA_AGENT_UNLIKELY(owner == nullptr)) return;   // not a live block (double free): keep it out
   NUMA_AGENT_ASSERT(owner != h);
@@ -491,19 +546,21 @@ void PoolAllocator::collect_remote(Heap* h) {
       Block* b = lane[i];
       Block* next = b->next;   // read before the free below reuses the word
       ++h->counters.remote_frees_collected;
-      local_free_slow(h, span_of(b), b);
+      local_free_slow(h, block_span(b), b);
       if (next) lane[i++] = next;
       else lane[i] = lane[--lanes];
     }
   }
 }
 
-// Cuts up to one page of fresh blocks (fewer when sampling needs a finer grain) from the span's
-// never-used tail, so a new span costs one page of RSS, not 64 KiB.
+// Cuts up to one page of fresh blocks, and at least kMinCarveBlocks (fewer when sampling needs a
+// finer grain), from the span's never-used tail, so a new span of small blocks costs one page of
+// RSS, not 64 KiB, and one of 4..32 KiB blocks does not take the slow path for every block.
 void PoolAllocator::carve(Heap* h, Span* s) {
+  constexpr std::size_t kMinCarveBlocks = 4;   // a carve touches one page per block: <= 4 pages ahead
   const std::size_t bs = s->block_bytes;
   const std::size_t left = (s->carve_limit - s->carved) / bs;
-  std::size_t batch = std::max<std::size_t>(1, kPageBytes / bs);
+  std::size_t batch = std::max<std::size_t>(kMinCarveBlocks, kPageBytes / bs);
   if (sample_bytes_) batch = std::min<std::size_t>(batch, std::max<std::uint64_t>(1, sample_bytes_ / bs));
   batch = std::min(batch, left);
   char* first = span_base(s) + s->carved;
@@ -542,14 +599,14 @@ void* PoolAllocator::refill(Heap* h, unsigned cls) {
       NUMA_AGENT_ASSERT(s->cls == cls && !s->full);
       unlink_available(h, s);
     } else {
-      s = acquire_span(h->node);
+      s = class_uses_group(cls) ? acquire_group(h->node) : acquire_span(h->node);
       if (!s) return nullptr;
       ++h->counters.spans_acquired;
       s->kind = SpanKind::Small;
       s->cls = static_cast<std::uint16_t>(cls);
       s->block_bytes = static_cast<std::uint32_t>(class_bytes(cls));
       s->carved = 0;
-      s->carve_limit = static_cast<std::uint32_t>(kSpanBytes / class_bytes(cls) * class_bytes(cls));
+      s->carve_limit = static_cast<std::uint32_t>(class_span_bytes(cls) / class_bytes(cls) * class_bytes(cls));
       s->free = nullptr;
       s->used = 0;
       s->full = 0;

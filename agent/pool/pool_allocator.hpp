@@ -5,7 +5,12 @@
 // each bound to its node (mbind preferred) before anything touches it. A chunk is 64 spans of
 // 64 KiB; span 0 holds the chunk's span table (one 64-byte Span record per span), so the record of
 // any block is found from its address alone and lives on the block's node. Every other span
-// serves one size class for one heap.
+// serves one size class for one heap. Classes above 4 KiB would fit only 2..12 blocks in a span, so
+// a span of theirs is a group of kGroupPieces adjacent spans under the first one's record (the
+// leader); the other records (followers) point back to it and never own anything, so a free of a
+// block that starts in a follower misses the fast path's owner test and is redirected out of line.
+// A group is formed from never-used spans and stays a group for ever (released whole, reused
+// whole), so a follower's record never changes under a concurrent free.
 //
 // Heaps. A heap belongs to one thread at a time and to one node for ever. Its fast path pops the
 // current span's free list (malloc) and pushes onto the owning span's free list (free by the
@@ -52,6 +57,13 @@ inline constexpr unsigned kSpanShift = 16;
 inline constexpr std::size_t kChunkBytes = 4 * 1024 * 1024;
 inline constexpr unsigned kSpansPerChunk = kChunkBytes / kSpanBytes;
 inline constexpr std::size_t kHotFreeSpans = 256;   // empty spans kept committed per node (16 MiB)
+inline constexpr unsigned kGroupPieces = 4;          // spans in a group of a class above 4 KiB
+inline constexpr std::size_t kGroupMinBlock = 4096;  // classes above this use groups
+inline constexpr bool class_uses_group(unsigned cls) { return class_bytes(cls) > kGroupMinBlock; }
+// Bytes of one span (or group) of the class: what its blocks are cut from.
+inline constexpr std::size_t class_span_bytes(unsigned cls) {
+  return class_uses_group(cls) ? kGroupPieces * kSpanBytes : kSpanBytes;
+}
 
 struct Heap;
 
@@ -63,7 +75,7 @@ struct Block {
   Block* next_chain;
 };
 
-enum class SpanKind : std::uint8_t { Unused, Small, HeapStore, ChunkHeader };
+enum class SpanKind : std::uint8_t { Unused, Small, HeapStore, ChunkHeader, Follower };
 
 // One record per 64 KiB span, in the chunk's header span. 64 bytes: one cache line.
 struct alignas(64) Span {
@@ -77,6 +89,8 @@ struct alignas(64) Span {
   std::uint32_t carved = 0;           // bytes from the span start already cut into blocks
   std::uint32_t carve_limit = 0;      // bytes of whole blocks the span holds
   std::uint8_t decommitted = 0;       // pages given back while the span sat unused
+  std::uint8_t pieces = 1;            // spans under this record: kGroupPieces for a group's leader
+  std::uint8_t lead_back = 0;         // Follower: records back to its group's leader
   Span* prev = nullptr;               // heap's per-class available list, or node's free list
   Span* next = nullptr;
 };
@@ -176,6 +190,12 @@ struct NodeArena {
   std::size_t free_span_count = 0;
   Span* cold_spans = nullptr;
   std::size_t cold_span_count = 0;
+  // Empty groups (leaders), hot and cold as the single spans, counted in spans against the same
+  // limit. A chunk's never-used spans too few for a group go to free_spans.
+  Span* free_groups = nullptr;
+  std::size_t free_group_count = 0;
+  Span* cold_groups = nullptr;
+  std::size_t cold_group_count = 0;
   char* heap_cursor = nullptr;  // carving heaps out of a HeapStore span
   char* heap_limit = nullptr;
   Heap* heaps = nullptr;
@@ -252,8 +272,11 @@ class PoolAllocator {
     auto* chunk = reinterpret_cast<ChunkHeader*>(a & ~(kChunkBytes - 1));
     return &chunk->spans[(a >> kSpanShift) & (kSpansPerChunk - 1)];
   }
+  // The record that holds p's block: its span's, or its group leader's.
+  static Span* block_span(const void* p) { return leader(span_of(p)); }
+  static Span* leader(Span* s) { return NUMA_AGENT_UNLIKELY(s->kind == SpanKind::Follower) ? s - s->lead_back : s; }
   // Usable bytes of a block this allocator owns.
-  static std::size_t block_bytes(const void* p) { return span_of(p)->block_bytes; }
+  static std::size_t block_bytes(const void* p) { return block_span(p)->block_bytes; }
 
   // ---- slow paths (out of line) ---------------------------------------------------------
   // Serves n bytes when try_alloc missed: attaches a heap, collects remote frees, takes a new
@@ -332,6 +355,8 @@ class PoolAllocator {
   void release_span(Heap* h, Span* s);
   Span* acquire_span(int node);
   Span* take_span_locked(NodeArena& arena);
+  Span* acquire_group(int node);
+  Span* take_group_locked(NodeArena& arena);
   bool grow_node_locked(NodeArena& arena);
   Heap* new_heap(NodeArena& arena, int node);
   void abandon(Heap* h);

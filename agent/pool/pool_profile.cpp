@@ -101,6 +101,8 @@ nlohmann::json node_json(const PoolAllocator& pool, int index, const HeapCounter
   j["span_bytes_in_use"] = a.spans_in_use * kSpanBytes;
   j["free_spans"] = a.free_span_count;
   j["cold_spans"] = a.cold_span_count;
+  j["free_groups"] = a.free_group_count;   // empty groups of kGroupPieces spans (classes above 4 KiB)
+  j["cold_groups"] = a.cold_group_count;
   j["spans_decommitted"] = a.spans_decommitted;
   j["heaps_created"] = a.heaps_created;
   j["heaps_adopted"] = a.heaps_adopted;

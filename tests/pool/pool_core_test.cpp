@@ -10,6 +10,7 @@
 #include <set>
 #include <unordered_set>
 
+#include "agent/pool/pool_profile.hpp"
 #include "fake_machine.hpp"
 
 using namespace numa_agent;
@@ -274,6 +275,210 @@ TEST_CASE("beyond the hot limit empty spans give their pages back, and are taken
   CHECK(a.free_span_count == 0);
   CHECK(a.cold_span_count < decommitted);
   for (void* p : blocks) TestFamily::free(p);
+}
+
+// Medium classes hold few blocks a span (16 KiB: 16 in a group of 4 spans), so their spans empty
+// at every few frees.
+TEST_CASE("a class's only available span stays with its heap when it empties, and the next thread of the heap reuses it", "[pool]") {
+  PoolConfig config = default_pool_config();
+  config.small_max = kMaxClassBytes;
+  FakeMachine m(1, config);
+  constexpr std::size_t kBytes = 16 * 1024;
+  const std::size_t kPerSpan = class_span_bytes(class_of(kBytes)) / kBytes;
+  const std::size_t kPieces = class_span_bytes(class_of(kBytes)) / kSpanBytes;
+  Heap* heap = nullptr;
+  std::vector<void*> first_span;
+  std::set<void*> kept;
+  m.on_thread(0, [&] {
+    // Three spans' worth: the first two end full, the third is current.
+    std::vector<void*> blocks;
+    for (std::size_t i = 0; i < 3 * kPerSpan; ++i) {
+      blocks.push_back(TestFamily::malloc(kBytes));
+      std::memset(blocks.back(), 0x5a, kBytes);
+    }
+    heap = tl_test_heap;
+    REQUIRE(PoolAllocator::block_span(blocks[0]) != PoolAllocator::block_span(blocks[kPerSpan]));
+    const auto in_use = m.pool().node(0).spans_in_use;
+    // The first span empties while it is the class's only available span: it stays.
+    for (std::size_t i = 0; i < kPerSpan; ++i) TestFamily::free(blocks[i]);
+    CHECK(heap->counters.spans_released == 0);
+    CHECK(m.pool().node(0).spans_in_use == in_use);
+    // The second empties behind it on the list: it goes back to the node.
+    for (std::size_t i = kPerSpan; i < 2 * kPerSpan; ++i) TestFamily::free(blocks[i]);
+    CHECK(heap->counters.spans_released == 1);
+    CHECK(m.pool().node(0).spans_in_use == in_use - kPieces);
+    kept.insert(blocks.begin(), blocks.begin() + kPerSpan);
+    for (std::size_t i = 2 * kPerSpan; i < blocks.size(); ++i) TestFamily::free(blocks[i]);
+  });
+  // The heap is abandoned with its kept span; the next thread of the node adopts it and is served
+  // the kept span's blocks, already carved, without taking a span from the node.
+  m.on_thread(1, [&] {
+    REQUIRE(TestFamily::malloc(16) != nullptr);
+    REQUIRE(tl_test_heap == heap);
+    const auto acquired = heap->counters.spans_acquired;
+    std::set<void*> got;
+    for (std::size_t i = 0; i < kPerSpan; ++i) {
+      void* p = TestFamily::malloc(kBytes);
+      std::memset(p, 0xa5, kBytes);   // the whole block is usable
+      got.insert(p);
+    }
+    std::size_t reused = 0;
+    for (void* p : kept) reused += got.count(p);
+    CHECK(reused == kPerSpan);
+    CHECK(heap->counters.spans_acquired == acquired);   // the kept span became current: no new one
+    for (void* p : got) TestFamily::free(p);
+  });
+}
+
+TEST_CASE("a fresh span of 4..32 KiB blocks is cut four blocks at a time, not one per slow path", "[pool]") {
+  PoolConfig config = default_pool_config();
+  config.small_max = kMaxClassBytes;
+  FakeMachine m(1, config);
+  for (std::size_t bytes : {std::size_t{4096}, std::size_t{8192}, std::size_t{32768}}) {
+    const std::size_t per_span = class_span_bytes(class_of(bytes)) / bytes;
+    m.on_thread(0, [&] {
+      REQUIRE(TestFamily::malloc(16) != nullptr);   // take a heap first
+      const auto slow_before = tl_test_heap->counters.slow_allocs;
+      std::vector<void*> blocks;
+      for (std::size_t i = 0; i < per_span; ++i) blocks.push_back(TestFamily::malloc(bytes));
+      std::set<void*> distinct(blocks.begin(), blocks.end());
+      REQUIRE(distinct.size() == per_span);
+      for (void* p : blocks) REQUIRE(PoolAllocator::block_span(p) == PoolAllocator::block_span(blocks[0]));
+      // One slow path per 4 blocks.
+      CHECK(tl_test_heap->counters.slow_allocs - slow_before == (per_span + 3) / 4);
+      for (void* p : blocks) TestFamily::free(p);
+    });
+  }
+}
+
+TEST_CASE("blocks above 4 KiB come from groups of spans: freed by their owner or another thread, usable, aligned, the group reused whole", "[pool]") {
+  PoolConfig config = default_pool_config();
+  config.small_max = kMaxClassBytes;
+  FakeMachine m(2, config);
+  constexpr std::size_t kBytes = 20 * 1024;                              // 12 blocks a group
+  const std::size_t kPerGroup = class_span_bytes(class_of(kBytes)) / kBytes;
+  REQUIRE(kPerGroup == kGroupPieces * kSpanBytes / kBytes);
+  Heap* owner_heap = nullptr;
+  std::vector<void*> blocks;
+  std::atomic<int> phase{0};
+  std::uint64_t chunks = 0;
+  std::thread owner([&] {
+    tl_fake_cpu = m.first_cpu_of(1);
+    for (std::size_t i = 0; i < 3 * kPerGroup; ++i) {
+      blocks.push_back(TestFamily::malloc(kBytes));
+      fill(blocks.back(), kBytes, static_cast<unsigned>(i));
+      REQUIRE(TestFamily::usable_size(blocks.back()) == kBytes);
+      REQUIRE(m.pool().node_of(blocks.back()) == 1);
+    }
+    owner_heap = tl_test_heap;
+    // A group's blocks share its leader's record, followers included.
+    std::size_t in_followers = 0;
+    for (std::size_t i = 0; i < kPerGroup; ++i) {
+      REQUIRE(PoolAllocator::block_span(blocks[i]) == PoolAllocator::block_span(blocks[0]));
+      in_followers += PoolAllocator::span_of(blocks[i]) != PoolAllocator::block_span(blocks[i]);
+    }
+    CHECK(in_followers >= kPerGroup / 2);
+    // The owner frees the even blocks (fast path or redirected from a follower) ...
+    for (std::size_t i = 0; i < blocks.size(); i += 2) {
+      REQUIRE(check(blocks[i], kBytes, static_cast<unsigned>(i)));
+      TestFamily::free(blocks[i]);
+    }
+    phase = 1;
+    while (phase.load() != 2) std::this_thread::yield();
+    // ... another thread freed the odd ones; they are collected and handed out again.
+    std::set<void*> freed(blocks.begin(), blocks.end());
+    std::vector<void*> again;
+    for (std::size_t i = 0; i < blocks.size(); ++i) again.push_back(TestFamily::malloc(kBytes));
+    std::size_t reused = 0;
+    for (void* p : again) reused += freed.count(p);
+    CHECK(reused == blocks.size());
+    CHECK(owner_heap->counters.remote_frees_collected == blocks.size() / 2);
+    for (void* p : again) TestFamily::free(p);
+    chunks = m.pool().node(1).chunks_committed;
+    m.pool().thread_exit(&tl_test_heap);
+  });
+  while (phase.load() != 1) std::this_thread::yield();
+  std::thread freer([&] {
+    tl_fake_cpu = 0;
+    TestFamily::free(TestFamily::malloc(16));
+    for (std::size_t i = 1; i < blocks.size(); i += 2) {
+      REQUIRE(check(blocks[i], kBytes, static_cast<unsigned>(i)));
+      TestFamily::free(blocks[i]);
+    }
+    m.pool().thread_exit(&tl_test_heap);   // pushes what its outbox still holds
+  });
+  freer.join();
+  phase = 2;
+  owner.join();
+  const auto& node = m.pool().node(1);
+  CHECK(node.free_group_count + node.cold_group_count >= 1);   // empty groups went back whole
+  const auto profile = started_pools_json(m.pool());            // and the profile says how many
+  CHECK(profile["nodes"][1]["free_groups"].get<std::size_t>() == node.free_group_count);
+  CHECK(profile["nodes"][1]["cold_groups"].get<std::size_t>() == node.cold_group_count);
+  // Another grouped class on the node reuses them: no new chunk; aligned requests are aligned.
+  m.on_thread(m.first_cpu_of(1), [&] {
+    std::vector<void*> v;
+    for (std::size_t i = 0; i < 2 * kPerGroup; ++i) {
+      void* p = TestFamily::aligned_alloc(8192, 8192);
+      REQUIRE(aligned(p, 8192));
+      REQUIRE(m.pool().owns(p));
+      fill(p, 8192, 7);
+      v.push_back(p);
+    }
+    for (void* p : v) TestFamily::free(p);
+  });
+  CHECK(node.chunks_committed == chunks);
+}
+
+TEST_CASE("blocks freed into the heap of an exited thread wait for its next thread, which reuses them", "[pool]") {
+  FakeMachine m(1);
+  constexpr int kBlocks = 100;   // three full chains of 32 and 4 left in the freer's outbox
+  std::vector<void*> blocks;
+  Heap* exited = nullptr;
+  Heap* freer_heap = nullptr;
+  std::atomic<int> phase{0};
+  std::thread owner([&] {
+    for (int i = 0; i < kBlocks; ++i) {
+      blocks.push_back(TestFamily::malloc(48));
+      fill(blocks.back(), 48, static_cast<unsigned>(i));
+    }
+    exited = tl_test_heap;
+    phase = 1;
+    while (phase.load() != 2) std::this_thread::yield();
+    m.pool().thread_exit(&tl_test_heap);
+  });
+  std::thread freer([&] {
+    while (phase.load() != 1) std::this_thread::yield();
+    TestFamily::free(TestFamily::malloc(16));   // its own heap: the owner's is still taken
+    freer_heap = tl_test_heap;
+    REQUIRE(freer_heap != exited);
+    phase = 2;
+    owner.join();
+    REQUIRE(exited->state == HeapState::Abandoned);
+    for (int i = 0; i < kBlocks; ++i) {
+      REQUIRE(check(blocks[static_cast<std::size_t>(i)], 48, static_cast<unsigned>(i)));
+      TestFamily::free(blocks[static_cast<std::size_t>(i)]);
+    }
+    m.pool().thread_exit(&tl_test_heap);   // the last 4 leave its outbox here
+  });
+  freer.join();
+  REQUIRE(exited->remote_free.load() != nullptr);
+  REQUIRE(exited->counters.remote_frees_collected == 0);   // nobody owns it: nothing collected yet
+  // The freer's heap was abandoned last, so the first new thread takes it; a second one, started
+  // while the first still holds it, adopts the exited heap, collects all 100 and hands them out.
+  m.on_thread(0, [&] {
+    TestFamily::free(TestFamily::malloc(16));
+    REQUIRE(tl_test_heap == freer_heap);
+    m.on_thread(1, [&] {
+      REQUIRE(TestFamily::malloc(16) != nullptr);
+      REQUIRE(tl_test_heap == exited);
+      std::set<void*> freed(blocks.begin(), blocks.end());
+      std::size_t reused = 0;
+      for (int i = 0; i < 2 * kBlocks; ++i) reused += freed.count(TestFamily::malloc(48));
+      CHECK(exited->counters.remote_frees_collected == kBlocks);
+      CHECK(reused == kBlocks);
+    });
+  });
 }
 
 TEST_CASE("a block freed by another thread goes back to its owner without a lock", "[pool]") {

@@ -129,7 +129,8 @@ TEST_CASE("jemalloc as the real allocator: foreign pointers go to it, output unc
       "[t.start() for t in ts]; [t.join() for t in ts]\n"
       "print(sorted(o), len({str(i): i for i in range(100000)}))\n";
   ProgramResult plain = run_program({"/usr/bin/python3", "-c", script}, {.env = {{"PYTHONMALLOC", "malloc"}, {"LD_PRELOAD", jemalloc}}});
-  AgentRun agent = run_with_profiles({"/usr/bin/python3", "-c", script}, {{"PYTHONMALLOC", "malloc"}, {"LD_PRELOAD", jemalloc}});
+  AgentRun agent = run_with_profiles({"/usr/bin/python3", "-c", script},
+                                     {{"PYTHONMALLOC", "malloc"}, {"LD_PRELOAD", jemalloc}, {"NUMA_AGENT_SMALL_MAX", "1k"}});
   INFO(agent.outcome.err);
   REQUIRE(plain.status == 0);
   REQUIRE(agent.outcome.status == 0);
