@@ -17,7 +17,7 @@ TEST_CASE("defaults come from the table") {
   CHECK(o.log == LogLevel::Warn);
   CHECK(o.profile.empty());
   CHECK(o.pools);
-  CHECK(o.small_max == 1024);
+  CHECK(o.small_max == 32 * 1024);
   CHECK(o.arena_size == (std::size_t{16} << 30));
   CHECK(o.sample == 0);
   for (const auto& spec : option_table()) {
@@ -61,10 +61,10 @@ TEST_CASE("each bad value gives one warning naming the variable, the value and t
       {"NUMA_AGENT_PIN_MAIN", "maybe", "not one of auto, start, no", "auto"},
       {"NUMA_AGENT_LOG", "loud", "not one of off", "warn"},
       {"NUMA_AGENT_POOLS", "", "not a boolean", "1"},
-      {"NUMA_AGENT_SMALL_MAX", "8", "outside 16..32k", "1024"},
-      {"NUMA_AGENT_SMALL_MAX", "1M", "outside", "1024"},
-      {"NUMA_AGENT_SMALL_MAX", "-5", "not a size", "1024"},
-      {"NUMA_AGENT_SMALL_MAX", "12q", "not a size", "1024"},
+      {"NUMA_AGENT_SMALL_MAX", "8", "outside 16..32k", "32k"},
+      {"NUMA_AGENT_SMALL_MAX", "1M", "outside", "32k"},
+      {"NUMA_AGENT_SMALL_MAX", "-5", "not a size", "32k"},
+      {"NUMA_AGENT_SMALL_MAX", "12q", "not a size", "32k"},
       {"NUMA_AGENT_ARENA_SIZE", "99999999999999999999", "not a size", "16G"},
       {"NUMA_AGENT_ARENA_SIZE", "20000000T", "not a size", "16G"},
       {"NUMA_AGENT_SAMPLE", "often", "not a size", "0"},
@@ -141,7 +141,7 @@ TEST_CASE("the README table lists every option with its default") {
   }
   CHECK(md.find("| `NUMA_AGENT_PIN` | policy \\| CPU expression | `spread` |") != std::string::npos);
   std::string desc = describe_options(default_options());
-  CHECK(desc.find("NUMA_AGENT_SMALL_MAX=1k") != std::string::npos);
+  CHECK(desc.find("NUMA_AGENT_SMALL_MAX=32k") != std::string::npos);
 }
 
 // ---- warning lines are one printable line whatever the value holds ----------------------------
