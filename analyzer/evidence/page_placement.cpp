@@ -244,8 +244,9 @@ void PagePlacement::finish(Evidence& evidence) {
   place_samples(evidence);   // those drained after the program ended
   Recording& rec = evidence.recording;
   rec.mappings = mapping_records(evidence.mappings.numa_maps, evidence.mappings.maps, *machine_);
-  for (const auto& [start, m] : freed_) {
-    auto same = std::find_if(rec.mappings.begin(), rec.mappings.end(), [&](const MappingRecord& o) { return o.start == start; });
+  for (const auto& kept : freed_) {
+    const MappingRecord& m = kept.second;
+    auto same = std::find_if(rec.mappings.begin(), rec.mappings.end(), [&](const MappingRecord& o) { return o.start == m.start; });
     if (same != rec.mappings.end() && resident_pages(*same) < resident_pages(m)) *same = m, ++freed_kept_;
     else if (same == rec.mappings.end() && !overlaps_any(m, rec.mappings)) rec.mappings.push_back(m), ++freed_kept_;
   }
