@@ -1,7 +1,7 @@
 // numa-analyze apply -- ./app args: record under the agent, plan, run again under the agent with
 // the plan (recorded), then compare the two recordings side by side.
-// Exit (commands.hpp): 0 compared (or nothing to apply: an empty plan), 1 the plan made the score
-// worse by more than --fail-if-worse points (compare's gate), 2 bad usage or a recording that
+// Exit (commands.hpp): 0 compared (or nothing to apply: an empty plan; or a run without a score,
+// said so), 1 the plan made the score worse by more than --fail-if-worse points (compare's gate), 2 bad usage or a recording that
 // cannot be read back, 3 a step could not be done (the program or a recording failed).
 #include <cstdio>
 #include <memory>
@@ -92,10 +92,29 @@ int run_apply(const ApplyArgs& args) {
                 e.contains("expected_remote_share") ? percent(e["expected_remote_share"].get<double>()).c_str() : "?");
   }
   std::fflush(stdout);
-  char worse[32];
-  std::snprintf(worse, sizeof worse, "%g", args.fail_if_worse);
-  const int compared = run_self({"compare", before, after, "--fail-if-worse", worse});
+  // Without a score on one side the gate cannot say "worse": compare side by side, say why, exit 0.
+  // (The after run can lack one when its evidence covers too little of its memory.)
+  std::string unscored;
+  try {
+    for (const auto* path : {&before, &after})
+      if (const auto report = load_report_model(*path); !report.contains("score") || report["score"].is_null())
+        unscored = *path;
+  } catch (const ReportInputError& e) {
+    print_error(e.what());
+    return kExitBadInput;
+  }
+  std::vector<std::string> compare{"compare", before, after};
+  if (unscored.empty()) {
+    char worse[32];
+    std::snprintf(worse, sizeof worse, "%g", args.fail_if_worse);
+    compare.insert(compare.end(), {"--fail-if-worse", worse});
+  }
+  const int compared = run_self(compare);
   if (compared < 0) return kExitFailed;
+  if (!unscored.empty())
+    std::printf("apply: %s has no score (its access evidence covers too little of its memory): the plan's effect "
+                "is not measured, so the --fail-if-worse gate was not applied\n",
+                unscored.c_str());
   return compared;
 }
 
