@@ -21,11 +21,12 @@ namespace {
 
 constexpr std::uint64_t kMs = 1'000'000;
 
-WatchpointScheduler make(double rate, std::uint64_t window_ns = 50 * kMs, bool adaptive = false) {
+WatchpointScheduler make(double rate, std::uint64_t window_ns = 50 * kMs, bool adaptive = false, bool broadcast = false) {
   WatchSchedulerConfig c;
   c.probes_per_second = rate;
   c.window_ns = window_ns;
   c.adaptive = adaptive;
+  c.broadcast = broadcast;
   c.seed = 7;
   auto s = WatchpointScheduler::create(c);
   REQUIRE(s);
@@ -376,17 +377,7 @@ TEST_CASE("the adaptive window follows the times to hit, within its bounds") {
 }
 
 namespace {
-WatchpointScheduler make_broadcast(double rate, std::uint64_t window_ns = 50 * kMs) {
-  WatchSchedulerConfig c;
-  c.probes_per_second = rate;
-  c.window_ns = window_ns;
-  c.adaptive = false;
-  c.broadcast = true;
-  c.seed = 7;
-  auto s = WatchpointScheduler::create(c);
-  REQUIRE(s);
-  return std::move(*s);
-}
+WatchpointScheduler make_broadcast(double rate, std::uint64_t window_ns = 50 * kMs) { return make(rate, window_ns, false, true); }
 }  // namespace
 
 TEST_CASE("broadcast: each slot watches one word on every thread and the first to touch it wins it") {
