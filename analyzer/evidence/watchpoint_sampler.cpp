@@ -366,6 +366,7 @@ void WatchpointSampler::arm(std::vector<WatchAim> aims) {
       if (-rc != ESRCH) refuse(-rc);   // ESRCH: the thread is exiting; churn, not refusal
       continue;
     }
+    scheduler_.armed(aim, os::monotonic_ns());
     slot.addr = aim.addr;
     slot.aim_node = aim_nodes[i];
     ++counters_.armed;

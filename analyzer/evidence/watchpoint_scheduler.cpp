@@ -197,6 +197,15 @@ void WatchpointScheduler::plan_broadcast(std::uint64_t now_ns, Plan& plan) {
     if (const Slot* s = slot_of(e.tid, e.slot); s && !s->armed) plan.release.push_back(e);
 }
 
+void WatchpointScheduler::armed(const WatchAim& aim, std::uint64_t armed_ns) {
+  // The window keeps its length (broadcast: the probe keeps its end), so a late arm is armed less.
+  if (Slot* s = slot_of(aim.tid, aim.slot); s && s->armed && s->addr == aim.addr && armed_ns > s->aimed_ns) {
+    const std::uint64_t late = armed_ns - s->aimed_ns;
+    s->aimed_ns = armed_ns;
+    if (config_.broadcast) s->window_ns = s->window_ns > late ? s->window_ns - late : 1;
+  }
+}
+
 void WatchpointScheduler::refused(const WatchAim& aim) {
   if (Slot* s = slot_of(aim.tid, aim.slot); s && s->armed && s->addr == aim.addr) s->armed = false;
   ++counters_.refused;

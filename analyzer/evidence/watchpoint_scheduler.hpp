@@ -114,6 +114,11 @@ class WatchpointScheduler {
   };
   // At `now_ns`: windows that ended become cold; free slots get aims while tokens last.
   Plan plan(std::uint64_t now_ns);
+  // The aim's breakpoint is armed since `armed_ns` (the re-aim returned). Its time to hit and its
+  // exposure count from then, not from the plan: a re-aim of a running thread waits for an IPI
+  // (milliseconds per thread in a TCG guest, one thread after another), and counting that wait as
+  // exposure weighs down the words touched soonest.
+  void armed(const WatchAim& aim, std::uint64_t armed_ns);
   // The aim could not be armed (errno); its slot is free again.
   void refused(const WatchAim& aim);
   // The aim's page is not resident: its slot is free again.

@@ -463,3 +463,39 @@ TEST_CASE("broadcast: a retarget moves the word of every thread, a non-resident 
     if (a.slot == dropped_slot) reaimed.insert(a.tid);
   CHECK(reaimed == std::set<int>{1, 2});
 }
+
+TEST_CASE("times to hit and exposures count from when a breakpoint was armed, not from the plan") {
+  // A re-aim waits for an IPI per thread: in a TCG guest milliseconds, one thread after another.
+  auto s = make(1e6, 50 * kMs);
+  s.set_regions({{0x400000, 0x400000 + 64 * 4096, 64 * 4096}});
+  s.add_thread(1);
+  auto p = s.plan(0);
+  REQUIRE(p.aims.size() == 4);
+  for (const auto& a : p.aims) s.armed(a, 8 * kMs);
+  auto h = s.hit(1, p.aims[0].addr, 0, 20 * kMs);
+  REQUIRE(h);
+  CHECK(h->time_to_hit_ns == 12 * kMs);
+  CHECK(s.plan(55 * kMs).cold.empty());   // armed at 8 ms: its 50 ms window ends at 58 ms
+  auto q = s.plan(58 * kMs);
+  REQUIRE(q.cold.size() == 3);
+  for (const auto& c : q.cold) CHECK(c.window_ns == 50 * kMs);
+
+  auto b = make_broadcast(1e6, 50 * kMs);
+  b.set_regions({{0x400000, 0x400000 + 64 * 4096, 64 * 4096}});
+  b.add_thread(10);
+  b.add_thread(11);
+  auto bp = b.plan(0);
+  std::uint64_t slot0 = 0, slot1 = 0;
+  for (const auto& a : bp.aims) {
+    b.armed(a, (a.tid == 10 ? 8 : 16) * kMs);
+    (a.slot == 0 ? slot0 : slot1) = a.addr;
+  }
+  auto bh = b.hit(11, slot0, 2, 30 * kMs);   // 11 touches slot 0's word 14 ms after it was armed
+  REQUIRE(bh);
+  CHECK(bh->time_to_hit_ns == 14 * kMs);
+  std::map<std::pair<int, std::uint64_t>, std::uint64_t> cold;
+  for (const auto& c : b.plan(50 * kMs).cold) cold[{c.tid, c.addr}] = c.window_ns;
+  CHECK(cold[{10, slot0}] == 22 * kMs);   // armed from 8 ms until 11's hit at 30 ms
+  CHECK(cold[{10, slot1}] == 42 * kMs);   // the probe ends at 50 ms for every thread
+  CHECK(cold[{11, slot1}] == 34 * kMs);
+}
