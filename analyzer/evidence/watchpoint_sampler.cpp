@@ -350,6 +350,7 @@ void WatchpointSampler::arm(std::vector<WatchAim> aims) {
     if (aim.tid == 0 || t == threads_.end()) continue;
     Slot& slot = t->second.slots[aim.slot];
     int rc = 0;
+    const std::uint64_t before = os::monotonic_ns();
     if (counters_.path == WatchPath::Modify && slot.fd >= 0) {
       rc = os::breakpoint_modify(slot.fd, aim.addr);
       if (rc == 0) rc = os::breakpoint_arm(slot.fd);
@@ -366,7 +367,9 @@ void WatchpointSampler::arm(std::vector<WatchAim> aims) {
       if (-rc != ESRCH) refuse(-rc);   // ESRCH: the thread is exiting; churn, not refusal
       continue;
     }
-    scheduler_.armed(aim, os::monotonic_ns());
+    // The breakpoint went live at some point of the re-aim (when the IPI ran on the thread's CPU):
+    // the middle errs least either way; the end would drop the hits of the words touched soonest.
+    scheduler_.armed(aim, before + (os::monotonic_ns() - before) / 2);
     slot.addr = aim.addr;
     slot.aim_node = aim_nodes[i];
     ++counters_.armed;

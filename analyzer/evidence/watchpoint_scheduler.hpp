@@ -114,7 +114,7 @@ class WatchpointScheduler {
   };
   // At `now_ns`: windows that ended become cold; free slots get aims while tokens last.
   Plan plan(std::uint64_t now_ns);
-  // The aim's breakpoint is armed since `armed_ns` (the re-aim returned). Its time to hit and its
+  // The aim's breakpoint is armed since `armed_ns` (during the re-aim). Its time to hit and its
   // exposure count from then, not from the plan: a re-aim of a running thread waits for an IPI
   // (milliseconds per thread in a TCG guest, one thread after another), and counting that wait as
   // exposure weighs down the words touched soonest.
