@@ -98,6 +98,16 @@ int run_record(const RecordArgs& args) {
   const Recording& recording = *recorded;
   if (!write_output(args.output, serialize_recording(recording))) return kExitFailed;
   std::fprintf(stderr, "[numa-analyze] wrote %s\n", args.output.c_str());
+  // A program that died (the OOM killer, a crash) or failed is worth a line: its recording is short.
+  if (recording.stop_reason == "exited" && (recording.exit_signal > 0 || recording.exit_code > 0)) {
+    const char* name = recording.exit_signal > 0 ? sigabbrev_np(recording.exit_signal) : nullptr;
+    print_error("the program " +
+                (recording.exit_signal > 0 ? "was killed by signal " + std::to_string(recording.exit_signal) +
+                                                 (name ? std::string(" (SIG") + name + ")" : std::string())
+                                           : "exited with status " + std::to_string(recording.exit_code)) +
+                " after " + std::to_string(recording.duration_s).substr(0, 4) + " s; " + args.output +
+                " holds what was sampled");
+  }
   if (recording.stop_reason == "vanished" && args.duration > 0 && recording.duration_s < args.duration) {
     print_error("PID " + std::to_string(recording.pid) + " exited after " + std::to_string(recording.duration_s).substr(0, 4) +
                 " s of the requested " + std::to_string(args.duration).substr(0, 4) + " s; " + args.output +

@@ -146,24 +146,35 @@ WatchpointScheduler::Plan WatchpointScheduler::plan(std::uint64_t now_ns) {
   return plan;
 }
 
-void WatchpointScheduler::end_shared(unsigned slot, std::uint64_t addr, int except, std::uint64_t now_ns) {
+void WatchpointScheduler::end_shared(unsigned slot, std::uint64_t addr, std::uint64_t end_ns) {
   for (auto& [tid, slots] : threads_) {
     Slot& s = slots[slot];
-    if (tid == except || !s.armed || s.addr != addr) continue;
-    const std::uint64_t armed_for = now_ns > s.aimed_ns ? now_ns - s.aimed_ns : 0;
+    if (!s.armed || s.addr != addr) continue;
+    const std::uint64_t armed_for = end_ns > s.aimed_ns ? end_ns - s.aimed_ns : 0;
     ended_cold_.push_back({tid, s.addr, s.page, std::max<std::uint64_t>(std::min(armed_for, s.window_ns), 1)});
     ended_release_.push_back({tid, slot});
     s.armed = false;
   }
 }
 
+bool WatchpointScheduler::shared_pending(unsigned slot) const {
+  const std::uint64_t probe = shared_[slot].probe;
+  for (const auto& [tid, slots] : threads_)
+    if (slots[slot].armed && slots[slot].probe == probe) return true;
+  return false;
+}
+
 void WatchpointScheduler::plan_broadcast(std::uint64_t now_ns, Plan& plan) {
   for (unsigned i = 0; i < shared_.size(); ++i) {
     Slot& shared = shared_[i];
-    if (!shared.armed || now_ns < shared.aimed_ns + shared.window_ns) continue;
-    end_shared(i, shared.addr, 0, now_ns);
+    if (!shared.armed) continue;
+    const std::uint64_t window_end = shared.aimed_ns + shared.window_ns;
+    const bool hit = shared.grace_end_ns != 0;
+    if (hit && shared_pending(i) && now_ns < std::min(shared.grace_end_ns, window_end)) continue;
+    if (!hit && now_ns < window_end) continue;
+    end_shared(i, shared.addr, hit ? std::min(shared.grace_end_ns, window_end) : now_ns);
     shared.armed = false;
-    ++counters_.cold;
+    if (!hit) ++counters_.cold;
   }
   plan.cold = std::move(ended_cold_);
   ended_cold_.clear();
@@ -181,7 +192,7 @@ void WatchpointScheduler::plan_broadcast(std::uint64_t now_ns, Plan& plan) {
       }
       const std::size_t region = *draw_region();
       const std::uint64_t addr = draw_word_in(region);
-      shared = Slot{true, addr, addr & ~(config_.page_bytes - 1), now_ns, window, next_probe_++, region};
+      shared = Slot{true, addr, addr & ~(config_.page_bytes - 1), now_ns, window, next_probe_++, region, 0};
       tokens_ -= 1;
       ++counters_.aims;
     }
@@ -189,7 +200,8 @@ void WatchpointScheduler::plan_broadcast(std::uint64_t now_ns, Plan& plan) {
     for (auto& [tid, slots] : threads_) {
       Slot& s = slots[i];
       if (s.probe == shared.probe) continue;
-      s = Slot{true, shared.addr, shared.page, now_ns, shared.aimed_ns + shared.window_ns - now_ns, shared.probe, shared.region};
+      if (shared.grace_end_ns != 0) continue;   // hit already: a thread that starts now does not join
+      s = Slot{true, shared.addr, shared.page, now_ns, shared.aimed_ns + shared.window_ns - now_ns, shared.probe, shared.region, 0};
       plan.aims.push_back({tid, i, shared.addr, shared.page, shared.region});
     }
   }
@@ -247,13 +259,17 @@ std::optional<WatchHit> WatchpointScheduler::hit(int tid, std::uint64_t addr, in
     for (unsigned i = 0; i < it->second.size(); ++i) {
       Slot& s = it->second[i];
       if (!s.armed || s.addr != addr) continue;
+      const std::uint64_t tth = time_ns > s.aimed_ns ? time_ns - s.aimed_ns : 0;
+      if (config_.broadcast && i < shared_.size() && shared_[i].armed && shared_[i].probe == s.probe) {
+        Slot& shared = shared_[i];
+        // After the grace (or the window) the probe is over: a sample from then is late.
+        const std::uint64_t end = shared.grace_end_ns ? shared.grace_end_ns : shared.aimed_ns + shared.window_ns;
+        if (time_ns > end) break;
+        if (!shared.grace_end_ns) shared.grace_end_ns = std::max<std::uint64_t>(time_ns + tth, time_ns + 1);
+        ended_release_.push_back({tid, i});   // its event would trap on every touch until the probe ends
+      }
       s.armed = false;
       ++counters_.hits;
-      if (config_.broadcast && i < shared_.size() && shared_[i].armed && shared_[i].addr == addr) {
-        shared_[i].armed = false;
-        end_shared(i, addr, tid, time_ns);
-      }
-      const std::uint64_t tth = time_ns > s.aimed_ns ? time_ns - s.aimed_ns : 0;
       if (recent_.size() < kRecentHits) recent_.push_back(tth);
       else recent_[recent_next_++ % kRecentHits] = tth;
       return WatchHit{tid, cpu, addr, s.page, time_ns, tth};

@@ -20,14 +20,19 @@
 //    [kMinWindowNs, window_ns]: short where the program re-touches its memory within
 //    milliseconds (cold slots are re-aimed soon), long where it sweeps for a tenth of a second.
 //  * Broadcast (`broadcast`, record's default): slot i of every thread watches the same word,
-//    so the probe asks "who touches this word" instead of "does this thread touch it". The first
-//    thread to touch it fires; the others' slots are disarmed and count the time to hit as their
-//    cold exposure (for Poisson accesses the first of several threads is each one with
-//    probability proportional to its rate, so hits / exposure per thread stays the estimator).
-//    Without it a word that one of T threads uses is cold on T-1 of its probes: a program whose
-//    workers each sweep their own slice spent most of its probes waiting out windows. A thread
-//    that starts while a probe is armed joins it at once. One token pays for one broadcast probe
-//    (one trap, plus a late one per thread that touched the word before it was disarmed).
+//    so the probe asks "who touches this word" instead of "does this thread touch it". Each
+//    thread that touches it fires once; the first hit starts a grace period as long as its own
+//    time to hit, and when that ends (or every thread has fired, or the window ends) the threads
+//    that did not touch the word count the time they were armed as cold exposure. Without the
+//    grace, the first toucher would win every probe of a word its threads touch in order (a
+//    producer writes a message, its consumer reads it next): the consumer would never be seen.
+//    Censoring at a time the others' accesses do not decide keeps hits / exposure per thread the
+//    estimator for independent accesses; the grace catches those that follow the first within
+//    its length. Without broadcast a word that one of T threads uses is cold on T-1 of its
+//    probes: a program whose workers each sweep their own slice spent most of its probes waiting
+//    out windows; with it a probe lasts at most twice its first time to hit. A thread that
+//    starts while a probe is armed joins it at once. One token pays for one broadcast probe (at
+//    most one trap per thread, plus late ones of threads that touched it before the disarm).
 //  * Rate: new aims are paid for from a token bucket of `probes_per_second` (burst: 100 ms of it).
 //    A probe costs its thread at most one trap, so the program's overhead is at most
 //    rate x trap by construction: default_probe_rate() picks the rate for a budget. (The re-aim,
@@ -142,11 +147,14 @@ class WatchpointScheduler {
     std::uint64_t addr = 0, page = 0, aimed_ns = 0, window_ns = 0;
     std::uint64_t probe = 0;     // broadcast: the shared probe this slot last joined
     std::size_t region = 0;      // broadcast, shared slots: where the word was drawn
+    std::uint64_t grace_end_ns = 0;   // broadcast, shared slots: set by the first hit
   };
   void plan_broadcast(std::uint64_t now_ns, Plan& plan);
-  // Broadcast: disarms slot `slot` of every thread watching `addr` there but `except`, each one
-  // cold for the time it was armed until `now_ns`; queues the disarms for the next plan.
-  void end_shared(unsigned slot, std::uint64_t addr, int except, std::uint64_t now_ns);
+  // Broadcast: disarms slot `slot` of every thread still watching `addr` there, each one cold for
+  // the time it was armed until `end_ns`; queues the disarms for the next plan.
+  void end_shared(unsigned slot, std::uint64_t addr, std::uint64_t end_ns);
+  // Broadcast: whether a thread is still armed on shared probe `slot`.
+  bool shared_pending(unsigned slot) const;
   std::uint64_t draw_word_in(std::size_t region);
   std::optional<std::size_t> draw_region();
   Slot* slot_of(int tid, unsigned slot);

@@ -133,6 +133,21 @@ TEST_CASE("a PID that exits mid-recording: one-line error, exit 3, a complete fi
   CHECK(report["evidence"]["recording"]["stop_reason"] == "vanished");
 }
 
+TEST_CASE("a launched program that is killed or fails: one line saying so, exit 0, a complete file") {
+  TempDir dir("numa-analyze-test");
+  const std::string rec = dir / "died.json";
+  ProgramResult killed = run_shell(kTool + " record -o " + rec + " -- sh -c 'kill -9 $$'");
+  CHECK(killed.status == 0);
+  CHECK(error_lines(killed.err) == 1);
+  CHECK(killed.err.find("killed by signal 9 (SIGKILL)") != std::string::npos);
+  CHECK(report_json(rec)["evidence"]["recording"]["stop_reason"] == "exited");
+  ProgramResult failed = run_shell(kTool + " record -o " + rec + " -- sh -c 'exit 3'");
+  CHECK(failed.status == 0);
+  CHECK(failed.err.find("exited with status 3") != std::string::npos);
+  ProgramResult fine = run_shell(kTool + " record -o " + rec + " -- /bin/true");
+  CHECK(error_lines(fine.err) == 0);
+}
+
 TEST_CASE("record refuses what it cannot do, without leaving a file") {
   TempDir dir("numa-analyze-test");
   std::string out = dir / "never.json";

@@ -23,11 +23,14 @@ for arg in "$@"; do
   truth=$(sed -n 's/.*remote_share=\([-0-9.]*\).*/\1/p' /tmp/rw-$s.truth 2>/dev/null)
   got=$(grep -o '"remote_share": *[-0-9.e]*' /tmp/rw-$s.report | head -n 1 | sed 's/.*: *//')
   "$A" report /tmp/rw-$s.rec > /tmp/rw-$s.txt 2>/dev/null
+  rm -f /tmp/rw-$s.rec   # the guest's /tmp is RAM, and node 0's is what `imbalanced` binds to
   src=$(sed -n 's/^ *locality from: *//p' /tmp/rw-$s.txt | head -n 1)
   echo "     $s: $(grep -E '^ *\[(used|not used)\] +watchpoint-sampling' /tmp/rw-$s.txt)"
   sed -n '/^Threads/,/^$/p' /tmp/rw-$s.txt | sed 's/^/     /'
   if [ $rc -ne 0 ] || [ -z "$truth" ] || [ -z "$got" ]; then
-    echo "FAIL $s: record/report exited $rc (truth '$truth', reported '$got')"; cat /tmp/rw-$s.log; status=1; continue
+    echo "FAIL $s: record/report exited $rc (truth '$truth', reported '$got')"; cat /tmp/rw-$s.log
+    dmesg 2>/dev/null | grep -i -E "out of memory|oom-kill" | tail -n 3   # the kernel's word on a killed scenario
+    status=1; continue
   fi
   case "$src" in watchpoint-sampling*) ;; *) echo "FAIL $s: locality from '$src', not watchpoint-sampling"; status=1 ;; esac
   if awk -v a="$got" -v b="$truth" -v t="$TOL" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= t) }'; then

@@ -394,21 +394,36 @@ TEST_CASE("broadcast: each slot watches one word on every thread and the first t
   for (const auto& [slot, t] : threads) CHECK(t == std::set<int>{10, 11, 12});
   CHECK(s.counters().aims == 4);   // one token per word, not per thread
 
-  // Thread 11 touches slot 0's word after 5 ms: its hit; 10 and 12 are cold for those 5 ms, their
-  // events disarmed; a late sample of 12 on the same word is not a second hit.
+  // Thread 11 touches slot 0's word after 5 ms: its hit, and a grace of 5 ms more begins. 12 touches
+  // it within the grace (a consumer after its producer): a hit too. 10 does not: when the grace ends
+  // it is cold for the 10 ms it was armed, and a sample of it from after that is late.
   const std::uint64_t word = *words[0].begin();
   auto h = s.hit(11, word, 3, 5 * kMs);
   REQUIRE(h);
   CHECK(h->time_to_hit_ns == 5 * kMs);
-  CHECK_FALSE(s.hit(12, word, 0, 5 * kMs + 1000));
-  CHECK(s.counters().late == 1);
-  auto q = s.plan(6 * kMs);
+  CHECK_FALSE(s.hit(11, word, 3, 6 * kMs));   // 11's next touch is no second hit
+  auto h12 = s.hit(12, word, 0, 7 * kMs);
+  REQUIRE(h12);
+  CHECK(h12->time_to_hit_ns == 7 * kMs);
+  auto mid = s.plan(8 * kMs);   // 10 is still armed and the grace lasts until 10 ms
+  CHECK(mid.cold.empty());
+  CHECK(mid.aims.empty());
+  std::set<int> disarmed;
+  for (const auto& r : mid.release) {
+    CHECK(r.slot == 0);
+    disarmed.insert(r.tid);
+  }
+  CHECK(disarmed == std::set<int>{11, 12});   // fired: their events would trap on every touch
+  CHECK_FALSE(s.hit(10, word, 0, 11 * kMs));
+  CHECK(s.counters().late == 2);
+  auto q = s.plan(12 * kMs);
   std::map<int, std::uint64_t> cold_for;
   for (const auto& c : q.cold) {
     CHECK(c.addr == word);
     cold_for[c.tid] = c.window_ns;
   }
-  CHECK(cold_for == std::map<int, std::uint64_t>{{10, 5 * kMs}, {12, 5 * kMs}});
+  CHECK(cold_for == std::map<int, std::uint64_t>{{10, 10 * kMs}});
+  CHECK(s.counters().cold == 0);   // the probe was hit: no window ended empty
   // Slot 0 is aimed again on all three threads at one new word; the others still watch theirs.
   std::set<int> reaimed;
   std::set<std::uint64_t> new_words;
@@ -495,7 +510,30 @@ TEST_CASE("times to hit and exposures count from when a breakpoint was armed, no
   CHECK(bh->time_to_hit_ns == 14 * kMs);
   std::map<std::pair<int, std::uint64_t>, std::uint64_t> cold;
   for (const auto& c : b.plan(50 * kMs).cold) cold[{c.tid, c.addr}] = c.window_ns;
-  CHECK(cold[{10, slot0}] == 22 * kMs);   // armed from 8 ms until 11's hit at 30 ms
+  CHECK(cold[{10, slot0}] == 36 * kMs);   // armed from 8 ms until the grace after 11's hit ends at 44 ms
   CHECK(cold[{10, slot1}] == 42 * kMs);   // the probe ends at 50 ms for every thread
   CHECK(cold[{11, slot1}] == 34 * kMs);
+}
+
+TEST_CASE("broadcast: a word one thread always touches just before another is a hit for both") {
+  // A producer writes each message and its consumer reads it a millisecond later: the first toucher
+  // must not win every probe, or the consumer's remote reads vanish from the estimate.
+  auto s = make_broadcast(1e6, 50 * kMs);
+  s.set_regions({{0x400000, 0x400000 + 64 * 4096, 64 * 4096}});
+  s.add_thread(1);
+  s.add_thread(2);
+  std::map<int, std::uint64_t> hits, exposure;
+  std::uint64_t now = 0;
+  for (int round = 0; round < 50; ++round, now += 10 * kMs) {
+    auto p = s.plan(now);
+    for (const auto& c : p.cold) exposure[c.tid] += c.window_ns;
+    std::set<std::pair<unsigned, std::uint64_t>> probes;
+    for (const auto& a : p.aims) probes.insert({a.slot, a.addr});
+    for (const auto& [slot, addr] : probes)
+      for (int tid : {1, 2})
+        if (auto h = s.hit(tid, addr, 0, now + (tid == 1 ? 2 : 3) * kMs)) ++hits[tid], exposure[tid] += h->time_to_hit_ns;
+  }
+  CHECK(hits[1] >= 4 * 49);
+  CHECK(hits[2] == hits[1]);
+  CHECK(exposure[2] == exposure[1] + hits[1] * kMs);   // each of its probes waited 1 ms longer
 }
