@@ -106,8 +106,19 @@ std::vector<AccessView> watchpoint_rows(const Recording& r) {
 }
 
 // Hint faults sampled with their addresses.
+// Whether the kernel took NUMA hint faults while the program was recorded: /proc/vmstat's count,
+// else the setting. Without any, a fault after a page's first touch is no sampled access but a
+// first touch again: of memory the program gave back (free's MADV_DONTNEED, munmap) and reused,
+// placed where its toucher runs. (A producer's re-faults once read as thousands of local accesses
+// at high confidence, and its consumer's remote reads, which fault nothing, as none.)
+bool kernel_took_hint_faults(const Recording& r) {
+  if (auto it = r.vmstat_delta.find("numa_hint_faults"); it != r.vmstat_delta.end()) return it->second > 0;
+  return r.machine.numa_balancing > 0;
+}
+
 std::vector<AccessView> hint_fault_rows(const Recording& r) {
   std::vector<AccessView> rows;
+  if (!kernel_took_hint_faults(r)) return rows;
   for (const auto& a : r.accesses)
     if (a.source == "hint-fault" && a.cpu_node >= 0 && a.memory_node >= 0)
       rows.push_back(node_pair_row(r.machine, a.tid, a.cpu_node, a.memory_node, a.mapping, double(a.count)));

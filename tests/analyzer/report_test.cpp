@@ -573,22 +573,22 @@ TEST_CASE("fusion: thin hint faults on stacks do not decide a 64 MiB array no sa
   add_named_mapping(r, kA, "", {{0, 16384}});
   const std::uint64_t stacks[] = {0x7f5000000000, 0x7f5100000000, 0x7f5200000000};
   for (std::uint64_t s : stacks) add_named_mapping(r, s, "[stack]", {{0, 3}});
-  for (std::uint64_t s : stacks) add_access(r, 1, 0, 0, s, 7);   // 21 local hint faults
+  // 21 faults on three stacks after their first touch: with balancing off (and no hint fault in
+  // /proc/vmstat) these are re-touches of memory given back, not sampled accesses.
+  for (std::uint64_t s : stacks) add_access(r, 1, 0, 0, s, 7);
   FirstTouchBucket f;
   f.tid = 1, f.cpu_node = 0, f.memory_node = 0, f.mapping = kA, f.site = "firsttouch+0x120a", f.pages = 16384;
   r.first_touch.push_back(f);
   const json report = build_report(r);
   const json& c = report["components"];
-  // Covered: the 9 stack pages of 16393.
-  const double coverage = 9.0 / 16393.0;
-  CHECK(c["coverage"]["share"].get<double>() == Approx(coverage).margin(1e-4));
+  CHECK(c["coverage"]["share"].get<double>() == 0);
   CHECK_FALSE(c["coverage"]["known"].get<bool>());
   CHECK(c["locality"].is_null());                       // not "100 % local"
   CHECK(report["score"].is_null());
   CHECK(c["unknown_note"].get<std::string>() == "unknown: no access evidence for 100 % of resident memory");
   CHECK(interval_contains(c["remote_share_interval"], 0.5));
   // The placement estimate: the array on node 0, 3 of 5 threads' time on node 0 -> 40 % remote.
-  CHECK(c["remote_share_estimate"].get<double>() == Approx((1 - coverage) * 0.4).margin(1e-3));
+  CHECK(c["remote_share_estimate"].get<double>() == Approx(0.4).margin(1e-3));
   CHECK(report["evidence"]["confidence"] == "low");
   for (const auto& rec : report["recommendations"]) CHECK(rec["kind"] == "pin-threads");
 }
@@ -743,7 +743,6 @@ TEST_CASE("fusion: a sampled mapping gone from the last snapshot weighs by the p
 
 TEST_CASE("fusion: an unsampled mapping gone from the last snapshot still counts, by its first touches") {
   Recording r = synthetic_recording(2);
-  r.machine.numa_balancing = 0;
   add_thread(r, 1, 0), add_thread(r, 2, 1);
   add_named_mapping(r, kB, "[heap]", {{0, 100}});
   add_access(r, 1, 0, 0, kB, 100);

@@ -103,6 +103,7 @@ Recording two_node_recording() {
   r.pid = 100;
   r.machine.nodes = {{0, {0, 1}, 1u << 30}, {1, {2, 3}, 1u << 30}};
   r.machine.distances = {{10, 21}, {21, 10}};
+  r.machine.numa_balancing = 1;   // the accesses are hint faults
   ThreadRecord main_thread, worker;
   main_thread.tid = 100, main_thread.residency = {{0, 10}};
   worker.tid = 101, worker.residency = {{1, 10}};

@@ -48,6 +48,7 @@ inline analyzer::Recording two_node_recording(const std::vector<Scenario>& scena
   r.mode = "launch";
   r.command = {"plan-test"};
   r.duration_s = 1;
+  r.machine.numa_balancing = 1;   // the accesses below are hint faults
   for (int n = 0; n < nodes; ++n) {
     r.machine.nodes.push_back({n, {2 * n, 2 * n + 1}, 1u << 30});
     r.machine.distances.emplace_back(std::size_t(nodes), 21u);
