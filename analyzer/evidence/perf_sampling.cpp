@@ -341,7 +341,7 @@ void PerfSampling::open_page_faults(int paranoid) {
     probes_.push_back(probe("page-fault-sampling", true,
                             "software page-fault samples with data address and user call chain (every " +
                                 std::to_string(fault_period_) +
-                                " fault(s)): first touch per page, later faults are NUMA hint faults"));
+                                " fault(s)): first touch per page; later faults are NUMA hint faults where the kernel takes any"));
     return;
   }
   probes_.push_back(probe("page-fault-sampling", false, explain_perf_error(o.first_error, paranoid, false), o.first_error));
